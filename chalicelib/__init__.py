@@ -1,0 +1,1 @@
+"""Omniflow core: everything the Lambdas share. See README.md, "Architecture"."""

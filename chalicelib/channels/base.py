@@ -1,0 +1,165 @@
+"""What a channel module supplies, and the HTTP primitives the webhook pipeline hands it.
+
+A channel is one ``ChannelAdapter`` subclass in ``chalicelib/channels/<name>.py``. It only says what
+differs between platforms: how the handshake works, how a request is authenticated, how the body
+becomes ``InboundMessage``s, what the platform wants as an answer, and how a reply is sent. The
+common steps (size limit, credentials, dedupe, enqueue, error mapping, logging) live once in
+``pipeline.py``; the sending loop lives once in ``chalicelib/outbound``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from chalicelib.messages import InboundMessage, OutboundMessage, SendResult
+
+
+class WebhookError(Exception):
+    """A request we refuse. Maps to a clear 4xx; nothing is enqueued."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+
+
+class BadRequest(WebhookError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(WebhookError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(WebhookError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(WebhookError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(WebhookError):
+    status, code = 405, "method_not_allowed"
+
+
+class PayloadTooLarge(WebhookError):
+    status, code = 413, "payload_too_large"
+
+
+class RetryLater(WebhookError):
+    """The same delivery is being processed right now; the platform should retry."""
+
+    status, code = 429, "retry_later"
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An API Gateway HTTP API (payload v2) request, reduced to what channels need."""
+
+    method: str
+    channel: str
+    path_parts: tuple[str, ...]  # path segments after /webhooks/<channel>
+    headers: Mapping[str, str]  # lower-cased names
+    query: Mapping[str, str]
+    body: bytes  # raw bytes: signatures are computed over these, never over re-serialized data
+    url: str  # the public URL the platform called (Twilio signs it)
+    source_ip: str = ""
+
+    @property
+    def account(self) -> str:
+        """Default account naming: ``/webhooks/<channel>/<account>``, else ``default``."""
+        return self.path_parts[0] if self.path_parts else "default"
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("body is not valid JSON") from exc
+
+    def form(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        try:
+            pairs = parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as exc:
+            raise BadRequest("form body is not UTF-8") from exc
+        return dict(pairs)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "text/plain; charset=utf-8"})
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> Response:
+        return cls(status, json.dumps(data, ensure_ascii=False), {"content-type": "application/json"})
+
+    @classmethod
+    def text(cls, body: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
+        return cls(status, body, {"content-type": content_type})
+
+    def to_event(self) -> dict[str, Any]:
+        return {"statusCode": self.status, "headers": self.headers, "body": self.body, "isBase64Encoded": False}
+
+
+def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
+    a_b = a.encode() if isinstance(a, str) else a
+    b_b = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_b, b_b)
+
+
+def b64_hmac(key: bytes, data: bytes, digestmod: str) -> str:
+    return base64.b64encode(hmac.new(key, data, digestmod).digest()).decode()
+
+
+class ChannelAdapter:
+    """Base class for a channel. Override what the platform does differently."""
+
+    name: ClassVar[str]
+    #: which fields the channel's secret must hold for an account (checked when credentials load)
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    # ---- inbound -------------------------------------------------------------------------------
+    def account_of(self, req: WebhookRequest) -> str:
+        return req.account
+
+    def route(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
+        """Channel-specific endpoints that are not message deliveries (e.g. a web visitor's session
+        API). Return None to fall through to the standard verify → parse → enqueue pipeline."""
+        return None
+
+    def handshake(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
+        """Answer the platform's URL verification (e.g. WeChat's GET echostr). None if not one."""
+        if req.method != "POST":
+            raise MethodNotAllowed(f"{req.method} not supported")
+        return None
+
+    def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
+        """Raise Unauthorized/Forbidden unless the request is authentically from the platform."""
+        raise NotImplementedError
+
+    def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
+        """Turn a verified request into normalized messages. Raise BadRequest on malformed input."""
+        raise NotImplementedError
+
+    def acknowledge(self, req: WebhookRequest, accepted: list[InboundMessage]) -> Response:
+        """What the platform expects back once its delivery is safely queued."""
+        return Response.json({"accepted": len(accepted)})
+
+    # ---- outbound ------------------------------------------------------------------------------
+    def send(self, msg: OutboundMessage, creds: Mapping[str, str], http: Any) -> SendResult:
+        """Send one reply through the platform's API using ``http`` (a ``Transport``)."""
+        raise NotImplementedError
