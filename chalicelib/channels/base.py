@@ -131,6 +131,9 @@ class ChannelAdapter:
     name: ClassVar[str]
     #: which fields the channel's secret must hold for an account (checked when credentials load)
     credential_fields: ClassVar[tuple[str, ...]] = ()
+    #: True when the channel has no push API and its client polls a mailbox instead (website chat):
+    #: the core then indexes the conversation's messages for that client (messages.by_mailbox).
+    mailbox: ClassVar[bool] = False
 
     # ---- inbound -------------------------------------------------------------------------------
     def account_of(self, req: WebhookRequest) -> str:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from chalicelib import channels
 from chalicelib.aws import client
@@ -33,6 +34,9 @@ from chalicelib.messages import InboundMessage
 from chalicelib.observability import logger, metrics, tracer
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any platform's retry window
+_IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="dedupe_key", expires_after_seconds=DEDUPE_TTL_SECONDS, use_local_cache=True
+)
 
 
 def request_from_event(event: dict[str, Any]) -> WebhookRequest:
@@ -72,20 +76,14 @@ def request_from_event(event: dict[str, Any]) -> WebhookRequest:
 @lru_cache(maxsize=1)
 def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
     """``enqueue(message=...)`` wrapped by powertools idempotency on the message's dedupe key."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table("idempotency"), boto3_client=client("dynamodb")
     )
-    config = IdempotencyConfig(
-        event_key_jmespath="dedupe_key", expires_after_seconds=DEDUPE_TTL_SECONDS, use_local_cache=True
+    @idempotent_function(
+        data_keyword_argument="message", persistence_store=persistence, config=_IDEMPOTENCY_CONFIG
     )
-
-    @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
     def enqueue(message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]
         result = client("sqs").send_message(
@@ -154,9 +152,11 @@ def handle(event: dict[str, Any], expected_channel: str | None = None) -> dict[s
 def lambda_handler(channel: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point for one channel's webhook function."""
 
+    @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _IDEMPOTENCY_CONFIG.register_lambda_context(context)
         return handle(event, expected_channel=channel)
 
     handler.__name__ = f"{channel}_webhook"

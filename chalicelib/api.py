@@ -1,0 +1,154 @@
+"""HTTP glue for the agent API: a route decorator that checks the caller's role on every route,
+parses bodies with pydantic, maps domain errors to clear 4xx answers, and records each route for
+the OpenAPI document. Routes themselves live in ``app.py`` and call one service each."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chalice import Chalice, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
+from chalicelib.conversations.service import NotAllowed
+from chalicelib.observability import logger
+from chalicelib.outbound.service import NoSuchChannel
+
+M = TypeVar("M", bound=BaseModel)
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    path: str
+    methods: tuple[str, ...]
+    role: str | None
+    summary: str
+    body: type[BaseModel] | None
+
+
+ROUTES: list[RouteDoc] = []
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginBody(Body):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class ReplyBody(Body):
+    text: str = Field(min_length=1, max_length=4000)
+    channel: str | None = Field(default=None, description="send on this channel instead of the last one")
+
+
+class MergeBody(Body):
+    source_customer_id: str = Field(min_length=1, description="the customer folded into the target")
+
+
+def principal() -> Principal:
+    p = _principal.get()
+    if p is None:  # pragma: no cover - only reachable if a public route asks for a principal
+        raise AuthError("not authenticated")
+    return p
+
+
+def error(status: int, code: str, message: str) -> Response:
+    return Response(body={"error": code, "message": message}, status_code=status)
+
+
+def body(app: Chalice, model: type[M]) -> M:
+    raw = app.current_request.raw_body or b"{}"
+    try:
+        return model.model_validate(json.loads(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(str(exc).splitlines()[0][:300]) from exc
+
+
+class BadBody(Exception):
+    pass
+
+
+def route(
+    app: Chalice, path: str, *, role: str | None, methods: tuple[str, ...] = ("GET",), body: type[BaseModel] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
+    JWT and role (``role=None`` only for login, health and the OpenAPI document)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def view(*args: Any, **kwargs: Any) -> Any:
+            token = None
+            try:
+                if role is not None:
+                    token = _principal.set(authenticate(app.current_request.headers.get("authorization"), role))
+                return fn(*args, **kwargs)
+            except AuthError as exc:
+                return error(401, "unauthorized", str(exc))
+            except Forbidden as exc:
+                return error(403, "forbidden", str(exc))
+            except BadBody as exc:
+                return error(400, "bad_request", str(exc))
+            except NoSuchChannel as exc:
+                return error(400, "no_such_channel", str(exc))
+            except KeyError as exc:
+                return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
+            except NotAllowed as exc:
+                return error(409, "conflict", str(exc))
+            finally:
+                if token is not None:
+                    _principal.reset(token)
+
+        app.route(path, methods=list(methods), content_types=["application/json"])(view)
+        summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+        ROUTES.append(RouteDoc(path, methods, role, summary, body))
+        return view
+
+    return decorate
+
+
+def openapi(title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every registered route."""
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for r in ROUTES:
+        for method in r.methods:
+            op: dict[str, Any] = {
+                "summary": r.summary,
+                "responses": {"200": {"description": "OK"}, "400": {"description": "Bad request"}},
+            }
+            if r.role:
+                op["security"] = [{"cognito": []}]
+                op["x-omniflow-role"] = r.role
+                op["responses"].update({"401": {"description": "Not authenticated"}, "403": {"description": f"Requires {r.role}"}})
+            if r.body is not None:
+                schemas[r.body.__name__] = r.body.model_json_schema()
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
+                }
+            params = [seg[1:-1] for seg in r.path.split("/") if seg.startswith("{")]
+            if params:
+                op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+            paths.setdefault(r.path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": "/api"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}},
+        },
+    }
+
+
+def log_unexpected(exc: Exception) -> None:
+    logger.exception("unhandled API error")

@@ -1,0 +1,1 @@
+"""Audit trail (C14): who did what to which customer, kept per subject."""

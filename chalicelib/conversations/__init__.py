@@ -1,0 +1,1 @@
+"""Conversations and their messages: one open conversation per customer, across channels."""

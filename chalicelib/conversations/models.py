@@ -1,0 +1,126 @@
+"""Conversation and Message tables.
+
+Messages are keyed (conversation_id, seq). ``seq`` comes from an atomic counter on the
+conversation, so order per conversation is the order the router stored them; each inbound message
+is written in one transaction with a dedupe marker (``conversation_id = "dedupe#<key>"``) so a
+redelivered SQS message is stored exactly once.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.db import meta
+
+OPEN, CLOSED = "open", "closed"
+
+
+class _ByCustomer(GlobalSecondaryIndex["Conversation"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class _ByQueue(GlobalSecondaryIndex["Conversation"]):
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queued_at = UnicodeAttribute(range_key=True)
+
+
+class _ByOwner(GlobalSecondaryIndex["Conversation"]):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_key = UnicodeAttribute(hash_key=True)
+    last_message_at = UnicodeAttribute(range_key=True)
+
+
+class Conversation(Model):
+    Meta = meta("conversations")
+
+    conversation_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute(default=OPEN)
+    group_id = UnicodeAttribute()
+    assignee_id = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)  # = group_id while open and unassigned (sparse index)
+    queued_at = UnicodeAttribute(null=True)
+    owner_key = UnicodeAttribute(null=True)  # = assignee_id while open and assigned (sparse index)
+    priority = UnicodeAttribute(default="normal")
+    created_at = UnicodeAttribute()
+    last_message_at = UnicodeAttribute()
+    last_inbound_at = UnicodeAttribute(null=True)
+    last_channel = UnicodeAttribute(null=True)
+    last_account = UnicodeAttribute(null=True)
+    last_channel_user_id = UnicodeAttribute(null=True)
+    last_reply_context = MapAttribute[str, str](null=True)
+    channels = UnicodeSetAttribute(null=True)
+    preview = UnicodeAttribute(null=True)
+    next_seq = NumberAttribute(default=0)
+    first_response_due = UnicodeAttribute(null=True)
+    first_responded_at = UnicodeAttribute(null=True)
+    sla_status = UnicodeAttribute(null=True)
+    sla_breached_at = UnicodeAttribute(null=True)
+    sla_execution_arn = UnicodeAttribute(null=True)
+    escalations = NumberAttribute(default=0)
+    closed_at = UnicodeAttribute(null=True)
+    closed_by = UnicodeAttribute(null=True)
+
+    by_customer = _ByCustomer()
+    by_queue = _ByQueue()
+    by_owner = _ByOwner()
+
+
+class _ByMailbox(GlobalSecondaryIndex["Message"]):
+    class Meta:
+        index_name = "by_mailbox"
+        projection = AllProjection()
+
+    mailbox_key = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class Message(Model):
+    Meta = meta("messages")
+
+    conversation_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    direction = UnicodeAttribute(null=True)  # in | out | note
+    channel = UnicodeAttribute(null=True)
+    account = UnicodeAttribute(null=True)
+    channel_user_id = UnicodeAttribute(null=True)
+    type = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    attachments = JSONAttribute(null=True)
+    location = JSONAttribute(null=True)
+    event = UnicodeAttribute(null=True)
+    author_id = UnicodeAttribute(null=True)  # customer id or agent id
+    platform_message_id = UnicodeAttribute(null=True)
+    sent_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # received | queued | sent | sent_local | failed
+    error = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    outbound_request = JSONAttribute(null=True)  # what "sent (local)" would have sent, redacted
+    reply_context = MapAttribute[str, str](null=True)
+    mailbox_key = UnicodeAttribute(null=True)
+    dedupe_key = UnicodeAttribute(null=True)
+    correlation_id = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # TTL, dedupe markers only
+
+    by_mailbox = _ByMailbox()

@@ -1,0 +1,385 @@
+"""Conversation state: append inbound messages in order and exactly once, queue agent replies,
+claim and close. Every write that could race is conditional.
+
+Cost of one inbound message for a known customer with an open conversation: one UpdateItem (the
+sequence number and conversation summary) and one TransactWriteItems (the message plus its dedupe
+marker); redeliveries first check the marker with one GetItem.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from chalicelib.db import transact_write
+
+from chalicelib.config import settings
+from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.identity.models import Customer
+from chalicelib.messages import InboundMessage, iso, utcnow
+
+DEDUPE_TTL = timedelta(days=14)  # longer than SQS retention: a redelivery always finds its marker
+PREVIEW_CHARS = 120
+
+
+class ConversationClosed(Exception):
+    """The conversation is closed (or gone); the caller must not write to it."""
+
+
+class NotAllowed(Exception):
+    """A conditional write refused the action (e.g. someone else owns the conversation)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    conversation: Conversation
+    message: Message | None  # None when this delivery was a duplicate
+    new_conversation: bool
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message is None
+
+
+def new_conversation_id() -> str:
+    return f"cnv_{uuid.uuid4().hex[:20]}"
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def preview_of(msg: InboundMessage) -> str:
+    """What the inbox shows for a message: its text, or a bracketed type ("[image]"). Pure."""
+    if msg.text:
+        return msg.text[:PREVIEW_CHARS]
+    if msg.type == "event":
+        return f"[{msg.event or 'event'}]"
+    return f"[{msg.type}]"
+
+
+def dedupe_marker_key(dedupe_key: str) -> str:
+    return f"dedupe#{dedupe_key}"
+
+
+def already_stored(msg: InboundMessage) -> bool:
+    try:
+        Message.get(dedupe_marker_key(msg.dedupe_key), 0)
+        return True
+    except DoesNotExist:
+        return False
+
+
+def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, mailbox: bool) -> Stored:
+    """Append ``msg`` to the customer's open conversation (opening one if needed), exactly once."""
+    now = iso(utcnow())
+    conversation_id = customer.open_conversation_id
+    new = False
+    for _ in range(4):
+        if conversation_id:
+            try:
+                conversation = _advance(conversation_id, msg, now)
+                break
+            except ConversationClosed:
+                pass
+        conversation_id, opened = _open(customer, conversation_id, msg, group_id, now)
+        if opened is not None:
+            conversation, new = opened, True
+            break
+    else:  # pragma: no cover - four lost races in a row means something else is wrong
+        raise RuntimeError("could not settle the customer's open conversation")
+
+    message = Message(
+        conversation.conversation_id,
+        conversation.next_seq,
+        direction="in",
+        channel=msg.channel,
+        account=msg.account,
+        channel_user_id=msg.channel_user_id,
+        type=msg.type,
+        text=msg.text,
+        attachments=[a.model_dump(exclude_none=True) for a in msg.attachments] or None,
+        location=msg.location.model_dump(exclude_none=True) if msg.location else None,
+        event=msg.event,
+        author_id=customer.customer_id,
+        platform_message_id=msg.platform_message_id,
+        sent_at=iso(msg.sent_at),
+        created_at=now,
+        status="received",
+        reply_context=dict(msg.reply_context) or None,
+        mailbox_key=mailbox_key(msg.channel, msg.account, msg.channel_user_id) if mailbox else None,
+        dedupe_key=msg.dedupe_key,
+        correlation_id=msg.correlation_id,
+    )
+    marker = Message(
+        dedupe_marker_key(msg.dedupe_key),
+        0,
+        created_at=now,
+        expires_at=int(time.time() + DEDUPE_TTL.total_seconds()),
+    )
+    try:
+        with transact_write() as tx:
+            tx.save(message, condition=Message.seq.does_not_exist())
+            tx.save(marker, condition=Message.conversation_id.does_not_exist())
+    except TransactWriteError as exc:
+        reasons = [r.get("Code") if isinstance(r, dict) else getattr(r, "code", None) for r in exc.cancellation_reasons or []]
+        if "ConditionalCheckFailed" in reasons:
+            return Stored(conversation, None, new)
+        raise
+    return Stored(conversation, message, new)
+
+
+def mailbox_key(channel: str, account: str, user_id: str) -> str:
+    return f"{channel}#{account}#{user_id}"
+
+
+def _advance(conversation_id: str, msg: InboundMessage, now: str) -> Conversation:
+    """Take the next sequence number of an open conversation and update its summary."""
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[
+                Conversation.next_seq.add(1),
+                Conversation.last_message_at.set(now),
+                Conversation.last_inbound_at.set(now),
+                Conversation.last_channel.set(msg.channel),
+                Conversation.last_account.set(msg.account),
+                Conversation.last_channel_user_id.set(msg.channel_user_id),
+                Conversation.last_reply_context.set(dict(msg.reply_context)),
+                Conversation.channels.add({msg.channel}),
+                Conversation.preview.set(preview_of(msg)),
+            ],
+            condition=(Conversation.status == OPEN),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise ConversationClosed(conversation_id) from exc
+        raise
+    return conversation
+
+
+def _open(
+    customer: Customer, stale_id: str | None, msg: InboundMessage, group_id: str, now: str
+) -> tuple[str | None, Conversation | None]:
+    """Open a new conversation for the customer, unless another message just did: then return the
+    id it opened (and no conversation) so the caller appends there."""
+    new_id = new_conversation_id()
+    condition = Customer.open_conversation_id.does_not_exist()
+    if stale_id:
+        condition = condition | (Customer.open_conversation_id == stale_id)
+    try:
+        customer.update(actions=[Customer.open_conversation_id.set(new_id)], condition=condition)
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        customer.refresh(consistent_read=True)
+        return customer.open_conversation_id, None
+    due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
+    conversation = Conversation(
+        new_id,
+        customer_id=customer.customer_id,
+        status=OPEN,
+        group_id=group_id,
+        queue_key=group_id,
+        queued_at=now,
+        created_at=now,
+        last_message_at=now,
+        last_inbound_at=now,
+        last_channel=msg.channel,
+        last_account=msg.account,
+        last_channel_user_id=msg.channel_user_id,
+        last_reply_context=dict(msg.reply_context),
+        channels={msg.channel},
+        preview=preview_of(msg),
+        next_seq=1,
+        first_response_due=due,
+    )
+    conversation.save(condition=Conversation.conversation_id.does_not_exist())
+    return new_id, conversation
+
+
+# ---- agent side ---------------------------------------------------------------------------------
+
+
+def get(conversation_id: str) -> Conversation:
+    try:
+        return Conversation.get(conversation_id)
+    except DoesNotExist as exc:
+        raise KeyError(conversation_id) from exc
+
+
+def claim(conversation_id: str, agent_id: str) -> Conversation:
+    """Make ``agent_id`` the owner of an unassigned open conversation (exactly one owner wins)."""
+    conversation = Conversation(conversation_id)
+    now = iso(utcnow())
+    try:
+        conversation.update(
+            actions=[
+                Conversation.assignee_id.set(agent_id),
+                Conversation.owner_key.set(agent_id),
+                Conversation.queue_key.remove(),
+                Conversation.queued_at.remove(),
+                Conversation.last_message_at.set(Conversation.last_message_at | now),
+            ],
+            condition=(Conversation.status == OPEN)
+            & (Conversation.assignee_id.does_not_exist() | (Conversation.assignee_id == agent_id)),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise NotAllowed("conversation is closed or owned by another agent") from exc
+        raise
+    return conversation
+
+
+def append_reply(
+    conversation_id: str,
+    agent_id: str,
+    text: str,
+    target: tuple[str, str, str],
+    *,
+    may_take_over: bool,
+    mailbox: bool,
+) -> tuple[Conversation, Message, bool]:
+    """Store an agent's reply as the next message (status queued). The replying agent becomes the
+    owner if nobody owns the conversation. Returns (conversation, message, first_response)."""
+    now = iso(utcnow())
+    channel, account, user_id = target
+    conversation = Conversation(conversation_id)
+    owner_ok = Conversation.assignee_id.does_not_exist() | (Conversation.assignee_id == agent_id)
+    condition = (Conversation.status == OPEN) & owner_ok if not may_take_over else Conversation.status == OPEN
+    try:
+        conversation.update(
+            actions=[
+                Conversation.next_seq.add(1),
+                Conversation.last_message_at.set(now),
+                Conversation.first_responded_at.set(Conversation.first_responded_at | now),
+                Conversation.assignee_id.set(Conversation.assignee_id | agent_id),
+                Conversation.owner_key.set(Conversation.assignee_id | agent_id),
+                Conversation.queue_key.remove(),
+                Conversation.queued_at.remove(),
+                Conversation.preview.set(text[:PREVIEW_CHARS]),
+            ],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise NotAllowed("conversation is closed or owned by another agent") from exc
+        raise
+    reply_context = dict(conversation.last_reply_context or {}) if channel == conversation.last_channel else {}
+    message = Message(
+        conversation_id,
+        conversation.next_seq,
+        direction="out",
+        channel=channel,
+        account=account,
+        channel_user_id=user_id,
+        type="text",
+        text=text,
+        author_id=agent_id,
+        created_at=now,
+        status="queued",
+        reply_context=reply_context or None,
+        mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
+    )
+    message.save(condition=Message.seq.does_not_exist())
+    first = conversation.first_responded_at == now
+    return conversation, message, first
+
+
+def close(conversation_id: str, agent_id: str) -> Conversation:
+    """Close the conversation and free the customer's open-conversation slot."""
+    now = iso(utcnow())
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[
+                Conversation.status.set(CLOSED),
+                Conversation.closed_at.set(now),
+                Conversation.closed_by.set(agent_id),
+                Conversation.queue_key.remove(),
+                Conversation.queued_at.remove(),
+                Conversation.owner_key.remove(),
+            ],
+            condition=Conversation.status == OPEN,
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise NotAllowed("conversation is already closed") from exc
+        raise
+    try:
+        Customer(conversation.customer_id).update(
+            actions=[Customer.open_conversation_id.remove()],
+            condition=Customer.open_conversation_id == conversation_id,
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+    return conversation
+
+
+def set_status(conversation_id: str, seq: int, status: str, **fields: Any) -> None:
+    """Record an outbound message's delivery state (queued → sent/sent_local/failed)."""
+    actions = [Message.status.set(status)]
+    for name, value in fields.items():
+        attr = getattr(Message, name)
+        actions.append(attr.set(value) if value is not None else attr.remove())
+    Message(conversation_id, seq).update(actions=actions, condition=Message.seq.exists())
+
+
+def messages_of(conversation_id: str, limit: int = 500) -> list[Message]:
+    return list(Message.query(conversation_id, limit=limit))
+
+
+def conversations_of(customer_id: str, limit: int = 20) -> list[Conversation]:
+    return list(Conversation.by_customer.query(customer_id, scan_index_forward=False, limit=limit))
+
+
+def queue(group_id: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[Conversation], Any]:
+    result = Conversation.by_queue.query(group_id, limit=limit, last_evaluated_key=cursor)
+    items = list(result)
+    return items, result.last_evaluated_key
+
+
+def owned_by(agent_id: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[Conversation], Any]:
+    result = Conversation.by_owner.query(agent_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+    items = list(result)
+    return items, result.last_evaluated_key
+
+
+
+def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_key: str) -> Message | None:
+    """Add a system event (e.g. an SLA breach) to the conversation's timeline, once per dedupe key."""
+    now = iso(utcnow())
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[Conversation.next_seq.add(1), Conversation.escalations.add(1)],
+            condition=Conversation.conversation_id.exists(),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    message = Message(
+        conversation_id,
+        conversation.next_seq,
+        direction="event",
+        type="event",
+        event=event,
+        text=text,
+        created_at=now,
+        status="received",
+        dedupe_key=dedupe_key,
+    )
+    marker = Message(dedupe_marker_key(dedupe_key), 0, created_at=now, expires_at=int(time.time() + DEDUPE_TTL.total_seconds()))
+    try:
+        with transact_write() as tx:
+            tx.save(message, condition=Message.seq.does_not_exist())
+            tx.save(marker, condition=Message.conversation_id.does_not_exist())
+    except TransactWriteError:
+        return None
+    return message

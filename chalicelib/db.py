@@ -1,0 +1,51 @@
+"""PynamoDB plumbing shared by the capability packages: table naming and connection settings come
+from ``config.settings()`` so the same models talk to moto locally and DynamoDB on AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.config import settings
+
+
+def meta(table: str) -> type:
+    """A PynamoDB ``Meta`` class for one of Omniflow's tables (``infra/data.yaml``)."""
+    s = settings()
+    attrs: dict[str, Any] = {
+        "table_name": s.table(table),
+        "region": s.region,
+        "connect_timeout_seconds": 3,
+        "read_timeout_seconds": 10,
+        "max_retry_attempts": 3,
+    }
+    if s.endpoint_url:
+        attrs["host"] = s.endpoint_url
+    return type("Meta", (), attrs)
+
+
+def transact_write() -> Any:
+    """A PynamoDB ``TransactWrite`` on the configured endpoint (all-or-nothing multi-item writes)."""
+    from pynamodb.connection import Connection
+    from pynamodb.transactions import TransactWrite
+
+    s = settings()
+    return TransactWrite(connection=Connection(region=s.region, host=s.endpoint_url))
+
+
+def to_json(model: Any) -> dict[str, Any]:
+    """A PynamoDB model (or map attribute) as JSON-ready data: sets become sorted lists, maps dicts,
+    absent attributes are left out."""
+    from pynamodb.attributes import MapAttribute
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, MapAttribute):
+            return {k: plain(v) for k, v in value.as_dict().items()}
+        if isinstance(value, (set, frozenset)):
+            return sorted(value)
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return {name: plain(getattr(model, name)) for name in model.get_attributes() if getattr(model, name) is not None}

@@ -1,0 +1,220 @@
+"""Identity resolution: which customer is writing?
+
+Rules (MISSION C2):
+- a channel identity (channel, account, user id) always maps to exactly one customer;
+- a *verified* phone, e-mail, WeChat unionid or company user id links a new channel identity to the
+  customer who already owns it; unverified hints are stored for agents but link nobody;
+- every claim is a conditional put, so concurrent first messages end at one customer;
+- agents may merge two customers; the merge is audited with everything needed to undo it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from chalicelib.identity.models import ChannelRef, Customer, Identity
+from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
+
+# Strongest first: a unionid or the company's own user id beats a phone, a phone beats an e-mail.
+HINT_ORDER = ("unionid", "external_id", "phone", "email")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    customer: Customer
+    created: bool
+
+
+def hint_keys(hints: CustomerHints, channel_account: str = "") -> list[tuple[str, str]]:
+    """(identity key, kind) for each verified hint, strongest first. Pure."""
+    out: list[tuple[str, str]] = []
+    for kind in HINT_ORDER:
+        value = getattr(hints, kind)
+        if value and kind in hints.verified:
+            value = value.strip().lower() if kind == "email" else value.strip()
+            scope = f"{channel_account}#" if kind == "external_id" else ""
+            out.append((f"{kind}#{scope}{value}", kind))
+    return out
+
+
+def _claim(key: str, customer_id: str, kind: str) -> str:
+    """Point ``key`` at ``customer_id`` unless someone already owns it; return the owner."""
+    try:
+        Identity(key, customer_id=customer_id, kind=kind, created_at=iso(utcnow())).save(
+            condition=Identity.identity_key.does_not_exist()
+        )
+        return customer_id
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return Identity.get(key, consistent_read=True).customer_id
+
+
+def resolve(msg: InboundMessage) -> Resolution:
+    """Find or create the customer for an inbound message (1 GetItem + 1 GetItem when known)."""
+    try:
+        identity = Identity.get(msg.identity_key)
+    except DoesNotExist:
+        return _first_contact(msg)
+    customer = get_customer(identity.customer_id)
+    _link_new_hints(customer, msg)
+    return Resolution(customer, created=False)
+
+
+def get_customer(customer_id: str) -> Customer:
+    """A customer, following merges (a merged-away id resolves to the customer it was merged into)."""
+    customer = Customer.get(customer_id)
+    seen = {customer_id}
+    while customer.merged_into and customer.merged_into not in seen:
+        seen.add(customer.merged_into)
+        customer = Customer.get(customer.merged_into)
+    return customer
+
+
+def _first_contact(msg: InboundMessage) -> Resolution:
+    keys = hint_keys(msg.hints, msg.account)
+    owners: dict[str, str] = {}
+    if keys:
+        owners = {i.identity_key: i.customer_id for i in Identity.batch_get([k for k, _ in keys])}
+    customer_id = next((owners[k] for k, _ in keys if k in owners), None) or new_customer_id()
+    claimed_any = False
+    for key, kind in keys:
+        if key in owners:
+            continue
+        owner = _claim(key, customer_id, kind)
+        if owner != customer_id and not claimed_any:
+            customer_id = owner  # someone else claimed this person a moment ago: join them
+        claimed_any = claimed_any or owner == customer_id
+    customer_id = _claim(msg.identity_key, customer_id, "channel")
+    customer = _upsert_customer(customer_id, msg, new_channel=True)
+    return Resolution(customer, created=customer.created_at == customer.updated_at)
+
+
+def _upsert_customer(customer_id: str, msg: InboundMessage, *, new_channel: bool) -> Customer:
+    now = iso(utcnow())
+    h = msg.hints
+    customer = Customer(customer_id)
+    actions = [
+        Customer.created_at.set(Customer.created_at | now),
+        Customer.updated_at.set(now),
+        Customer.version.add(1),
+    ]
+    if new_channel:
+        ref = ChannelRef(channel=msg.channel, account=msg.account, user_id=msg.channel_user_id, last_seen_at=now)
+        actions.append(Customer.channels.set((Customer.channels | []).append([ref])))
+    if h.display_name:
+        actions.append(Customer.display_name.set(Customer.display_name | h.display_name))
+    for kind, attr in (("phone", Customer.phones), ("email", Customer.emails), ("unionid", Customer.unionids)):
+        value = getattr(h, kind)
+        if value and kind in h.verified:
+            actions.append(attr.add({value.lower() if kind == "email" else value}))
+    unverified = {k: getattr(h, k) for k in ("phone", "email", "unionid") if getattr(h, k) and k not in h.verified}
+    if unverified:  # first seen wins; agents correct them in the profile
+        actions.append(Customer.unverified_hints.set(Customer.unverified_hints | unverified))
+    customer.update(actions=actions)
+    return customer
+
+
+def _link_new_hints(customer: Customer, msg: InboundMessage) -> None:
+    """A known identity brings a newly verified phone/e-mail (e.g. the visitor logged in): claim it."""
+    known = (customer.phones or set()) | (customer.emails or set()) | (customer.unionids or set())
+    fresh = [(k, kind) for k, kind in hint_keys(msg.hints, msg.account) if k.split("#")[-1] not in known]
+    if not fresh:
+        return
+    for key, kind in fresh:
+        _claim(key, customer.customer_id, kind)
+    _upsert_customer(customer.customer_id, msg, new_channel=False)
+    customer.refresh()
+
+
+def new_customer_id() -> str:
+    return f"cus_{uuid.uuid4().hex[:20]}"
+
+
+def identities_of(customer_id: str) -> list[Identity]:
+    return list(Identity.by_customer.query(customer_id))
+
+
+def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
+    """Fold customer ``source_id`` into ``target_id`` (an agent confirmed they are one person).
+
+    Every identity and conversation of the source is re-pointed with a conditional write, the
+    target gains the source's phones, e-mails, unionids, tags and channels, and the source keeps a
+    ``merged_into`` pointer. The audit record lists exactly what moved, so ``unmerge`` can undo it.
+    """
+    from chalicelib.audit import service as audit
+    from chalicelib.conversations.models import Conversation
+
+    if target_id == source_id:
+        raise ValueError("cannot merge a customer into itself")
+    target, source = Customer.get(target_id), Customer.get(source_id)
+    if target.merged_into or source.merged_into:
+        raise ValueError("one of these customers was already merged")
+    moved_identities = []
+    for ident in identities_of(source_id):
+        ident.update(actions=[Identity.customer_id.set(target_id)], condition=Identity.customer_id == source_id)
+        moved_identities.append(ident.identity_key)
+    moved_conversations = []
+    for conv in Conversation.by_customer.query(source_id):
+        conv.update(actions=[Conversation.customer_id.set(target_id)], condition=Conversation.customer_id == source_id)
+        moved_conversations.append(conv.conversation_id)
+    actions = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
+    for attr in (Customer.phones, Customer.emails, Customer.unionids, Customer.tags):
+        values = getattr(source, attr.attr_name)
+        if values:
+            actions.append(attr.add(set(values)))
+    if source.channels:
+        actions.append(Customer.channels.set((Customer.channels | []).append(list(source.channels))))
+    if not target.open_conversation_id and source.open_conversation_id:
+        actions.append(Customer.open_conversation_id.set(source.open_conversation_id))
+    target.update(actions=actions)
+    source.update(
+        actions=[Customer.merged_into.set(target_id), Customer.open_conversation_id.remove()],
+        condition=Customer.merged_into.does_not_exist(),
+    )
+    details = {
+        "source_customer_id": source_id,
+        "identities": moved_identities,
+        "conversations": moved_conversations,
+        "source_snapshot": {
+            "phones": sorted(source.phones or []),
+            "emails": sorted(source.emails or []),
+            "unionids": sorted(source.unionids or []),
+            "tags": sorted(source.tags or []),
+            "open_conversation_id": source.open_conversation_id,
+        },
+    }
+    audit.record(f"customer#{target_id}", actor, "customer.merge", details)
+    audit.record(f"customer#{source_id}", actor, "customer.merged_into", {"target_customer_id": target_id})
+    return details
+
+
+def unmerge(target_id: str, merge_details: dict[str, object], actor: str) -> None:
+    """Undo ``merge`` from its audit record: identities and conversations go back to the source."""
+    from chalicelib.audit import service as audit
+    from chalicelib.conversations.models import Conversation
+
+    source_id = str(merge_details["source_customer_id"])
+    for key in merge_details.get("identities", []):  # type: ignore[attr-defined]
+        Identity(key).update(actions=[Identity.customer_id.set(source_id)], condition=Identity.customer_id == target_id)
+    for cid in merge_details.get("conversations", []):  # type: ignore[attr-defined]
+        Conversation(cid).update(
+            actions=[Conversation.customer_id.set(source_id)], condition=Conversation.customer_id == target_id
+        )
+    snapshot = merge_details.get("source_snapshot") or {}
+    actions = [Customer.merged_into.remove(), Customer.updated_at.set(iso(utcnow()))]
+    open_id = snapshot.get("open_conversation_id") if isinstance(snapshot, dict) else None
+    if open_id:
+        actions.append(Customer.open_conversation_id.set(open_id))
+        try:  # the target had adopted the source's open conversation: give it back
+            Customer(target_id).update(
+                actions=[Customer.open_conversation_id.remove()], condition=Customer.open_conversation_id == open_id
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    Customer(source_id).update(actions=actions, condition=Customer.merged_into == target_id)
+    audit.record(f"customer#{target_id}", actor, "customer.unmerge", {"source_customer_id": source_id})

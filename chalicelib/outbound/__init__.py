@@ -1,0 +1,1 @@
+"""Replies going out: queued by the agent API, sent by the outbound queue consumer."""

@@ -1,0 +1,145 @@
+"""Agent replies → outbound FIFO queue (one message group per conversation, so replies leave in
+order) → the channel's send API → the message's delivery status.
+
+Sending is idempotent: a redelivered record whose message is already sent is skipped. Transient
+failures go back to the queue; after ``send_attempts`` tries, or on a permanent refusal (e.g. the
+WeChat 48 h window closed), the message is marked ``failed`` with the reason, which the agent sees.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
+from chalicelib import channels
+from chalicelib.aws import client
+from chalicelib.channels.credentials import account_credentials
+from chalicelib.channels.transport import TransportError, transport_for
+from chalicelib.config import settings
+from chalicelib.conversations import service as conversations
+from chalicelib.conversations.models import Conversation, Message
+from chalicelib.identity.service import get_customer
+from chalicelib.messages import OutboundMessage, SendResult, utcnow
+from chalicelib.observability import logger, metrics
+from chalicelib.sla import service as sla
+
+
+class OutboundRecord(SqsRecordModel):
+    body: Json[OutboundMessage]  # type: ignore[assignment]
+
+
+class SendLater(Exception):
+    """A transient failure: the record goes back to the queue."""
+
+
+class NoSuchChannel(ValueError):
+    """The agent picked a channel on which the customer cannot be reached."""
+
+
+def send_attempts() -> int:
+    return int(os.environ.get("OMNIFLOW_SEND_ATTEMPTS", "4"))
+
+
+def choose_target(conversation: Conversation, channel: str | None = None) -> tuple[str, str, str]:
+    """Where a reply goes: the channel the customer last wrote from, unless the agent picks another
+    channel the customer is known on (then their most recent identity there)."""
+    if channel is None or channel == conversation.last_channel:
+        if conversation.last_channel and conversation.last_channel_user_id:
+            return conversation.last_channel, conversation.last_account or "default", conversation.last_channel_user_id
+        raise NoSuchChannel("the conversation has no reachable channel")
+    customer = get_customer(conversation.customer_id)
+    refs = [r for r in (customer.channels or []) if r.channel == channel]
+    if not refs:
+        raise NoSuchChannel(f"the customer has no {channel} identity")
+    ref = max(refs, key=lambda r: r.last_seen_at or "")
+    return ref.channel, ref.account, ref.user_id
+
+
+def reply(conversation_id: str, agent_id: str, text: str, *, channel: str | None, may_take_over: bool) -> Message:
+    """Queue an agent's reply. Raises KeyError, NoSuchChannel or conversations.NotAllowed."""
+    conversation = conversations.get(conversation_id)
+    target = choose_target(conversation, channel)
+    conversation, message, first = conversations.append_reply(
+        conversation_id,
+        agent_id,
+        text,
+        target,
+        may_take_over=may_take_over,
+        mailbox=channels.get(target[0]).mailbox,
+    )
+    out = OutboundMessage(
+        message_id=f"{conversation_id}#{message.seq}",
+        conversation_id=conversation_id,
+        seq=int(message.seq),
+        customer_id=conversation.customer_id,
+        channel=target[0],
+        account=target[1],
+        channel_user_id=target[2],
+        text=text,
+        agent_id=agent_id,
+        reply_context=dict(message.reply_context or {}),
+        created_at=utcnow(),
+    )
+    try:
+        client("sqs").send_message(
+            QueueUrl=settings().queue_url("outbound"),
+            MessageBody=out.model_dump_json(),
+            MessageGroupId=conversation_id,
+            MessageDeduplicationId=out.message_id.replace("#", "-"),
+            MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": out.message_id}},
+        )
+    except Exception:
+        conversations.set_status(conversation_id, int(message.seq), "failed", error="could not be queued")
+        raise
+    if first:
+        sla.stop_first_response_clock(conversation_id, "first response sent")
+    return message
+
+
+def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:
+    """Send one queued reply through its channel and record the outcome. None if already sent."""
+    current = Message.get(out.conversation_id, out.seq, consistent_read=True)
+    if current.status in ("sent", "sent_local"):
+        return None
+    adapter = channels.get(out.channel)
+    http = transport_for(settings().outbound_mode)
+    try:
+        result = adapter.send(out, account_credentials(out.channel, out.account), http)
+    except TransportError as exc:
+        result = SendResult(status="failed", error=str(exc), retryable=True)
+    if result.status == "failed" and result.retryable and receive_count < send_attempts():
+        conversations.set_status(
+            out.conversation_id, out.seq, "retrying", error=result.error, attempts=receive_count
+        )
+        raise SendLater(result.error or "transient failure")
+    recorded = getattr(http, "calls", None)
+    conversations.set_status(
+        out.conversation_id,
+        out.seq,
+        result.status,
+        error=result.error,
+        attempts=receive_count,
+        platform_message_id=result.platform_message_id,
+        outbound_request=recorded[-1].redacted() if recorded else None,
+    )
+    metrics.add_metric(name=f"Outbound_{result.status}", unit=MetricUnit.Count, value=1)
+    return result
+
+
+def _record_handler(record: OutboundRecord) -> None:
+    out = record.body
+    logger.set_correlation_id(out.message_id)
+    result = deliver(out, int(record.attributes.ApproximateReceiveCount))
+    if result is not None:
+        logger.info("outbound", extra={"status": result.status, "channel": out.channel, "error": result.error})
+
+
+def send_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """The outbound SQS handler body."""
+    processor = SqsFifoPartialProcessor(model=OutboundRecord, skip_group_on_error=True)
+    return process_partial_response(event=event, record_handler=_record_handler, processor=processor)

@@ -1,0 +1,70 @@
+"""Inbound queue consumer.
+
+For each normalized message: who is the customer (identity) → which conversation, in order and
+exactly once (conversations) → which skill group queues a new conversation (routing) → start its
+first-response clock (sla). Failures are reported per record (powertools' FIFO partial processor):
+a failed record and the rest of *its* message group go back to the queue, other senders' messages
+carry on, and after ``maxReceiveCount`` deliveries the record is parked in the DLQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
+from chalicelib import channels, routing
+from chalicelib.conversations import service as conversations
+from chalicelib.identity import service as identity
+from chalicelib.messages import InboundMessage
+from chalicelib.observability import logger, metrics
+from chalicelib.sla import service as sla
+
+
+class InboundRecord(SqsRecordModel):
+    body: Json[InboundMessage]  # type: ignore[assignment]
+
+
+def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored | None:
+    """Store one inbound message. None if a redelivery finds it already stored."""
+    if receive_count > 1 and conversations.already_stored(msg):
+        return None
+    resolution = identity.resolve(msg)
+    stored = conversations.record_inbound(
+        resolution.customer,
+        msg,
+        routing.initial_group(msg),
+        mailbox=channels.get(msg.channel).mailbox,
+    )
+    if stored.new_conversation:
+        sla.start_first_response_clock(stored.conversation)
+    if resolution.created:
+        metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
+    return stored
+
+
+def _record_handler(record: InboundRecord) -> None:
+    msg = record.body
+    logger.set_correlation_id(msg.correlation_id or msg.dedupe_key)
+    stored = store(msg, int(record.attributes.ApproximateReceiveCount))
+    if stored is None or stored.duplicate:
+        metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="MessagesStored", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "stored",
+        extra={
+            "conversation_id": stored.conversation.conversation_id,
+            "seq": stored.conversation.next_seq,
+            "channel": msg.channel,
+        },
+    )
+
+
+def route_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """The inbound SQS handler body: returns ``{"batchItemFailures": [...]}``."""
+    processor = SqsFifoPartialProcessor(model=InboundRecord, skip_group_on_error=True)
+    return process_partial_response(event=event, record_handler=_record_handler, processor=processor)

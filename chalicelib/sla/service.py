@@ -1,0 +1,69 @@
+"""Start and stop SLA executions; handle the events the state machine emits.
+
+The execution name is the conversation id, so starting twice is harmless (Step Functions refuses a
+second execution with the same name and input) and stopping needs no stored ARN.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.aws import client
+from chalicelib.config import settings
+from chalicelib.conversations.models import Conversation
+from chalicelib.observability import logger
+
+
+def execution_arn(conversation_id: str) -> str:
+    machine = settings().state_machine_arn
+    return machine.replace(":stateMachine:", ":execution:") + f":{conversation_id}"
+
+
+def start_first_response_clock(conversation: Conversation) -> None:
+    """Watch the first-response deadline of a newly opened conversation."""
+    if not settings().state_machine_arn or not conversation.first_response_due:
+        return
+    sfn = client("stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=settings().state_machine_arn,
+            name=conversation.conversation_id,
+            input=json.dumps(
+                {"conversation_id": conversation.conversation_id, "deadline": conversation.first_response_due}
+            ),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        pass  # a redelivered message: the clock is already running
+
+
+def stop_first_response_clock(conversation_id: str, reason: str) -> None:
+    """The target was met (first reply) or is moot (closed): end the wait now, so no execution
+    lingers and the breach branch can never run."""
+    if not settings().state_machine_arn:
+        return
+    sfn = client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn(conversation_id), cause=reason)
+    except (sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
+        pass
+    except sfn.exceptions.ClientError as exc:  # already finished
+        logger.info("sla execution not stopped", extra={"reason": str(exc)[:200]})
+
+
+def handle_event(event: dict[str, Any]) -> None:
+    """An event from the state machine (``sla.breached``): record the escalation on the conversation
+    and in its timeline, so the console shows it."""
+    from chalicelib.conversations import service as conversations
+
+    if event.get("type") != "sla.breached":
+        logger.warning("unknown event type", extra={"type": event.get("type")})
+        return
+    conversation_id = str(event["conversation_id"])
+    level = int(event.get("level", 1))
+    conversations.append_system_event(
+        conversation_id,
+        event=f"sla.breached.{event.get('target', 'first_response')}",
+        text=f"First-response SLA breached (deadline {event.get('deadline')}); escalation level {level}",
+        dedupe_key=f"sla#{conversation_id}#{event.get('target')}#{level}",
+    )

@@ -1,0 +1,126 @@
+"""The sms channel end to end on moto: a Twilio-signed webhook through the real Lambda handler
+lands once on the inbound FIFO queue; a reply goes out with the stored account's credentials."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+import boto3
+import pytest
+import responses
+from twilio.request_validator import RequestValidator
+
+from chalicelib.channels import sms
+from chalicelib.channels.credentials import account_credentials
+from chalicelib.channels.transport import LiveTransport
+from chalicelib.messages import InboundMessage, OutboundMessage
+from functions.sms import handler
+from infra.local.provision import DEMO_CHANNELS
+
+TWILIO = DEMO_CHANNELS["sms"]
+PUBLIC_URL = "https://omniflow.test/webhooks/sms"
+
+
+def twilio_event(form: dict[str, str], *, signature: str | None = None) -> dict:
+    """An API Gateway HTTP API (v2) event as Twilio's POST arrives, signed by Twilio's SDK."""
+    if signature is None:
+        signature = RequestValidator(TWILIO["auth_token"]).compute_signature(PUBLIC_URL, form)
+    return {
+        "version": "2.0",
+        "rawPath": "/webhooks/sms",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signature,
+            "host": "internal-api-id.execute-api.us-east-1.amazonaws.com",
+        },
+        "requestContext": {"http": {"method": "POST", "sourceIp": "54.172.60.1"}, "domainName": "omniflow.test"},
+        "body": urlencode(form),
+        "isBase64Encoded": False,
+    }
+
+
+def sms_form(sid: str = "SM11111111111111111111111111111111", body: str = "Hi, I need help") -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "AccountSid": TWILIO["account_sid"],
+        "From": "+14155550123",
+        "To": TWILIO["from_number"],
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+def drain(queue_url: str) -> list[InboundMessage]:
+    sqs = boto3.client("sqs")
+    found: list[InboundMessage] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        for m in batch:
+            found.append(InboundMessage.model_validate_json(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_a_signed_sms_is_queued_once_and_answered_with_empty_twiml(aws):
+    reply = handler(twilio_event(sms_form()), None)
+    assert reply["statusCode"] == 200
+    assert reply["headers"]["content-type"] == "text/xml"
+    assert reply["body"] == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    assert (msg.channel, msg.account, msg.channel_user_id) == ("sms", "default", "+14155550123")
+    assert msg.text == "Hi, I need help"
+    assert msg.hints.verified == ("phone",)
+    assert msg.correlation_id == "sms#default#SM11111111111111111111111111111111"
+
+
+def test_twilio_retrying_the_same_message_sid_queues_it_once(aws):
+    event = twilio_event(sms_form())
+    assert handler(event, None)["statusCode"] == 200
+    assert handler(event, None)["statusCode"] == 200
+    assert len(drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("signature", "status"),
+    [("", 401), ("bm90IGEgcmVhbCBzaWduYXR1cmU=", 403)],
+)
+def test_unsigned_or_forged_requests_are_refused_and_nothing_is_queued(aws, signature, status):
+    reply = handler(twilio_event(sms_form(), signature=signature), None)
+    assert reply["statusCode"] == status
+    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+
+
+def test_a_message_without_a_sid_is_400(aws):
+    form = sms_form()
+    del form["MessageSid"]
+    assert handler(twilio_event(form), None)["statusCode"] == 400
+
+
+def test_a_get_is_405(aws):
+    event = twilio_event(sms_form())
+    event["requestContext"]["http"]["method"] = "GET"
+    assert handler(event, None)["statusCode"] == 405
+
+
+@responses.activate
+def test_a_reply_is_sent_with_the_stored_account_credentials(aws):
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO['account_sid']}/Messages.json"
+    responses.post(url, json={"sid": "SMreply001", "status": "queued"}, status=201)
+    reply = OutboundMessage(
+        message_id="c1#2",
+        conversation_id="c1",
+        seq=2,
+        customer_id="k1",
+        channel="sms",
+        channel_user_id="+14155550123",
+        text="We are on it.",
+    )
+    result = sms.ADAPTER.send(reply, account_credentials("sms", "default"), LiveTransport())
+    assert (result.status, result.platform_message_id) == ("sent", "SMreply001")
+    assert parse_qs(responses.calls[0].request.body) == {
+        "To": ["+14155550123"],
+        "From": [TWILIO["from_number"]],
+        "Body": ["We are on it."],
+    }
