@@ -21,7 +21,7 @@ from chalicelib.config import settings
 from chalicelib.db import to_json
 from chalicelib.conversations import service as conversations
 from chalicelib.identity import service as identity
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import metrics
 from chalicelib.outbound import service as outbound
 from chalicelib.router import service as router
 from chalicelib.sla import service as sla
@@ -122,7 +122,7 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     customer = identity.get_customer(customer_id)
     return {
         "customer": workspace.customer_view(customer),
-        "identities": [{"identity_key": i.identity_key, "kind": i.kind} for i in identity.identities_of(customer.customer_id)],
+        "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
         "conversations": [workspace.conversation_summary(c) for c in conversations.conversations_of(customer.customer_id)],
     }
 
@@ -154,10 +154,6 @@ def send_outbound(event: SQSEvent) -> dict[str, Any]:
 
 
 @app.on_sqs_message(queue=S.queue_name("events"), batch_size=10)
-def handle_event(event: SQSEvent) -> None:
+def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machine (breaches) → the conversation's timeline."""
-    import json
-
-    for record in event:
-        sla.handle_event(json.loads(record.body))
-    logger.info("events handled")
+    return sla.handle_batch(event.to_dict())

@@ -113,9 +113,7 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": conversation_summary(c),
         "customer": customer_view(customer),
-        "identities": [
-            {"identity_key": i.identity_key, "kind": i.kind} for i in identity.identities_of(customer.customer_id)
-        ],
+        "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
         "conversations": [conversation_summary(h) for h in history],
         "messages": timeline,
     }

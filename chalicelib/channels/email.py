@@ -169,7 +169,9 @@ def body_text(mail: EmailMessage) -> str:
 def attachments_of(mail: EmailMessage) -> tuple[Attachment, ...]:
     """Files in the mail, described only: the content stays in the mail, never in our store."""
     found = []
-    for part in mail.iter_attachments():
+    # A single-part mail can itself be the attachment (e.g. a scanner sending just a PDF).
+    parts = mail.iter_attachments() if mail.is_multipart() else ([mail] if mail.is_attachment() else [])
+    for part in parts:
         payload = part.get_payload(decode=True)
         mime = part.get_content_type()
         found.append(

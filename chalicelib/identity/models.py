@@ -8,7 +8,6 @@ from the same person racing through two Lambdas still end at one customer.
 from __future__ import annotations
 
 from pynamodb.attributes import (
-    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -18,13 +17,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import meta
-
-
-class ChannelRef(MapAttribute[str, str]):
-    channel = UnicodeAttribute()
-    account = UnicodeAttribute()
-    user_id = UnicodeAttribute()
-    last_seen_at = UnicodeAttribute(null=True)
 
 
 class Customer(Model):
@@ -38,7 +30,6 @@ class Customer(Model):
     unverified_hints = MapAttribute[str, str](null=True)  # shown to agents, never used to link
     tags = UnicodeSetAttribute(null=True)
     attributes = MapAttribute[str, str](null=True)
-    channels = ListAttribute(of=ChannelRef, null=True)  # where the customer can be reached
     open_conversation_id = UnicodeAttribute(null=True)
     last_channel = UnicodeAttribute(null=True)
     merged_into = UnicodeAttribute(null=True)  # set on a customer folded into another
@@ -62,5 +53,8 @@ class Identity(Model):
     identity_key = UnicodeAttribute(hash_key=True)
     customer_id = UnicodeAttribute()
     kind = UnicodeAttribute()  # channel | phone | email | unionid | external_id
+    channel = UnicodeAttribute(null=True)  # for kind == "channel": where the customer can be reached
+    account = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     by_customer = CustomerIndex()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from chalicelib.identity.models import ChannelRef, Customer, Identity
+from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
 
 # Strongest first: a unionid or the company's own user id beats a phone, a phone beats an e-mail.
@@ -40,10 +40,11 @@ def hint_keys(hints: CustomerHints, channel_account: str = "") -> list[tuple[str
     return out
 
 
-def _claim(key: str, customer_id: str, kind: str) -> str:
+def _claim(key: str, customer_id: str, kind: str, msg: InboundMessage | None = None) -> str:
     """Point ``key`` at ``customer_id`` unless someone already owns it; return the owner."""
+    where = {"channel": msg.channel, "account": msg.account, "user_id": msg.channel_user_id} if msg else {}
     try:
-        Identity(key, customer_id=customer_id, kind=kind, created_at=iso(utcnow())).save(
+        Identity(key, customer_id=customer_id, kind=kind, created_at=iso(utcnow()), **where).save(
             condition=Identity.identity_key.does_not_exist()
         )
         return customer_id
@@ -59,7 +60,10 @@ def resolve(msg: InboundMessage) -> Resolution:
         identity = Identity.get(msg.identity_key)
     except DoesNotExist:
         return _first_contact(msg)
-    customer = get_customer(identity.customer_id)
+    try:
+        customer = get_customer(identity.customer_id)
+    except DoesNotExist:  # the writer that claimed this identity has not created the customer yet
+        return Resolution(_upsert_customer(identity.customer_id, msg), created=False)
     _link_new_hints(customer, msg)
     return Resolution(customer, created=False)
 
@@ -88,12 +92,13 @@ def _first_contact(msg: InboundMessage) -> Resolution:
         if owner != customer_id and not claimed_any:
             customer_id = owner  # someone else claimed this person a moment ago: join them
         claimed_any = claimed_any or owner == customer_id
-    customer_id = _claim(msg.identity_key, customer_id, "channel")
-    customer = _upsert_customer(customer_id, msg, new_channel=True)
+    customer_id = _claim(msg.identity_key, customer_id, "channel", msg)
+    customer = _upsert_customer(customer_id, msg)
     return Resolution(customer, created=customer.created_at == customer.updated_at)
 
 
-def _upsert_customer(customer_id: str, msg: InboundMessage, *, new_channel: bool) -> Customer:
+def _upsert_customer(customer_id: str, msg: InboundMessage) -> Customer:
+    """Create the customer or add what this message says about them (idempotent)."""
     now = iso(utcnow())
     h = msg.hints
     customer = Customer(customer_id)
@@ -102,9 +107,6 @@ def _upsert_customer(customer_id: str, msg: InboundMessage, *, new_channel: bool
         Customer.updated_at.set(now),
         Customer.version.add(1),
     ]
-    if new_channel:
-        ref = ChannelRef(channel=msg.channel, account=msg.account, user_id=msg.channel_user_id, last_seen_at=now)
-        actions.append(Customer.channels.set((Customer.channels | []).append([ref])))
     if h.display_name:
         actions.append(Customer.display_name.set(Customer.display_name | h.display_name))
     for kind, attr in (("phone", Customer.phones), ("email", Customer.emails), ("unionid", Customer.unionids)):
@@ -126,7 +128,7 @@ def _link_new_hints(customer: Customer, msg: InboundMessage) -> None:
         return
     for key, kind in fresh:
         _claim(key, customer.customer_id, kind)
-    _upsert_customer(customer.customer_id, msg, new_channel=False)
+    _upsert_customer(customer.customer_id, msg)
     customer.refresh()
 
 
@@ -135,7 +137,14 @@ def new_customer_id() -> str:
 
 
 def identities_of(customer_id: str) -> list[Identity]:
+    """Every identity of a customer (a Query on the identities' by_customer index)."""
     return list(Identity.by_customer.query(customer_id))
+
+
+def reachable_on(customer_id: str, channel: str) -> Identity | None:
+    """The customer's most recent identity on ``channel``, if any."""
+    refs = [i for i in identities_of(customer_id) if i.kind == "channel" and i.channel == channel]
+    return max(refs, key=lambda i: i.created_at) if refs else None
 
 
 def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
@@ -166,8 +175,6 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
         values = getattr(source, attr.attr_name)
         if values:
             actions.append(attr.add(set(values)))
-    if source.channels:
-        actions.append(Customer.channels.set((Customer.channels | []).append(list(source.channels))))
     if not target.open_conversation_id and source.open_conversation_id:
         actions.append(Customer.open_conversation_id.set(source.open_conversation_id))
     target.update(actions=actions)

@@ -23,7 +23,7 @@ from chalicelib.channels.transport import TransportError, transport_for
 from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
-from chalicelib.identity.service import get_customer
+from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, utcnow
 from chalicelib.observability import logger, metrics
 from chalicelib.sla import service as sla
@@ -52,12 +52,10 @@ def choose_target(conversation: Conversation, channel: str | None = None) -> tup
         if conversation.last_channel and conversation.last_channel_user_id:
             return conversation.last_channel, conversation.last_account or "default", conversation.last_channel_user_id
         raise NoSuchChannel("the conversation has no reachable channel")
-    customer = get_customer(conversation.customer_id)
-    refs = [r for r in (customer.channels or []) if r.channel == channel]
-    if not refs:
+    ref = reachable_on(get_customer(conversation.customer_id).customer_id, channel)
+    if ref is None or not ref.account or not ref.user_id:
         raise NoSuchChannel(f"the customer has no {channel} identity")
-    ref = max(refs, key=lambda r: r.last_seen_at or "")
-    return ref.channel, ref.account, ref.user_id
+    return channel, ref.account, ref.user_id
 
 
 def reply(conversation_id: str, agent_id: str, text: str, *, channel: str | None, may_take_over: bool) -> Message:

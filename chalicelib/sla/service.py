@@ -67,3 +67,15 @@ def handle_event(event: dict[str, Any]) -> None:
         text=f"First-response SLA breached (deadline {event.get('deadline')}); escalation level {level}",
         dedupe_key=f"sla#{conversation_id}#{event.get('target')}#{level}",
     )
+
+
+def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """The events queue handler body (partial batch failures: one bad event never blocks others)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def record_handler(record: Any) -> None:
+        handle_event(json.loads(record.body))
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
+    )

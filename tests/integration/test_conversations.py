@@ -1,0 +1,79 @@
+"""Conversations: exactly once, in order, one open conversation per customer, one owner."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from chalicelib.conversations import service as conversations
+from chalicelib.conversations.models import Conversation
+from chalicelib.identity.models import Customer
+from chalicelib.router import service as router
+from tests.support.factories import inbound
+
+
+def test_a_redelivered_message_is_stored_once(aws):
+    msg = inbound("wechat", "openid-1", "hello", msg_id="MSG-1")
+    first = router.store(msg, receive_count=1)
+    assert router.store(msg, receive_count=2) is None  # redelivery: the marker is found first
+    again = router.store(msg, receive_count=1)  # even without the hint, the transaction refuses it
+    assert again is not None and again.duplicate
+    assert [m.text for m in conversations.messages_of(first.conversation.conversation_id)] == ["hello"]
+
+
+def test_messages_keep_their_order_within_a_conversation(aws):
+    for i in range(20):
+        router.store(inbound("sms", "+15550001234", f"part {i}"))
+    cid = Customer.get(router.store(inbound("sms", "+15550001234", "last")).conversation.customer_id).open_conversation_id
+    texts = [m.text for m in conversations.messages_of(cid)]
+    assert texts == [f"part {i}" for i in range(20)] + ["last"]
+
+
+def test_one_open_conversation_continues_across_channels_and_a_closed_one_is_not_reopened(aws):
+    from chalicelib.messages import CustomerHints
+
+    phone = CustomerHints(phone="+15557654321", verified=("phone",))
+    sms = router.store(inbound("sms", "+15557654321", "on sms", hints=phone))
+    web = router.store(inbound("web", "v_1", "on the website", hints=phone))
+    assert web.conversation.conversation_id == sms.conversation.conversation_id
+    assert web.conversation.channels == {"sms", "web"}
+    conversations.close(sms.conversation.conversation_id, "agent1")
+    later = router.store(inbound("sms", "+15557654321", "back again", hints=phone))
+    assert later.new_conversation
+    assert later.conversation.conversation_id != sms.conversation.conversation_id
+    assert Customer.get(later.conversation.customer_id).open_conversation_id == later.conversation.conversation_id
+
+
+def test_a_new_conversation_waits_in_the_group_its_first_message_asks_for(aws):
+    after = router.store(inbound("sms", "+15550000002", "我的快递还没到，包裹破损了"))
+    pre = router.store(inbound("sms", "+15550000003", "Do you ship to Canada? price?"))
+    assert after.conversation.group_id == "aftersales"
+    assert pre.conversation.group_id == "presales"
+    queued = [c.conversation_id for c in conversations.queue("aftersales")[0]]
+    assert queued == [after.conversation.conversation_id]
+
+
+def test_exactly_one_agent_wins_a_claim_race(aws):
+    cid = router.store(inbound("sms", "+15550000004")).conversation.conversation_id
+
+    def claim(agent: str) -> str | None:
+        try:
+            conversations.claim(cid, agent)
+            return agent
+        except conversations.NotAllowed:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        winners = [w for w in pool.map(claim, [f"agent{i}" for i in range(8)]) if w]
+    assert len(winners) == 1
+    conversation = Conversation.get(cid)
+    assert conversation.assignee_id == winners[0] and conversation.queue_key is None
+    assert [c.conversation_id for c in conversations.owned_by(winners[0])[0]] == [cid]
+
+
+def test_closing_twice_is_refused(aws):
+    cid = router.store(inbound("sms", "+15550000005")).conversation.conversation_id
+    conversations.close(cid, "agent1")
+    with pytest.raises(conversations.NotAllowed):
+        conversations.close(cid, "agent1")
