@@ -1,7 +1,12 @@
-"""Lazily created boto3 clients, pointed at moto locally (only the endpoint differs from AWS)."""
+"""Lazily created boto3 clients, pointed at moto locally (only the endpoint differs from AWS).
+
+One boto3 session per process: creating sessions is the expensive part of making a client, and a
+Lambda instance (or the local stack) needs each client once.
+"""
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -11,15 +16,24 @@ from botocore.config import Config
 from chalicelib.config import settings
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def session() -> boto3.session.Session:
+    return boto3.session.Session()
 
 
 @lru_cache(maxsize=None)
+def _client(service: str, region: str, endpoint_url: str | None) -> Any:
+    with _LOCK:  # boto3 sessions are not thread-safe while creating clients
+        return session().client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+
+
 def client(service: str) -> Any:
     s = settings()
-    return boto3.session.Session().client(
-        service, region_name=s.region, endpoint_url=s.endpoint_url, config=_CONFIG
-    )
+    return _client(service, s.region, s.endpoint_url)
 
 
 def reset() -> None:
-    client.cache_clear()
+    _client.cache_clear()

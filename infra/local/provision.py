@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,13 @@ def channel_credentials(env: dict[str, str] | None = None) -> dict[str, dict[str
     return out
 
 
+@lru_cache(maxsize=4)
+def _session(region: str) -> boto3.session.Session:
+    return boto3.session.Session(region_name=region)
+
+
 def _clients(endpoint_url: str | None, region: str) -> dict[str, Any]:
-    session = boto3.session.Session(region_name=region)
+    session = _session(region)
     return {
         name: session.client(name, endpoint_url=endpoint_url)
         for name in ("cloudformation", "stepfunctions", "cognito-idp", "secretsmanager", "dynamodb", "ses")
@@ -159,7 +165,7 @@ def create_agent_login(
     email: str | None = None,
 ) -> None:
     """A Cognito user in the role's group, with a permanent password (no first-login challenge)."""
-    idp = boto3.session.Session(region_name=region).client("cognito-idp", endpoint_url=endpoint_url)
+    idp = _session(region).client("cognito-idp", endpoint_url=endpoint_url)
     attrs = [{"Name": "email", "Value": email or f"{username}@omniflow.example"}, {"Name": "name", "Value": username}]
     idp.admin_create_user(UserPoolId=user_pool_id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS")
     idp.admin_set_user_password(UserPoolId=user_pool_id, Username=username, Password=password, Permanent=True)
