@@ -8,7 +8,9 @@ PynamoDB models read table names when their classes are created.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,17 +35,32 @@ for _var in ("OMNIFLOW_AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
 def reset_caches() -> None:
     """Forget every cached client, setting and secret (each test gets fresh moto state)."""
     from chalicelib import config
-    from chalicelib.channels import credentials, pipeline
+    from chalicelib.auth.service import JWKS
+    from chalicelib.channels import credentials, pipeline, tokens
 
     config.reset()
     credentials.reset()
+    tokens.reset()
+    JWKS.clear()
     pipeline._idempotent_enqueue.cache_clear()
-    try:
-        from chalicelib import resets
 
-        resets.run_all()
-    except ImportError:
-        pass
+
+_MOTO_LOCK = threading.RLock()
+
+
+def _atomic_moto_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS applies each request atomically (a conditional write checks and writes as one step);
+    moto in-process does not lock its backends, so concurrent tests would see races AWS cannot
+    have. Serialize moto's request handling, as one request at a time is what AWS guarantees."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    def locked(self: Any, request: Any) -> Any:
+        with _MOTO_LOCK:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", locked)
 
 
 @pytest.fixture
@@ -51,6 +68,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     from moto import mock_aws
 
     from infra.local.provision import provision
+
+    _atomic_moto_requests(monkeypatch)
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         env = provision("test", visibility_seconds=1, max_receive_count=3)

@@ -4,7 +4,7 @@ only its own channel."""
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 from chalicelib.channels.base import ChannelAdapter, NotFound
 
@@ -17,7 +17,7 @@ CHANNELS: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def get(name: str) -> ChannelAdapter:
     module_name = CHANNELS.get(name)
     if module_name is None:

@@ -84,7 +84,7 @@ class WebhookRequest:
     def json(self) -> Any:
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…"
             raise BadRequest("body is not valid JSON") from exc
 
     def form(self) -> dict[str, str]:
@@ -112,7 +112,12 @@ class Response:
         return cls(status, body, {"content-type": content_type})
 
     def to_event(self) -> dict[str, Any]:
-        return {"statusCode": self.status, "headers": self.headers, "body": self.body, "isBase64Encoded": False}
+        return {
+            "statusCode": self.status,
+            "headers": self.headers,
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
 
 
 def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:

@@ -53,16 +53,16 @@ RETRYABLE_SES_ERRORS = frozenset(
 
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _SES_MSG_ID = re.compile(r"<([^<>@\s]+)@(?:[a-z0-9-]+\.)?amazonses\.com>", re.IGNORECASE)
-_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)  # noqa: RUF001
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|回复|答复)\s*[:：]", re.IGNORECASE)
 
 # Lines that start the quoted history in replies, as common mail clients write them.
 _QUOTE_HEADERS = (
     re.compile(r"^On\b.*\bwrote\s*:?$", re.IGNORECASE),  # Gmail, Apple Mail, Thunderbird
     re.compile(r"^Le\b.*\ba écrit\s*:?$", re.IGNORECASE),
     re.compile(r"^Am\b.*\bschrieb\b.*:$", re.IGNORECASE),
-    re.compile(r"^在.*写道\s*[：:]?$"),  # noqa: RUF001 — Chinese Gmail / Apple Mail
+    re.compile(r"^在.*写道\s*[：:]?$"),  # Chinese Gmail / Apple Mail
     re.compile(r"^-{2,}\s*(Original Message|原始邮件)\s*-{2,}$", re.IGNORECASE),  # Outlook, QQ Mail
-    re.compile(r"^发件人\s*[：:]"),  # noqa: RUF001 — Outlook / Foxmail (Chinese) header block
+    re.compile(r"^发件人\s*[：:]"),  # Outlook / Foxmail (Chinese) header block
     re.compile(r"^_{20,}$"),  # Outlook's separator line above its header block
 )
 # Outlook's English header block only counts when "Sent:/Date:/To:" follows, since a customer
@@ -119,7 +119,7 @@ def html_to_text(html: str) -> str:
 
 def strip_quoted(text: str) -> str:
     """What the customer wrote in this mail: ``>`` lines and everything from a reply header
-    ("On … wrote:", "-----Original Message-----", "在 … 写道", "发件人") onwards are dropped.
+    ("On … wrote:", "-----Original Message-----", "在 … 写道：", "发件人:") onwards are dropped.
     A mail that is nothing but a quote is kept whole rather than emptied."""
     lines = text.splitlines()
     kept: list[str] = []

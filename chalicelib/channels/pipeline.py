@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -49,7 +50,9 @@ def request_from_event(event: dict[str, Any]) -> WebhookRequest:
     if len(body_text) > MAX_BODY_BYTES * 4 // 3 + 4:  # cheap early refusal before decoding
         raise PayloadTooLarge(f"body over {MAX_BODY_BYTES} bytes")
     try:
-        body = base64.b64decode(body_text, validate=True) if event.get("isBase64Encoded") else body_text.encode()
+        body = (
+            base64.b64decode(body_text, validate=True) if event.get("isBase64Encoded") else body_text.encode()
+        )
     except (ValueError, TypeError) as exc:
         raise BadRequest("body is not valid base64") from exc
     if len(body) > MAX_BODY_BYTES:
@@ -81,6 +84,7 @@ def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table("idempotency"), boto3_client=client("dynamodb")
     )
+
     @idempotent_function(
         data_keyword_argument="message", persistence_store=persistence, config=_IDEMPOTENCY_CONFIG
     )
@@ -161,4 +165,3 @@ def lambda_handler(channel: str) -> Callable[[dict[str, Any], Any], dict[str, An
 
     handler.__name__ = f"{channel}_webhook"
     return handler
-

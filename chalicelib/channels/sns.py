@@ -46,26 +46,11 @@ SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
 UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 
 # Fields covered by the signature, in the (alphabetical) order SNS signs them.
+_CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 _SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
     NOTIFICATION: ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    SUBSCRIPTION_CONFIRMATION: (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
-    UNSUBSCRIBE_CONFIRMATION: (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
+    SUBSCRIPTION_CONFIRMATION: _CONFIRMATION_FIELDS,
+    UNSUBSCRIBE_CONFIRMATION: _CONFIRMATION_FIELDS,
 }
 _OPTIONAL_FIELDS = frozenset({"Subject"})
 _ENVELOPE_FIELDS = ("SignatureVersion", "Signature", "SigningCertURL")

@@ -29,7 +29,8 @@ class HttpCall:
         """The call as shown to agents and stored: secrets and auth replaced by ***."""
         params = {k: ("***" if k.lower() in SECRET_PARAMS else v) for k, v in (self.params or {}).items()}
         headers = {
-            k: ("***" if k.lower() in {"authorization", "access-token"} else v) for k, v in self.headers.items()
+            k: ("***" if k.lower() in {"authorization", "access-token"} else v)
+            for k, v in self.headers.items()
         }
         body: Any = self.json if self.json is not None else self.data
         if isinstance(body, bytes):

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.channels.base import (
@@ -186,7 +186,7 @@ class WebAdapter(ChannelAdapter):
             {
                 "token": token,
                 "visitor_id": visitor_id,
-                "expires_at": datetime.fromtimestamp(exp, timezone.utc).isoformat(),
+                "expires_at": datetime.fromtimestamp(exp, UTC).isoformat(),
                 "verified": verified,
             },
             201,

@@ -16,31 +16,41 @@ from chalicelib.channels.transport import LiveTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.sms import handler
 from infra.local.provision import DEMO_CHANNELS
+from tests.support.events import http_event
 
 TWILIO = DEMO_CHANNELS["sms"]
 PUBLIC_URL = "https://omniflow.test/webhooks/sms"
 
 
 def twilio_event(form: dict[str, str], *, signature: str | None = None) -> dict:
-    """An API Gateway HTTP API (v2) event as Twilio's POST arrives, signed by Twilio's SDK."""
+    """Twilio's POST as API Gateway (HTTP API v2) hands it over (a form body arrives base64),
+    signed by Twilio's own SDK."""
     if signature is None:
         signature = RequestValidator(TWILIO["auth_token"]).compute_signature(PUBLIC_URL, form)
-    return {
-        "version": "2.0",
-        "rawPath": "/webhooks/sms",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-twilio-signature": signature,
-            "host": "internal-api-id.execute-api.us-east-1.amazonaws.com",
-        },
-        "requestContext": {"http": {"method": "POST", "sourceIp": "54.172.60.1"}, "domainName": "omniflow.test"},
-        "body": urlencode(form),
-        "isBase64Encoded": False,
-    }
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature}
+    return http_event("POST", "/webhooks/sms", body=urlencode(form), headers=headers, base64_body=True)
 
 
-def sms_form(sid: str = "SM11111111111111111111111111111111", body: str = "Hi, I need help") -> dict[str, str]:
+class LambdaContext:
+    """The few fields powertools reads from a Lambda context."""
+
+    function_name = "omniflow-test-sms-webhook"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-sms-webhook"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def webhook(event: dict) -> dict:
+    """The sms Lambda's entry point, as Lambda calls it."""
+    return handler(event, LambdaContext())
+
+
+def sms_form(
+    sid: str = "SM11111111111111111111111111111111", body: str = "Hi, I need help"
+) -> dict[str, str]:
     return {
         "MessageSid": sid,
         "AccountSid": TWILIO["account_sid"],
@@ -64,7 +74,7 @@ def drain(queue_url: str) -> list[InboundMessage]:
 
 
 def test_a_signed_sms_is_queued_once_and_answered_with_empty_twiml(aws):
-    reply = handler(twilio_event(sms_form()), None)
+    reply = webhook(twilio_event(sms_form()))
     assert reply["statusCode"] == 200
     assert reply["headers"]["content-type"] == "text/xml"
     assert reply["body"] == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -77,8 +87,8 @@ def test_a_signed_sms_is_queued_once_and_answered_with_empty_twiml(aws):
 
 def test_twilio_retrying_the_same_message_sid_queues_it_once(aws):
     event = twilio_event(sms_form())
-    assert handler(event, None)["statusCode"] == 200
-    assert handler(event, None)["statusCode"] == 200
+    assert webhook(event)["statusCode"] == 200
+    assert webhook(event)["statusCode"] == 200
     assert len(drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])) == 1
 
 
@@ -87,7 +97,7 @@ def test_twilio_retrying_the_same_message_sid_queues_it_once(aws):
     [("", 401), ("bm90IGEgcmVhbCBzaWduYXR1cmU=", 403)],
 )
 def test_unsigned_or_forged_requests_are_refused_and_nothing_is_queued(aws, signature, status):
-    reply = handler(twilio_event(sms_form(), signature=signature), None)
+    reply = webhook(twilio_event(sms_form(), signature=signature))
     assert reply["statusCode"] == status
     assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
 
@@ -95,13 +105,13 @@ def test_unsigned_or_forged_requests_are_refused_and_nothing_is_queued(aws, sign
 def test_a_message_without_a_sid_is_400(aws):
     form = sms_form()
     del form["MessageSid"]
-    assert handler(twilio_event(form), None)["statusCode"] == 400
+    assert webhook(twilio_event(form))["statusCode"] == 400
 
 
 def test_a_get_is_405(aws):
     event = twilio_event(sms_form())
     event["requestContext"]["http"]["method"] = "GET"
-    assert handler(event, None)["statusCode"] == 405
+    assert webhook(event)["statusCode"] == 405
 
 
 @responses.activate

@@ -30,7 +30,13 @@ def http_event(
         "headers": {k.lower(): v for k, v in (headers or {}).items()} | {"host": "omniflow.test"},
         "requestContext": {
             "domainName": "omniflow.test",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "test",
+            },
             "requestId": uuid.uuid4().hex,
             "stage": "$default",
             "timeEpoch": int(time.time() * 1000),
@@ -51,7 +57,12 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
                 "messageAttributes": {
-                    k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"], "stringListValues": [], "binaryListValues": []}
+                    k: {
+                        "stringValue": v.get("StringValue"),
+                        "dataType": v["DataType"],
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    }
                     for k, v in m.get("MessageAttributes", {}).items()
                 },
                 "md5OfBody": m["MD5OfBody"],

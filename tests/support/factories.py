@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def inbound(channel: str = "sms", user: str = "+15550001111", text: str = "hello", msg_id: str | None = None, **kw: Any) -> Any:
+def inbound(
+    channel: str = "sms",
+    user: str = "+15550001111",
+    text: str = "hello",
+    msg_id: str | None = None,
+    **kw: Any,
+) -> Any:
     """A normalized inbound message as a webhook would produce it."""
     import uuid
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from chalicelib.channels import email as email_channel
@@ -151,8 +152,7 @@ def test_a_plain_mail_becomes_one_message_from_the_lower_cased_sender():
 
 
 def test_base64_content_is_decoded_whether_or_not_the_action_says_so():
-    for encoding in ("BASE64",):
-        assert parse_one(ses_notification(customer_mail(), encoding=encoding)).text.startswith("Hello")
+    assert parse_one(ses_notification(customer_mail(), encoding="BASE64")).text.startswith("Hello")
     notification = ses_notification(customer_mail(), encoding="BASE64")
     del notification["receipt"]["action"]["encoding"]
     assert parse_one(notification).text.startswith("Hello")
@@ -201,10 +201,58 @@ def test_attachments_are_described_but_their_content_is_not_kept():
     assert all(a.url is None and a.media_id is None for a in msg.attachments)
 
 
+def test_a_mail_that_is_just_an_attachment_is_described():
+    mail = customer_mail(None)
+    mail.set_content(
+        b"%PDF-1.4 scan", maintype="application", subtype="pdf", disposition="attachment", filename="scan.pdf"
+    )
+    msg = parse_one(ses_notification(mail))
+    assert msg.text == ""
+    assert [(a.kind, a.name, a.size) for a in msg.attachments] == [("file", "scan.pdf", 13)]
+
+
 def test_html_to_text_keeps_only_text_nodes_never_scripts_comments_or_styles():
     html = "<p>Hi<script>alert(1)</script> there</p><!-- <p>hidden</p> --><style>p{}</style><p>&lt;b&gt;x</p>"
     # Escaped markup comes out as the literal characters the sender typed; it is text, not HTML.
     assert html_to_text(html) == "Hi there\n\n<b>x"
+    assert html_to_text("line one<br/>line two") == "line one\nline two"
+
+
+def test_a_part_in_an_unknown_charset_is_read_as_utf8_rather_than_lost():
+    notification = ses_notification(customer_mail())
+    notification["content"] = (
+        "From: bob@example.com\r\nContent-Type: text/plain; charset=x-unheard-of\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\nBonjour, ça va ?"
+    )
+    assert parse_one(notification).text == "Bonjour, ça va ?"
+
+
+def test_content_marked_base64_that_is_not_is_400():
+    notification = ses_notification(customer_mail(), encoding="BASE64")
+    notification["content"] = "From: x@y.test\n\nnot base64"
+    with pytest.raises(BadRequest):
+        parse_all(notification)
+
+
+def test_without_content_the_message_is_built_from_ses_parsed_headers():
+    notification = ses_notification(None, source="carol@example.org")
+    notification["mail"]["commonHeaders"].update(
+        {"from": ["Carol <Carol@Example.org>"], "subject": "Big file", "messageId": "<big-1@example.org>"}
+    )
+    msg = parse_one(notification)
+    assert (msg.channel_user_id, msg.hints.display_name, msg.text) == ("carol@example.org", "Carol", "")
+    assert msg.reply_context == {
+        "message_id": "<big-1@example.org>",
+        "references": "<big-1@example.org>",
+        "subject": "Big file",
+    }
+
+
+def test_without_any_sender_address_the_notification_is_400():
+    notification = ses_notification(None, source="")
+    notification["mail"]["commonHeaders"]["from"] = ["undisclosed-recipients:;"]
+    with pytest.raises(BadRequest):
+        parse_all(notification)
 
 
 # ---- quoted history ----------------------------------------------------------------------------
@@ -240,7 +288,9 @@ def test_a_mail_that_is_only_a_quote_is_kept_whole():
 
 
 def test_a_reply_mail_arrives_without_its_quoted_history():
-    body = "Yes, please resend.\n\nOn Tue, 30 Apr 2024, Omniflow Support <support@omniflow.example> wrote:\n> Shall we?"
+    body = (
+        "Yes, please resend.\n\nOn Tue, 30 Apr 2024, Omniflow <support@omniflow.example> wrote:\n> Shall we?"
+    )
     assert parse_one(ses_notification(customer_mail(body))).text == "Yes, please resend."
 
 
@@ -411,6 +461,11 @@ def test_a_reply_is_threaded_on_the_customers_mail():
     assert parsed.get_content().rstrip() == "Your parcel was re-sent today. 谢谢！"
 
 
+def test_a_reference_missing_from_the_chain_is_added_for_in_reply_to():
+    mail = build_reply(reply(message_id="<m2@x>", references="<m1@x>"), CREDS)
+    assert (mail["In-Reply-To"], mail["References"]) == ("<m2@x>", "<m1@x> <m2@x>")
+
+
 def test_a_first_contact_reply_has_no_threading_headers():
     parsed = build_reply(reply(), CREDS)
     assert parsed["In-Reply-To"] is None and parsed["References"] is None
@@ -443,7 +498,9 @@ def stubbed_ses(monkeypatch) -> Stubber:
 )
 def test_ses_refusals_fail_for_good_and_throttling_is_retried(monkeypatch, code, http_status, retryable):
     stubber = stubbed_ses(monkeypatch)
-    stubber.add_client_error("send_raw_email", service_error_code=code, service_message="no", http_status_code=http_status)
+    stubber.add_client_error(
+        "send_raw_email", service_error_code=code, service_message="no", http_status_code=http_status
+    )
     result = ADAPTER.send(reply(), CREDS, RecordingTransport())
     assert result.status == "failed"
     assert result.retryable is retryable
@@ -455,3 +512,14 @@ def test_a_send_returns_the_ses_message_id(monkeypatch):
     stubber.add_response("send_raw_email", {"MessageId": "0100018f-0000"})
     result = ADAPTER.send(reply(), CREDS, RecordingTransport())
     assert (result.status, result.platform_message_id) == ("sent", "0100018f-0000")
+
+
+def test_ses_unreachable_is_retried(monkeypatch):
+    class Unreachable:
+        def send_raw_email(self, **kwargs: Any) -> dict[str, Any]:
+            raise EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    monkeypatch.setattr(email_channel, "client", lambda service: Unreachable())
+    result = ADAPTER.send(reply(), CREDS, RecordingTransport())
+    assert (result.status, result.retryable) == ("failed", True)
+    assert result.error == "SES unreachable: EndpointConnectionError"

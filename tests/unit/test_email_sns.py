@@ -37,7 +37,9 @@ def sns_time(ts: datetime) -> str:
 class SnsSigner:
     """Signs SNS envelopes like SNS does, with its own throwaway key and certificate."""
 
-    def __init__(self, *, valid_for: timedelta = timedelta(days=1), not_before: datetime | None = None) -> None:
+    def __init__(
+        self, *, valid_for: timedelta = timedelta(days=1), not_before: datetime | None = None
+    ) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
         start = not_before or datetime.now(UTC) - timedelta(hours=1)
@@ -136,7 +138,10 @@ def served(monkeypatch, signer) -> FakeUrlopen:
 # ---- the canonical text ------------------------------------------------------------------------
 def test_the_signed_text_lists_notification_fields_in_order_and_skips_a_missing_subject():
     env = {"Type": "Notification", "MessageId": "m", "TopicArn": "t", "Message": "x", "Timestamp": "ts"}
-    assert sns.signing_string(env) == b"Message\nx\nMessageId\nm\nTimestamp\nts\nTopicArn\nt\nType\nNotification\n"
+    assert (
+        sns.signing_string(env)
+        == b"Message\nx\nMessageId\nm\nTimestamp\nts\nTopicArn\nt\nType\nNotification\n"
+    )
     assert sns.signing_string({**env, "Subject": "s"}).startswith(b"Message\nx\nMessageId\nm\nSubject\ns\n")
 
 
@@ -178,6 +183,14 @@ def test_the_local_cert_file_is_consulted_before_the_network(monkeypatch, tmp_pa
     monkeypatch.setattr(urllib.request, "urlopen", network)
     sns.verify(sns.parse_envelope(signer.body("hello")), topic_arn=TOPIC)
     assert network.urls == []
+
+
+def test_an_unreadable_cert_file_falls_back_to_the_network(monkeypatch, tmp_path, served, signer):
+    broken = tmp_path / "sns-certs.json"
+    broken.write_text("{not json")
+    monkeypatch.setenv("OMNIFLOW_SNS_CERT_FILE", str(broken))
+    sns.verify(sns.parse_envelope(signer.body("hello")), topic_arn=TOPIC)
+    assert served.urls == [CERT_URL]
 
 
 # ---- forgeries ---------------------------------------------------------------------------------
@@ -275,6 +288,12 @@ def test_a_certificate_sns_does_not_have_is_refused(monkeypatch, signer):
         sns.verify(signer.envelope("hello"), topic_arn=TOPIC)
 
 
+def test_a_certificate_url_serving_something_else_is_refused(monkeypatch, signer):
+    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen({CERT_URL: b"<html>maintenance</html>"}))
+    with pytest.raises(Forbidden):
+        sns.verify(signer.envelope("hello"), topic_arn=TOPIC)
+
+
 def test_an_unreachable_certificate_host_is_a_transient_failure(monkeypatch, signer):
     monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=TimeoutError("timed out")))
     with pytest.raises(sns.SnsUnavailable):
@@ -288,7 +307,9 @@ def test_a_body_that_is_not_a_json_object_is_400(body):
         sns.parse_envelope(body)
 
 
-@pytest.mark.parametrize("field", ["MessageId", "TopicArn", "Timestamp", "Signature", "SigningCertURL", "Type"])
+@pytest.mark.parametrize(
+    "field", ["MessageId", "TopicArn", "Timestamp", "Signature", "SigningCertURL", "Type"]
+)
 def test_an_envelope_missing_a_signed_field_is_400(signer, field):
     env = signer.envelope("hello")
     del env[field]
@@ -326,6 +347,12 @@ def test_a_subscribe_url_off_sns_is_never_called(monkeypatch, signer):
     with pytest.raises(Forbidden):
         sns.confirm_subscription(env)
     assert fake.urls == []
+
+
+def test_a_confirmation_sns_does_not_answer_is_a_transient_failure(monkeypatch, signer):
+    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=urllib.error.URLError("unreachable")))
+    with pytest.raises(sns.SnsUnavailable):
+        sns.confirm_subscription(signer.envelope("join", kind="SubscriptionConfirmation"))
 
 
 def test_the_local_stack_only_logs_a_confirmation(monkeypatch, signer):

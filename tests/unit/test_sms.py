@@ -81,6 +81,12 @@ def test_a_missing_signature_is_401():
         ADAPTER.verify(unsigned, CREDS)
 
 
+def test_a_body_that_is_not_utf8_is_400():
+    req = twilio_request(inbound_form())
+    with pytest.raises(BadRequest):
+        ADAPTER.verify(WebhookRequest(**{**req.__dict__, "body": b"Body=\xff\xfe"}), CREDS)
+
+
 def test_a_signature_made_with_another_token_is_403():
     with pytest.raises(Forbidden):
         ADAPTER.verify(twilio_request(inbound_form(), token="someone-elses-token"), CREDS)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import pytest
 import xmltodict
@@ -49,12 +48,18 @@ class WeChatPlatform:
         return {"signature": sig, "timestamp": timestamp, "nonce": nonce, "echostr": echostr}
 
     def plain_query(self, timestamp: str = TIMESTAMP, nonce: str = NONCE) -> dict[str, str]:
-        return {"signature": self.signature(timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
-                "openid": "oUser"}
+        return {
+            "signature": self.signature(timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "openid": "oUser",
+        }
 
     def _encrypted(self, inner: str, timestamp: str, nonce: str) -> tuple[str, dict[str, str]]:
         """wechatpy's encrypt_message output → the Encrypt value and the safe-mode query."""
-        out = xmltodict.parse(WeChatCrypto(self.token, self.aes_key, self.app_id).encrypt_message(inner, nonce, timestamp))
+        out = xmltodict.parse(
+            WeChatCrypto(self.token, self.aes_key, self.app_id).encrypt_message(inner, nonce, timestamp)
+        )
         query = {
             "signature": self.signature(timestamp, nonce),
             "timestamp": out["xml"]["TimeStamp"],
@@ -65,14 +70,20 @@ class WeChatPlatform:
         }
         return out["xml"]["Encrypt"], query
 
-    def safe_xml(self, inner_xml: str, timestamp: str = TIMESTAMP, nonce: str = NONCE) -> tuple[str, dict[str, str]]:
+    def safe_xml(
+        self, inner_xml: str, timestamp: str = TIMESTAMP, nonce: str = NONCE
+    ) -> tuple[str, dict[str, str]]:
         """Body and query of a safe-mode XML delivery (``<xml><ToUserName/><Encrypt/></xml>``)."""
         encrypted, query = self._encrypted(inner_xml, timestamp, nonce)
-        body = (f"<xml><ToUserName><![CDATA[{self.to_user}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.to_user}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
         return body, query
 
-    def safe_json(self, inner_json: str, timestamp: str = TIMESTAMP, nonce: str = NONCE) -> tuple[str, dict[str, str]]:
+    def safe_json(
+        self, inner_json: str, timestamp: str = TIMESTAMP, nonce: str = NONCE
+    ) -> tuple[str, dict[str, str]]:
         """Body and query of a Mini Program safe-mode JSON delivery (``{"ToUserName","Encrypt"}``)."""
         encrypted, query = self._encrypted(inner_json, timestamp, nonce)
         return json.dumps({"ToUserName": self.to_user, "Encrypt": encrypted}), query
@@ -80,13 +91,11 @@ class WeChatPlatform:
 
 def text_xml(content: str = "你好", msg_id: str = "23456789012345678", sender: str = "oUser") -> str:
     """A text message as WeChat's documentation shows it."""
-    return (f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName><![CDATA[{sender}]]>"
-            f"</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
-
-
-def query_string(query: dict[str, str]) -> str:
-    return urlencode(query)
+    return (
+        f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName><![CDATA[{sender}]]>"
+        f"</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 # ---- signatures ---------------------------------------------------------------------------------
@@ -107,7 +116,8 @@ def test_signature_check_accepts_wechatpy_signature_in_any_case():
 
 
 @pytest.mark.parametrize(
-    ("signature", "timestamp", "nonce"), [(None, TIMESTAMP, NONCE), ("abc", None, NONCE), ("abc", TIMESTAMP, "")]
+    ("signature", "timestamp", "nonce"),
+    [(None, TIMESTAMP, NONCE), ("abc", None, NONCE), ("abc", TIMESTAMP, "")],
 )
 def test_missing_signature_parts_are_unauthorized(signature, timestamp, nonce):
     with pytest.raises(Unauthorized):
@@ -141,7 +151,9 @@ def test_wechatpy_decrypts_what_we_encrypt_at_every_padding_length(size):
 
 
 def test_ciphertext_for_another_app_id_is_forbidden():
-    encrypted = xmltodict.parse(WeChatCrypto(TOKEN, AES_KEY, "wx-someone-else").encrypt_message(text_xml(), NONCE))
+    encrypted = xmltodict.parse(
+        WeChatCrypto(TOKEN, AES_KEY, "wx-someone-else").encrypt_message(text_xml(), NONCE)
+    )
     with pytest.raises(Forbidden, match="another app id"):
         MessageCrypto(AES_KEY, APP_ID).decrypt(encrypted["xml"]["Encrypt"])
 
