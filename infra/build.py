@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
 
 # Must match Runtime and Architectures of the webhook functions in infra/app.yaml (a test checks).
-WEBHOOK_PYTHON = "3.12"
+WEBHOOK_PYTHON = "3.11"  # matches the core Lambdas (chalice packages for the local 3.11)
 WEBHOOK_PLATFORM = "manylinux2014_x86_64"
 WEBHOOK_SOURCES = ("chalicelib", "functions")
 MERGE_TEMPLATE = REPO / "infra" / "chalice-merge.json"
@@ -50,24 +50,41 @@ def install_webhook_dependencies(requirements: Path, cache_root: Path) -> Path:
     target = cache_root / key
     if (target / ".complete").exists():
         return target
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
+    # Install beside the target and rename into place: parallel test workers never see half a tree.
+    staging = cache_root / f"{key}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     subprocess.run(  # noqa: S603 — fixed argument list, no shell
         [
-            sys.executable, "-m", "pip", "install",
-            "-r", str(requirements),
-            "--platform", WEBHOOK_PLATFORM,
-            "--implementation", "cp",
-            "--python-version", WEBHOOK_PYTHON,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-r",
+            str(requirements),
+            "--platform",
+            WEBHOOK_PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            WEBHOOK_PYTHON,
             "--only-binary=:all:",
-            "--target", str(target),
+            "--target",
+            str(staging),
             "--no-compile",
             "--quiet",
             "--disable-pip-version-check",
         ],
         check=True,
     )
-    (target / ".complete").write_text(key)
+    (staging / ".complete").write_text(key)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first (or a stale partial tree is in the way)
+        if not (target / ".complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -86,12 +103,13 @@ def write_zip(dest: Path, entries: Iterable[tuple[Path, str]]) -> Path:
     """A zip whose bytes depend only on the files' names, modes and contents."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    # Level 1: twice as fast as the default for a zip only 8 % bigger (S3 takes either).
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for path, arcname in sorted(entries, key=lambda e: e[1]):
             info = zipfile.ZipInfo(arcname, date_time=_FIXED_TIME)
             info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+            zf.writestr(info, path.read_bytes(), compresslevel=1)
     tmp.replace(dest)
     return dest
 
@@ -136,10 +154,13 @@ def package_core(
     subprocess.run(  # noqa: S603 — fixed argument list, no shell
         [
             chalice_executable(),
-            "--project-dir", str(project_dir),
+            "--project-dir",
+            str(project_dir),
             "package",
-            "--stage", stage,
-            "--merge-template", str(merge_template),
+            "--stage",
+            stage,
+            "--merge-template",
+            str(merge_template),
             str(out_dir),
         ],
         check=True,
