@@ -7,6 +7,7 @@ few lines delegating to one service in ``chalicelib/``. Channel webhooks are sep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Chalice, Response
@@ -18,8 +19,8 @@ from chalicelib.api import LoginBody, MergeBody, ReplyBody, route
 from chalicelib.audit import service as audit
 from chalicelib.auth import service as auth
 from chalicelib.config import settings
-from chalicelib.db import to_json
 from chalicelib.conversations import service as conversations
+from chalicelib.db import to_json
 from chalicelib.identity import service as identity
 from chalicelib.observability import metrics
 from chalicelib.outbound import service as outbound
@@ -78,7 +79,7 @@ def me() -> dict[str, Any]:
 @route(app, "/conversations", role="agent")
 def list_conversations() -> dict[str, Any]:
     """Inbox: ?view=queue (waiting in my groups, or ?group=) or ?view=mine; ?cursor= pages."""
-    q = app.current_request.query_params or {}
+    q: Mapping[str, str] = api.request(app).query_params or {}
     return workspace.inbox(api.principal(), q.get("view", "queue"), q.get("group"), q.get("cursor"))
 
 
@@ -101,7 +102,14 @@ def reply(conversation_id: str) -> Response:
     """Reply to the customer, on their last channel or the one chosen; returns the queued message."""
     p, b = api.principal(), api.body(app, ReplyBody)
     workspace.check_access(p, conversations.get(conversation_id))
-    message = outbound.reply(conversation_id, p.agent_id, b.text, channel=b.channel, may_take_over=p.allows("supervisor"))
+    message = outbound.reply(
+        conversation_id,
+        p.agent_id,
+        b.text,
+        channel=b.channel,
+        may_take_over=p.allows("supervisor"),
+        template=b.template,
+    )
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
 
@@ -123,7 +131,9 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     return {
         "customer": workspace.customer_view(customer),
         "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
-        "conversations": [workspace.conversation_summary(c) for c in conversations.conversations_of(customer.customer_id)],
+        "conversations": [
+            workspace.conversation_summary(c) for c in conversations.conversations_of(customer.customer_id)
+        ],
     }
 
 

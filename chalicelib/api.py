@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice import Chalice, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from chalice.app import Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
-from chalicelib.conversations.service import NotAllowed
+from chalicelib import channels
+from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
 from chalicelib.observability import logger
-from chalicelib.outbound.service import NoSuchChannel
+from chalicelib.messages import TemplateRef
+from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
 
 M = TypeVar("M", bound=BaseModel)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -45,8 +48,15 @@ class LoginBody(Body):
 
 
 class ReplyBody(Body):
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(default="", max_length=4000)
     channel: str | None = Field(default=None, description="send on this channel instead of the last one")
+    template: TemplateRef | None = Field(default=None, description="an approved template (outside reply windows)")
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> ReplyBody:
+        if not self.text and self.template is None:
+            raise ValueError("text or template is required")
+        return self
 
 
 class MergeBody(Body):
@@ -64,8 +74,16 @@ def error(status: int, code: str, message: str) -> Response:
     return Response(body={"error": code, "message": message}, status_code=status)
 
 
+def request(app: Chalice) -> Request:
+    """The request being served (Chalice sets it before calling a view)."""
+    current = app.current_request
+    if current is None:  # pragma: no cover - only outside a request
+        raise RuntimeError("no current request")
+    return current
+
+
 def body(app: Chalice, model: type[M]) -> M:
-    raw = app.current_request.raw_body or b"{}"
+    raw = request(app).raw_body or b"{}"
     try:
         return model.model_validate(json.loads(raw))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -77,7 +95,12 @@ class BadBody(Exception):
 
 
 def route(
-    app: Chalice, path: str, *, role: str | None, methods: tuple[str, ...] = ("GET",), body: type[BaseModel] | None = None
+    app: Chalice,
+    path: str,
+    *,
+    role: str | None,
+    methods: tuple[str, ...] = ("GET",),
+    body: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
     JWT and role (``role=None`` only for login, health and the OpenAPI document)."""
@@ -88,7 +111,7 @@ def route(
             token = None
             try:
                 if role is not None:
-                    token = _principal.set(authenticate(app.current_request.headers.get("authorization"), role))
+                    token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
                 return fn(*args, **kwargs)
             except AuthError as exc:
                 return error(401, "unauthorized", str(exc))
@@ -98,6 +121,20 @@ def route(
                 return error(400, "bad_request", str(exc))
             except NoSuchChannel as exc:
                 return error(400, "no_such_channel", str(exc))
+            except UnknownTemplate as exc:
+                return error(400, "unknown_template", str(exc))
+            except ReplyWindowClosed as exc:
+                return Response(
+                    body={
+                        "error": "template_required",
+                        "message": str(exc),
+                        "last_inbound_at": exc.last_inbound_at,
+                        "templates": templates_for(channels.get(exc.channel), exc.account),
+                    },
+                    status_code=409,
+                )
+            except ReplyLimitReached as exc:
+                return error(409, "reply_limit_reached", str(exc))
             except KeyError as exc:
                 return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
             except NotAllowed as exc:
@@ -127,16 +164,25 @@ def openapi(title: str, version: str) -> dict[str, Any]:
             if r.role:
                 op["security"] = [{"cognito": []}]
                 op["x-omniflow-role"] = r.role
-                op["responses"].update({"401": {"description": "Not authenticated"}, "403": {"description": f"Requires {r.role}"}})
+                op["responses"].update(
+                    {
+                        "401": {"description": "Not authenticated"},
+                        "403": {"description": f"Requires {r.role}"},
+                    }
+                )
             if r.body is not None:
                 schemas[r.body.__name__] = r.body.model_json_schema()
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}
+                    },
                 }
             params = [seg[1:-1] for seg in r.path.split("/") if seg.startswith("{")]
             if params:
-                op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+                op["parameters"] = [
+                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+                ]
             paths.setdefault(r.path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -145,7 +191,9 @@ def openapi(title: str, version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}},
+            "securitySchemes": {
+                "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}
+            },
         },
     }
 

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.config import settings
 
 
-def meta(table: str) -> type:
+def meta(table: str) -> Any:
     """A PynamoDB ``Meta`` class for one of Omniflow's tables (``infra/data.yaml``)."""
     s = settings()
     attrs: dict[str, Any] = {
@@ -48,4 +48,15 @@ def to_json(model: Any) -> dict[str, Any]:
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    return {name: plain(getattr(model, name)) for name in model.get_attributes() if getattr(model, name) is not None}
+    return {
+        name: plain(getattr(model, name))
+        for name in model.get_attributes()
+        if getattr(model, name) is not None
+    }
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A map attribute's value as a plain dict (empty when absent)."""
+    if value is None:
+        return {}
+    return dict(value.as_dict()) if hasattr(value, "as_dict") else dict(value)

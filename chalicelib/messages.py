@@ -11,22 +11,22 @@ what a channel needs to answer in context (an email's Message-ID, a LINE reply t
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MessageType = Literal["text", "image", "file", "voice", "video", "location", "event"]
+MessageType = Literal["text", "image", "file", "voice", "video", "location", "event", "status"]
 HintField = Literal["phone", "email", "unionid", "external_id"]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime) -> str:
     """UTC ISO-8601 with milliseconds: the one timestamp format in storage."""
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Model(BaseModel):
@@ -60,6 +60,22 @@ class Location(_Model):
     label: str | None = None
 
 
+class DeliveryStatus(_Model):
+    """A platform's report on one of *our* outbound messages (delivered, read, failed)."""
+
+    platform_message_id: str  # the id the platform gave our message (SendResult.platform_message_id)
+    state: Literal["delivered", "read", "failed"]
+    error: str | None = None
+
+
+class TemplateRef(_Model):
+    """A pre-approved message template (WhatsApp outside the 24 h window, and the like)."""
+
+    name: str
+    language: str = "en"
+    params: tuple[str, ...] = ()
+
+
 class InboundMessage(_Model):
     channel: str
     account: str = "default"
@@ -70,6 +86,7 @@ class InboundMessage(_Model):
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     event: str | None = None  # subscribe, unsubscribe, ... when type == "event"
+    status: DeliveryStatus | None = None  # when type == "status"; platform_message_id is then unique per report
     platform_message_id: str
     sent_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
@@ -101,6 +118,7 @@ class OutboundMessage(_Model):
     channel_user_id: str
     type: Literal["text"] = "text"
     text: str
+    template: TemplateRef | None = None  # send this approved template instead of free text
     agent_id: str | None = None
     reply_context: dict[str, str] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)

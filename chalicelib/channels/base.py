@@ -139,6 +139,20 @@ class ChannelAdapter:
     #: True when the channel has no push API and its client polls a mailbox instead (website chat):
     #: the core then indexes the conversation's messages for that client (messages.by_mailbox).
     mailbox: ClassVar[bool] = False
+    #: Seconds after the customer's last message on this channel during which free-text replies
+    #: are allowed (WeChat 48 h, WhatsApp/Messenger 24 h); None = no window. Outside it the agent
+    #: API refuses free text and offers the account's ``templates`` instead.
+    reply_window: ClassVar[int | None] = None
+    #: Replies allowed per customer message inside the window (WeCom kf: 5); None = unlimited.
+    replies_per_inbound: ClassVar[int | None] = None
+    #: False for channels an agent cannot write to (voice: replies are spoken on the call).
+    can_reply: ClassVar[bool] = True
+
+    def templates(self, creds: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Approved templates an agent may send outside the reply window: the account secret's
+        ``templates`` list of ``{"name", "language", "params": n, "preview"}``."""
+        value = creds.get("templates") or []
+        return [t for t in value if isinstance(t, dict) and t.get("name")] if isinstance(value, list) else []
 
     # ---- inbound -------------------------------------------------------------------------------
     def account_of(self, req: WebhookRequest) -> str:

@@ -465,6 +465,7 @@ class WeChatAdapter(ChannelAdapter):
     name = CHANNEL
     # aes_key is needed only by safe-mode accounts; it is checked when a safe-mode message arrives.
     credential_fields = ("token", "app_id", "app_secret")
+    reply_window = 48 * 3600  # custom-send works for 48 h after the customer's last message
 
     def handshake(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
         """The URL check WeChat (OA and Mini Program alike) makes when the server URL is saved."""

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.db import meta
@@ -69,6 +69,8 @@ class Conversation(Model):
     last_account = UnicodeAttribute(null=True)
     last_channel_user_id = UnicodeAttribute(null=True)
     last_reply_context = MapAttribute[str, str](null=True)
+    inbound_at = MapAttribute[str, str](null=True)  # "<channel>#<account>" -> the customer's last message there
+    replies_since = MapAttribute[str, int](null=True)  # "<channel>#<account>" -> agent replies since then
     channels = UnicodeSetAttribute(null=True)
     preview = UnicodeAttribute(null=True)
     next_seq = NumberAttribute(default=0)
@@ -95,6 +97,14 @@ class _ByMailbox(GlobalSecondaryIndex["Message"]):
     created_at = UnicodeAttribute(range_key=True)
 
 
+class _ByPlatformRef(GlobalSecondaryIndex["Message"]):
+    class Meta:
+        index_name = "by_platform_ref"
+        projection = KeysOnlyProjection()
+
+    platform_ref = UnicodeAttribute(hash_key=True)
+
+
 class Message(Model):
     Meta = meta("messages")
 
@@ -119,8 +129,12 @@ class Message(Model):
     outbound_request = JSONAttribute(null=True)  # what "sent (local)" would have sent, redacted
     reply_context = MapAttribute[str, str](null=True)
     mailbox_key = UnicodeAttribute(null=True)
+    platform_ref = UnicodeAttribute(null=True)  # "<channel>#<account>#<platform id>" once sent
+    delivery = UnicodeAttribute(null=True)  # delivered | read | failed, from the platform's reports
+    delivery_at = UnicodeAttribute(null=True)
     dedupe_key = UnicodeAttribute(null=True)
     correlation_id = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # TTL, dedupe markers only
 
     by_mailbox = _ByMailbox()
+    by_platform_ref = _ByPlatformRef()

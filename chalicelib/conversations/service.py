@@ -11,19 +11,21 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from chalicelib.db import transact_write
+from pynamodb.expressions.update import Action
 
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.db import as_dict, transact_write
 from chalicelib.identity.models import Customer
-from chalicelib.messages import InboundMessage, iso, utcnow
+from chalicelib.messages import DeliveryStatus, InboundMessage, iso, utcnow
 
 DEDUPE_TTL = timedelta(days=14)  # longer than SQS retention: a redelivery always finds its marker
 PREVIEW_CHARS = 120
+OPEN_ATTEMPTS = 8
 
 
 class ConversationClosed(Exception):
@@ -77,20 +79,24 @@ def already_stored(msg: InboundMessage) -> bool:
 def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, mailbox: bool) -> Stored:
     """Append ``msg`` to the customer's open conversation (opening one if needed), exactly once."""
     now = iso(utcnow())
-    conversation_id = customer.open_conversation_id
+    conversation_id: str | None = customer.open_conversation_id
     new = False
-    for _ in range(4):
+    for attempt in range(OPEN_ATTEMPTS):
         if conversation_id:
             try:
                 conversation = _advance(conversation_id, msg, now)
                 break
             except ConversationClosed:
-                pass
+                if attempt < OPEN_ATTEMPTS - 1 and _status(conversation_id) != CLOSED:
+                    # Another writer has pointed the customer at a conversation it is still
+                    # saving (or just saved): wait for it rather than replacing it.
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
         conversation_id, opened = _open(customer, conversation_id, msg, group_id, now)
         if opened is not None:
             conversation, new = opened, True
             break
-    else:  # pragma: no cover - four lost races in a row means something else is wrong
+    else:  # pragma: no cover - lost races all along means something else is wrong
         raise RuntimeError("could not settle the customer's open conversation")
 
     message = Message(
@@ -126,15 +132,30 @@ def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, ma
             tx.save(message, condition=Message.seq.does_not_exist())
             tx.save(marker, condition=Message.conversation_id.does_not_exist())
     except TransactWriteError as exc:
-        reasons = [r.get("Code") if isinstance(r, dict) else getattr(r, "code", None) for r in exc.cancellation_reasons or []]
+        reasons = [
+            r.get("Code") if isinstance(r, dict) else getattr(r, "code", None)
+            for r in exc.cancellation_reasons or []
+        ]
         if "ConditionalCheckFailed" in reasons:
             return Stored(conversation, None, new)
         raise
     return Stored(conversation, message, new)
 
 
+def channel_key(channel: str, account: str) -> str:
+    return f"{channel}#{account}"
+
+
 def mailbox_key(channel: str, account: str, user_id: str) -> str:
     return f"{channel}#{account}#{user_id}"
+
+
+def _status(conversation_id: str) -> str | None:
+    """A conversation's status, or None while it does not exist (yet)."""
+    try:
+        return Conversation.get(conversation_id, consistent_read=True, attributes_to_get=["status"]).status
+    except DoesNotExist:
+        return None
 
 
 def _advance(conversation_id: str, msg: InboundMessage, now: str) -> Conversation:
@@ -152,6 +173,8 @@ def _advance(conversation_id: str, msg: InboundMessage, now: str) -> Conversatio
                 Conversation.last_reply_context.set(dict(msg.reply_context)),
                 Conversation.channels.add({msg.channel}),
                 Conversation.preview.set(preview_of(msg)),
+                Conversation.inbound_at[channel_key(msg.channel, msg.account)].set(now),
+                Conversation.replies_since[channel_key(msg.channel, msg.account)].set(0),
             ],
             condition=(Conversation.status == OPEN),
         )
@@ -195,6 +218,8 @@ def _open(
         last_reply_context=dict(msg.reply_context),
         channels={msg.channel},
         preview=preview_of(msg),
+        inbound_at={channel_key(msg.channel, msg.account): now},
+        replies_since={channel_key(msg.channel, msg.account): 0},
         next_seq=1,
         first_response_due=due,
     )
@@ -235,6 +260,41 @@ def claim(conversation_id: str, agent_id: str) -> Conversation:
     return conversation
 
 
+@dataclass(frozen=True)
+class ReplyRules:
+    """A channel's limits on agent replies (see ChannelAdapter.reply_window/replies_per_inbound)."""
+
+    window_seconds: int | None = None
+    per_inbound: int | None = None
+    template: bool = False  # an approved template may go out whatever the window
+
+
+class ReplyWindowClosed(Exception):
+    """Free text is no longer allowed on this channel; a template is needed."""
+
+    def __init__(self, channel: str, account: str, last_inbound_at: str | None) -> None:
+        when = last_inbound_at or "never"
+        super().__init__(f"the {channel} reply window has closed (the customer last wrote {when})")
+        self.channel, self.account, self.last_inbound_at = channel, account, last_inbound_at
+
+
+class ReplyLimitReached(Exception):
+    """The channel allows no more replies until the customer writes again."""
+
+
+def check_reply_rules(
+    conversation: Conversation, channel: str, account: str, rules: ReplyRules, now: datetime
+) -> None:
+    """Raise ReplyWindowClosed / ReplyLimitReached if the channel's rules forbid a reply now. Pure."""
+    key = channel_key(channel, account)
+    if rules.window_seconds is not None and not rules.template:
+        last = as_dict(conversation.inbound_at).get(key)
+        if not last or last < iso(now - timedelta(seconds=rules.window_seconds)):
+            raise ReplyWindowClosed(channel, account, last)
+    if rules.per_inbound is not None and int(as_dict(conversation.replies_since).get(key) or 0) >= rules.per_inbound:
+        raise ReplyLimitReached(f"{channel} allows {rules.per_inbound} replies per customer message")
+
+
 def append_reply(
     conversation_id: str,
     agent_id: str,
@@ -243,17 +303,31 @@ def append_reply(
     *,
     may_take_over: bool,
     mailbox: bool,
+    rules: ReplyRules = ReplyRules(),
 ) -> tuple[Conversation, Message, bool]:
     """Store an agent's reply as the next message (status queued). The replying agent becomes the
-    owner if nobody owns the conversation. Returns (conversation, message, first_response)."""
-    now = iso(utcnow())
+    owner if nobody owns the conversation. The channel's reply window and per-message limit are
+    part of the write's condition, so two agents racing cannot exceed them.
+    Returns (conversation, message, first_response)."""
+    now_dt = utcnow()
+    now = iso(now_dt)
     channel, account, user_id = target
+    key = channel_key(channel, account)
     conversation = Conversation(conversation_id)
     owner_ok = Conversation.assignee_id.does_not_exist() | (Conversation.assignee_id == agent_id)
     condition = (Conversation.status == OPEN) & owner_ok if not may_take_over else Conversation.status == OPEN
+    extra: list[Action] = []
+    if rules.window_seconds is not None and not rules.template:
+        condition &= Conversation.inbound_at[key] >= iso(now_dt - timedelta(seconds=rules.window_seconds))
+    if rules.per_inbound is not None:
+        condition &= Conversation.replies_since[key].does_not_exist() | (
+            Conversation.replies_since[key] < rules.per_inbound
+        )
+        extra.append(Conversation.replies_since[key].set((Conversation.replies_since[key] | 0) + 1))
     try:
         conversation.update(
             actions=[
+                *extra,
                 Conversation.next_seq.add(1),
                 Conversation.last_message_at.set(now),
                 Conversation.first_responded_at.set(Conversation.first_responded_at | now),
@@ -267,9 +341,17 @@ def append_reply(
         )
     except UpdateError as exc:
         if _is_condition_failure(exc):
+            current = Conversation.get(conversation_id, consistent_read=True)
+            if current.status == OPEN and (may_take_over or current.assignee_id in (None, agent_id)):
+                check_reply_rules(current, channel, account, rules, now_dt)  # raises the precise reason
             raise NotAllowed("conversation is closed or owned by another agent") from exc
         raise
-    reply_context = dict(conversation.last_reply_context or {}) if channel == conversation.last_channel else {}
+    reply_context = (
+        as_dict(conversation.last_reply_context) if channel == conversation.last_channel else {}
+    )
+    last_inbound = as_dict(conversation.inbound_at).get(key)
+    if last_inbound:
+        reply_context["last_inbound_at"] = last_inbound
     message = Message(
         conversation_id,
         conversation.next_seq,
@@ -323,7 +405,7 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
 
 def set_status(conversation_id: str, seq: int, status: str, **fields: Any) -> None:
     """Record an outbound message's delivery state (queued → sent/sent_local/failed)."""
-    actions = [Message.status.set(status)]
+    actions: list[Action] = [Message.status.set(status)]
     for name, value in fields.items():
         attr = getattr(Message, name)
         actions.append(attr.set(value) if value is not None else attr.remove())
@@ -338,17 +420,22 @@ def conversations_of(customer_id: str, limit: int = 20) -> list[Conversation]:
     return list(Conversation.by_customer.query(customer_id, scan_index_forward=False, limit=limit))
 
 
-def queue(group_id: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[Conversation], Any]:
+def queue(
+    group_id: str, limit: int = 50, cursor: dict[str, Any] | None = None
+) -> tuple[list[Conversation], Any]:
     result = Conversation.by_queue.query(group_id, limit=limit, last_evaluated_key=cursor)
     items = list(result)
     return items, result.last_evaluated_key
 
 
-def owned_by(agent_id: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[Conversation], Any]:
-    result = Conversation.by_owner.query(agent_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+def owned_by(
+    agent_id: str, limit: int = 50, cursor: dict[str, Any] | None = None
+) -> tuple[list[Conversation], Any]:
+    result = Conversation.by_owner.query(
+        agent_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+    )
     items = list(result)
     return items, result.last_evaluated_key
-
 
 
 def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_key: str) -> Message | None:
@@ -375,7 +462,12 @@ def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_k
         status="received",
         dedupe_key=dedupe_key,
     )
-    marker = Message(dedupe_marker_key(dedupe_key), 0, created_at=now, expires_at=int(time.time() + DEDUPE_TTL.total_seconds()))
+    marker = Message(
+        dedupe_marker_key(dedupe_key),
+        0,
+        created_at=now,
+        expires_at=int(time.time() + DEDUPE_TTL.total_seconds()),
+    )
     try:
         with transact_write() as tx:
             tx.save(message, condition=Message.seq.does_not_exist())
@@ -383,3 +475,34 @@ def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_k
     except TransactWriteError:
         return None
     return message
+
+
+DELIVERY_RANK = {"delivered": 1, "read": 2, "failed": 3}
+
+
+def platform_ref(channel: str, account: str, platform_message_id: str) -> str:
+    return f"{channel}#{account}#{platform_message_id}"
+
+
+def record_delivery(channel: str, account: str, report: DeliveryStatus) -> int:
+    """Apply a platform's delivery report to the message it is about (found by the platform's id on
+    a sparse index). Reports only move forward (delivered → read); a failure is also the message's
+    status. Returns how many messages were updated (0 for a message we did not send)."""
+    rank = DELIVERY_RANK[report.state]
+    lower = [state for state, r in DELIVERY_RANK.items() if r < rank]
+    updated = 0
+    for key in Message.by_platform_ref.query(platform_ref(channel, account, report.platform_message_id)):
+        actions: list[Action] = [Message.delivery.set(report.state), Message.delivery_at.set(iso(utcnow()))]
+        if report.state == "failed":
+            error = report.error or "the platform reported a failure"
+            actions += [Message.status.set("failed"), Message.error.set(error)]
+        condition = Message.delivery.does_not_exist()
+        if lower:
+            condition |= Message.delivery.is_in(*lower)
+        try:
+            Message(key.conversation_id, key.seq).update(actions=actions, condition=condition)
+            updated += 1
+        except UpdateError as exc:
+            if not _is_condition_failure(exc):
+                raise
+    return updated

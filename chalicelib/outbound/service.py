@@ -18,19 +18,21 @@ from pydantic import Json
 
 from chalicelib import channels
 from chalicelib.aws import client
+from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import TransportError, transport_for
 from chalicelib.config import settings
+from chalicelib.db import as_dict
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.identity.service import get_customer, reachable_on
-from chalicelib.messages import OutboundMessage, SendResult, utcnow
+from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
 from chalicelib.observability import logger, metrics
 from chalicelib.sla import service as sla
 
 
 class OutboundRecord(SqsRecordModel):
-    body: Json[OutboundMessage]  # type: ignore[assignment]
+    body: Json[OutboundMessage]
 
 
 class SendLater(Exception):
@@ -50,7 +52,11 @@ def choose_target(conversation: Conversation, channel: str | None = None) -> tup
     channel the customer is known on (then their most recent identity there)."""
     if channel is None or channel == conversation.last_channel:
         if conversation.last_channel and conversation.last_channel_user_id:
-            return conversation.last_channel, conversation.last_account or "default", conversation.last_channel_user_id
+            return (
+                conversation.last_channel,
+                conversation.last_account or "default",
+                conversation.last_channel_user_id,
+            )
         raise NoSuchChannel("the conversation has no reachable channel")
     ref = reachable_on(get_customer(conversation.customer_id).customer_id, channel)
     if ref is None or not ref.account or not ref.user_id:
@@ -58,17 +64,49 @@ def choose_target(conversation: Conversation, channel: str | None = None) -> tup
     return channel, ref.account, ref.user_id
 
 
-def reply(conversation_id: str, agent_id: str, text: str, *, channel: str | None, may_take_over: bool) -> Message:
-    """Queue an agent's reply. Raises KeyError, NoSuchChannel or conversations.NotAllowed."""
+class UnknownTemplate(ValueError):
+    """The agent picked a template the channel account does not have."""
+
+
+def templates_for(adapter: ChannelAdapter, account: str) -> list[dict[str, Any]]:
+    return adapter.templates(account_credentials(adapter.name, account))
+
+
+def reply_rules(adapter: ChannelAdapter, account: str, template: TemplateRef | None) -> conversations.ReplyRules:
+    """The channel's reply limits; a template must be one of the account's approved templates."""
+    if template is not None:
+        known = {(t["name"], t.get("language", template.language)) for t in templates_for(adapter, account)}
+        if (template.name, template.language) not in known:
+            raise UnknownTemplate(f"{adapter.name} has no approved template {template.name!r} ({template.language})")
+    return conversations.ReplyRules(adapter.reply_window, adapter.replies_per_inbound, template is not None)
+
+
+def reply(
+    conversation_id: str,
+    agent_id: str,
+    text: str,
+    *,
+    channel: str | None,
+    may_take_over: bool,
+    template: TemplateRef | None = None,
+) -> Message:
+    """Queue an agent's reply. Raises KeyError, NoSuchChannel, UnknownTemplate,
+    conversations.NotAllowed, ReplyWindowClosed or ReplyLimitReached."""
     conversation = conversations.get(conversation_id)
     target = choose_target(conversation, channel)
+    adapter = channels.get(target[0])
+    if not adapter.can_reply:
+        raise NoSuchChannel(f"agents cannot write on {target[0]}")
+    if template is not None and not text:
+        text = f"[template {template.name}] " + " / ".join(template.params)
     conversation, message, first = conversations.append_reply(
         conversation_id,
         agent_id,
         text,
         target,
         may_take_over=may_take_over,
-        mailbox=channels.get(target[0]).mailbox,
+        mailbox=adapter.mailbox,
+        rules=reply_rules(adapter, target[1], template),
     )
     out = OutboundMessage(
         message_id=f"{conversation_id}#{message.seq}",
@@ -79,8 +117,9 @@ def reply(conversation_id: str, agent_id: str, text: str, *, channel: str | None
         account=target[1],
         channel_user_id=target[2],
         text=text,
+        template=template,
         agent_id=agent_id,
-        reply_context=dict(message.reply_context or {}),
+        reply_context=as_dict(message.reply_context),
         created_at=utcnow(),
     )
     try:
@@ -123,6 +162,9 @@ def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:
         error=result.error,
         attempts=receive_count,
         platform_message_id=result.platform_message_id,
+        platform_ref=conversations.platform_ref(out.channel, out.account, result.platform_message_id)
+        if result.platform_message_id
+        else None,
         outbound_request=recorded[-1].redacted() if recorded else None,
     )
     metrics.add_metric(name=f"Outbound_{result.status}", unit=MetricUnit.Count, value=1)
@@ -134,10 +176,12 @@ def _record_handler(record: OutboundRecord) -> None:
     logger.set_correlation_id(out.message_id)
     result = deliver(out, int(record.attributes.ApproximateReceiveCount))
     if result is not None:
-        logger.info("outbound", extra={"status": result.status, "channel": out.channel, "error": result.error})
+        logger.info(
+            "outbound", extra={"status": result.status, "channel": out.channel, "error": result.error}
+        )
 
 
 def send_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The outbound SQS handler body."""
     processor = SqsFifoPartialProcessor(model=OutboundRecord, skip_group_on_error=True)
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor)
+    return dict(process_partial_response(event=event, record_handler=_record_handler, processor=processor))

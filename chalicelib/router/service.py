@@ -25,12 +25,15 @@ from chalicelib.sla import service as sla
 
 
 class InboundRecord(SqsRecordModel):
-    body: Json[InboundMessage]  # type: ignore[assignment]
+    body: Json[InboundMessage]
 
 
 def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored | None:
     """Store one inbound message. None if a redelivery finds it already stored."""
     if receive_count > 1 and conversations.already_stored(msg):
+        return None
+    if msg.type == "status" and msg.status is not None:
+        conversations.record_delivery(msg.channel, msg.account, msg.status)
         return None
     resolution = identity.resolve(msg)
     stored = conversations.record_inbound(
@@ -67,4 +70,4 @@ def _record_handler(record: InboundRecord) -> None:
 def route_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The inbound SQS handler body: returns ``{"batchItemFailures": [...]}``."""
     processor = SqsFifoPartialProcessor(model=InboundRecord, skip_group_on_error=True)
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor)
+    return dict(process_partial_response(event=event, record_handler=_record_handler, processor=processor))
