@@ -3,6 +3,7 @@ from ``config.settings()`` so the same models talk to moto locally and DynamoDB 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.config import settings
@@ -23,13 +24,21 @@ def meta(table: str) -> Any:
     return type("Meta", (), attrs)
 
 
-def transact_write() -> Any:
-    """A PynamoDB ``TransactWrite`` on the configured endpoint (all-or-nothing multi-item writes)."""
+@lru_cache(maxsize=4)
+def _connection(region: str, host: str | None) -> Any:
     from pynamodb.connection import Connection
+
+    return Connection(region=region, host=host)
+
+
+def transact_write() -> Any:
+    """A PynamoDB ``TransactWrite`` on the configured endpoint (all-or-nothing multi-item writes).
+    The connection (a botocore client) is made once per process: making one parses the service
+    model, which costs more than the write itself."""
     from pynamodb.transactions import TransactWrite
 
     s = settings()
-    return TransactWrite(connection=Connection(region=s.region, host=s.endpoint_url))
+    return TransactWrite(connection=_connection(s.region, s.endpoint_url))
 
 
 def to_json(model: Any) -> dict[str, Any]:

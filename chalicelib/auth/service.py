@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from chalicelib.aws import client
 from chalicelib.config import settings
 
@@ -72,6 +70,8 @@ class _Jwks:
             keys = response.json()["keys"]
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise AuthError("signing keys unavailable") from exc
+        import jwt
+
         self._keys = {k["kid"]: jwt.PyJWK(k).key for k in keys}
         self._fetched = time.monotonic()
 
@@ -84,6 +84,8 @@ JWKS = _Jwks()
 
 def verify(token: str) -> Principal:
     """Verify an ID token: RS256 signature by the pool's key, issuer, audience, expiry, use."""
+    import jwt  # with cryptography: only the API needs it, not the queue consumers sharing app.py
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

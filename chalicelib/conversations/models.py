@@ -134,6 +134,7 @@ class Message(Model):
     delivery_at = UnicodeAttribute(null=True)
     dedupe_key = UnicodeAttribute(null=True)
     correlation_id = UnicodeAttribute(null=True)
+    stored_at = UnicodeAttribute(null=True)  # dedupe markers: "<conversation_id>#<seq>" of the message
     expires_at = NumberAttribute(null=True)  # TTL, dedupe markers only
 
     by_mailbox = _ByMailbox()

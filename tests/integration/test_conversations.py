@@ -25,7 +25,9 @@ def test_a_redelivered_message_is_stored_once(aws):
 def test_messages_keep_their_order_within_a_conversation(aws):
     for i in range(20):
         router.store(inbound("sms", "+15550001234", f"part {i}"))
-    cid = Customer.get(router.store(inbound("sms", "+15550001234", "last")).conversation.customer_id).open_conversation_id
+    cid = Customer.get(
+        router.store(inbound("sms", "+15550001234", "last")).conversation.customer_id
+    ).open_conversation_id
     texts = [m.text for m in conversations.messages_of(cid)]
     assert texts == [f"part {i}" for i in range(20)] + ["last"]
 
@@ -42,7 +44,10 @@ def test_one_open_conversation_continues_across_channels_and_a_closed_one_is_not
     later = router.store(inbound("sms", "+15557654321", "back again", hints=phone))
     assert later.new_conversation
     assert later.conversation.conversation_id != sms.conversation.conversation_id
-    assert Customer.get(later.conversation.customer_id).open_conversation_id == later.conversation.conversation_id
+    assert (
+        Customer.get(later.conversation.customer_id).open_conversation_id
+        == later.conversation.conversation_id
+    )
 
 
 def test_a_new_conversation_waits_in_the_group_its_first_message_asks_for(aws):
@@ -77,3 +82,27 @@ def test_closing_twice_is_refused(aws):
     conversations.close(cid, "agent1")
     with pytest.raises(conversations.NotAllowed):
         conversations.close(cid, "agent1")
+
+
+def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_the_same_place(aws, monkeypatch):
+    from chalicelib.conversations.models import Message
+
+    msg = inbound("sms", "+15550000006", "half-written", msg_id="SM-crash")
+    router.store(inbound("sms", "+15550000006", "before"))
+    real_save = Message.save
+
+    def crash_on_message(self, *args, **kwargs):
+        if self.seq != 0:  # the marker (seq 0) is written, then the router dies
+            raise RuntimeError("Lambda timed out")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Message, "save", crash_on_message)
+    with pytest.raises(RuntimeError):
+        router.store(msg)
+    monkeypatch.setattr(Message, "save", real_save)
+    router.store(inbound("sms", "+15550000006", "after"))
+    redelivered = router.store(msg, receive_count=1)
+    assert redelivered is not None and redelivered.message is not None
+    cid = redelivered.conversation.conversation_id
+    assert [m.text for m in conversations.messages_of(cid)] == ["before", "half-written", "after"]
+    assert router.store(msg, receive_count=2) is None

@@ -1,0 +1,85 @@
+"""Nothing lost: a few thousand messages across channels, with random failures injected in the
+router (before storing, and after storing but before acknowledging), are each stored exactly once
+and in order per conversation — or parked in the DLQ, replayed, and then stored exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections import defaultdict
+
+import pytest
+
+from chalicelib.channels import pipeline
+from chalicelib.conversations import service as conversations
+from chalicelib.identity.models import Identity
+from chalicelib.messages import InboundMessage, identity_key, utcnow
+from infra.local.replay_dlq import replay_queue, sqs_client
+from infra.local.sqs_runner import SqsRunner
+
+CHANNELS = ("wechat", "sms", "email", "web")
+SENDERS_PER_CHANNEL = int(os.environ.get("STRESS_SENDERS", "25"))
+MESSAGES_PER_SENDER = 20  # 4 × 25 × 20 = 2,000 messages
+FAILURE_RATE = 0.08
+
+
+class InjectedFailure(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_two_thousand_messages_with_random_router_failures_are_stored_exactly_once_in_order(aws, monkeypatch):
+    rng = random.Random(20261122)
+    lock = threading.Lock()
+    failures = {"before": 0, "after": 0}
+    real_record = conversations.record_inbound
+
+    def flaky_record(*args, **kwargs):
+        with lock:
+            roll = rng.random()
+        if roll < FAILURE_RATE / 2:
+            failures["before"] += 1
+            raise InjectedFailure("router crashed before storing")
+        stored = real_record(*args, **kwargs)
+        if roll < FAILURE_RATE:
+            failures["after"] += 1
+            raise InjectedFailure("router crashed after storing, before acknowledging")
+        return stored
+
+    monkeypatch.setattr(conversations, "record_inbound", flaky_record)
+
+    senders = [(ch, f"{ch}-user-{i}") for ch in CHANNELS for i in range(SENDERS_PER_CHANNEL)]
+    for n in range(MESSAGES_PER_SENDER):
+        for channel, user in senders:
+            pipeline.enqueue_once(
+                InboundMessage(
+                    channel=channel,
+                    channel_user_id=user,
+                    text=f"{user} #{n:02d}",
+                    platform_message_id=f"{user}-{n}",
+                    sent_at=utcnow(),
+                )
+            )
+
+    import app as app_module
+
+    runner = SqsRunner(app_module.app, stage="test", wait_seconds=0)
+    [inbound] = [c for c in runner.consumers if c.queue_name.startswith("omniflow-test-inbound")]
+    runner.drain(timeout=600)
+    sqs = sqs_client("test")
+    replayed = replay_queue(sqs, "test", "inbound").moved if failures else 0
+    monkeypatch.setattr(conversations, "record_inbound", real_record)
+    runner.drain(timeout=300)
+
+    assert failures["before"] > 0 and failures["after"] > 0, failures
+    texts_by_sender: dict[str, list[str]] = defaultdict(list)
+    for channel, user in senders:
+        customer_id = Identity.get(identity_key(channel, "default", user)).customer_id
+        for conversation in conversations.conversations_of(customer_id):
+            for message in conversations.messages_of(conversation.conversation_id):
+                texts_by_sender[user].append(message.text)
+    for _channel, user in senders:
+        expected = [f"{user} #{n:02d}" for n in range(MESSAGES_PER_SENDER)]
+        assert texts_by_sender[user] == expected, (user, replayed)
+    assert runner.queue_depths([inbound])[inbound.queue_name] == 0
