@@ -26,11 +26,12 @@ from typing import Any
 
 from infra.local.server import LambdaContext
 
-log = logging.getLogger("omniflow.local.sqs")
+log = logging.getLogger("infra.local.sqs")
 
 RECEIVE_MAX = 10  # SQS's per-call limit
 FIFO_BLOCKED_BACKOFF = 0.2  # see SqsRunner._poller
 
+RELEASE_MARGIN = 0.25  # seconds before the visibility timeout ends that failed FIFO records are released
 
 @dataclass
 class Consumer:
@@ -47,6 +48,9 @@ class Consumer:
     function_name: str
     # Until then a FIFO group of ours may be blocked by a failed message still in flight.
     blocked_until: float = field(default=0.0)
+    # Receipt handles of failed FIFO records, released once their visibility timeout has passed.
+    to_release: list[str] = field(default_factory=list)
+    received_at: float = field(default=0.0)
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,27 @@ class SqsRunner:
         return consumers
 
     # ---- one batch -----------------------------------------------------------------------
+    def _release_expired(self, consumer: Consumer) -> None:
+        """Make failed FIFO records visible again, together, as their timeout runs out.
+
+        SQS then delivers a group's messages oldest first. moto releases timed-out messages one by
+        one inside ReceiveMessage while the rest of the group still counts as in flight, and so
+        hands out the group's *last* failed message first. Releasing the batch explicitly (visibility
+        0) a moment before the timeout ends, and before any receive after that moment, keeps SQS's
+        order and its retry timing."""
+        if not consumer.to_release or time.monotonic() < consumer.blocked_until:
+            return
+        handles, consumer.to_release = consumer.to_release, []
+        for start in range(0, len(handles), RECEIVE_MAX):
+            chunk = handles[start : start + RECEIVE_MAX]
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=consumer.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+            )  # a handle that went stale (message moved on) is simply reported as failed
+
     def _receive(self, consumer: Consumer, wait: int) -> list[dict[str, Any]]:
+        if consumer.fifo:
+            self._release_expired(consumer)
         messages: list[dict[str, Any]] = []
         while len(messages) < consumer.batch_size:
             resp = self.sqs.receive_message(
@@ -200,9 +224,11 @@ class SqsRunner:
 
     def poll_once(self, consumer: Consumer, *, wait: int = 0) -> BatchResult:
         """Receive one batch, invoke the function, delete what succeeded."""
+        received_at = time.monotonic()
         messages = self._receive(consumer, wait)
         if not messages:
             return BatchResult(0, [])
+        consumer.received_at = received_at
         with self._state:
             self._busy += 1
         try:
@@ -237,9 +263,13 @@ class SqsRunner:
             for err in resp.get("Failed") or []:
                 log.warning("%s: could not delete a processed message: %s", consumer.name, err.get("Message"))
         if failed:
-            log.warning("%s: %d of %d record(s) failed; SQS redelivers them", consumer.name, len(failed), len(ids))
+            log.warning(
+                "%s: %d of %d record(s) failed; SQS redelivers them", consumer.name, len(failed), len(ids)
+            )
             if consumer.fifo:
-                consumer.blocked_until = time.monotonic() + consumer.visibility_timeout
+                # just before SQS would make them visible again (see _release_expired)
+                consumer.blocked_until = consumer.received_at + consumer.visibility_timeout - RELEASE_MARGIN
+                consumer.to_release.extend(m["ReceiptHandle"] for m in messages if m["MessageId"] in failed)
         return BatchResult(len(messages), failed)
 
     # ---- background pollers --------------------------------------------------------------
@@ -261,7 +291,7 @@ class SqsRunner:
             blocked = consumer.fifo and time.monotonic() < consumer.blocked_until
             try:
                 result = self.poll_once(consumer, wait=0 if blocked else self.wait_seconds)
-            except Exception:  # noqa: BLE001 — keep polling; SQS (moto) may be restarting or stopping
+            except Exception:
                 if not self._stop.is_set():
                     log.exception("%s: polling failed", consumer.name)
                 self._stop.wait(1.0)
@@ -300,9 +330,14 @@ class SqsRunner:
     def drain(self, timeout: float = 30.0, *, interval: float = 0.05) -> None:
         """Process until every consumer queue is empty (failed messages included: they are
         retried until SQS parks them in the DLQ). Runs the pollers inline unless ``start()`` was
-        called, in which case it waits for them. Raises TimeoutError with the depths left."""
+        called, in which case it waits for them. Raises TimeoutError with the depths left.
+
+        "Empty" must be seen twice in a row: SQS's counts are approximate, and moto computes the
+        visible and in-flight counts at two instants, so a message turning visible in between is
+        counted in neither."""
         deadline = time.monotonic() + timeout
         running = any(t.is_alive() for t in self._threads)
+        empty_in_a_row = 0
         while True:
             if running:
                 with self._state:
@@ -310,15 +345,16 @@ class SqsRunner:
                 depths = self.queue_depths()
                 with self._state:
                     settled = idle and self._busy == 0 and self._batches == batches
-                if settled and not any(depths.values()):
-                    return
+                empty = settled and not any(depths.values())
             else:
-                handled = sum(self.poll_once(c).received for c in self.consumers)
-                if handled:
+                if sum(self.poll_once(c).received for c in self.consumers):
+                    empty_in_a_row = 0
                     continue
                 depths = self.queue_depths()
-                if not any(depths.values()):
-                    return
+                empty = not any(depths.values())
+            empty_in_a_row = empty_in_a_row + 1 if empty else 0
+            if empty_in_a_row >= 2:
+                return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"queues not drained after {timeout:.0f}s: {depths}")
