@@ -1,0 +1,80 @@
+# Omniflow: `make dev` runs the whole platform on this machine (moto), `make test` runs every test.
+# Works as root on a fresh Debian (CI) and as a normal user.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+STAGE ?= dev
+# Two workers on two cores. loadfile keeps a file's tests on one worker, so the e2e tests share
+# one local stack (xdist's loadgroup does not group under pytest 9).
+PYTEST_ARGS ?= -n 2 --dist loadfile --timeout 600
+
+.PHONY: help venv dev test lint bench replay-dlq deploy clean distclean
+
+help:
+	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
+	@echo "make test        every test: unit, integration, infra, e2e"
+	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make bench       the load benchmark"
+	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
+	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
+	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
+
+# The venv's pip is the sentinel: Debian leaves a half-made venv (python, no pip) when
+# python3-venv is missing, and that must not count as done.
+$(VENV)/bin/pip:
+	@rm -rf $(VENV)
+	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "python3 -m venv failed (python3-venv missing?): installing it with apt-get"; \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null; \
+	    $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "error: '$(PYTHON) -m venv' failed. Install python3-venv (sudo apt-get install python3-venv) and retry." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# Reinstall only when a requirements file changed.
+$(STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/pip
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+dev: venv
+	$(PY) -m infra.local.stack
+
+test: venv
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: venv
+	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
+replay-dlq: venv
+	$(PY) -m infra.local.replay_dlq \
+	  --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),local) \
+	  $(if $(QUEUE),--queue $(QUEUE)) $(if $(DRY_RUN),--dry-run)
+
+deploy: venv
+	$(PY) -m infra.deploy --stage $(STAGE)
+
+clean:
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
