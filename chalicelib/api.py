@@ -15,11 +15,11 @@ from chalice import Chalice, Response
 from chalice.app import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
 from chalicelib import channels
+from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
 from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
-from chalicelib.observability import logger
 from chalicelib.messages import TemplateRef
+from chalicelib.observability import logger
 from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,7 +50,9 @@ class LoginBody(Body):
 class ReplyBody(Body):
     text: str = Field(default="", max_length=4000)
     channel: str | None = Field(default=None, description="send on this channel instead of the last one")
-    template: TemplateRef | None = Field(default=None, description="an approved template (outside reply windows)")
+    template: TemplateRef | None = Field(
+        default=None, description="an approved template (outside reply windows)"
+    )
 
     @model_validator(mode="after")
     def _text_or_template(self) -> ReplyBody:

@@ -7,7 +7,7 @@ Lambda instance (or the local stack) needs each client once.
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import boto3
@@ -24,10 +24,10 @@ def session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
     with _LOCK:  # boto3 sessions are not thread-safe while creating clients
-        return session().client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+        return session().client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def client(service: str) -> Any:

@@ -86,7 +86,9 @@ class InboundMessage(_Model):
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     event: str | None = None  # subscribe, unsubscribe, ... when type == "event"
-    status: DeliveryStatus | None = None  # when type == "status"; platform_message_id is then unique per report
+    status: DeliveryStatus | None = (
+        None  # when type == "status"; platform_message_id is then unique per report
+    )
     platform_message_id: str
     sent_at: datetime
     received_at: datetime = Field(default_factory=utcnow)

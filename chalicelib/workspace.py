@@ -11,8 +11,8 @@ from typing import Any
 from chalicelib.agents import service as agents
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.conversations import service as conversations
-from chalicelib.db import to_json
 from chalicelib.conversations.models import Conversation, Message
+from chalicelib.db import to_json
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 

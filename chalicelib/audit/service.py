@@ -10,7 +10,9 @@ from chalicelib.messages import iso, utcnow
 
 
 def record(subject: str, actor: str, action: str, details: dict[str, Any] | None = None) -> AuditRecord:
-    item = AuditRecord(subject, f"{iso(utcnow())}#{uuid.uuid4().hex[:8]}", actor=actor, action=action, details=details)
+    item = AuditRecord(
+        subject, f"{iso(utcnow())}#{uuid.uuid4().hex[:8]}", actor=actor, action=action, details=details
+    )
     item.save()
     return item
 

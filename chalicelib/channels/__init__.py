@@ -12,9 +12,27 @@ from chalicelib.channels.base import ChannelAdapter, NotFound
 CHANNELS: dict[str, str] = {
     "web": "chalicelib.channels.web",
     "wechat": "chalicelib.channels.wechat",
+    "wecom": "chalicelib.channels.wecom",
     "sms": "chalicelib.channels.sms",
     "email": "chalicelib.channels.email",
+    "app": "chalicelib.channels.app",
+    "voice": "chalicelib.channels.voice",  # no webhook: Amazon Connect invokes functions/voice*.py
+    "telegram": "chalicelib.channels.telegram",
+    "line": "chalicelib.channels.line",
+    "douyin": "chalicelib.channels.douyin",
+    "weibo": "chalicelib.channels.weibo",
+    "whatsapp": "chalicelib.channels.whatsapp",
+    "messenger": "chalicelib.channels.messenger",
+    "instagram": "chalicelib.channels.instagram",
 }
+
+# Channels whose platform does not call an HTTP webhook (Amazon Connect invokes voice's Lambdas).
+WITHOUT_WEBHOOK = frozenset({"voice"})
+
+
+def webhook_channels() -> list[str]:
+    """The channels that get a webhook Lambda and routes in infra/app.yaml."""
+    return [name for name in CHANNELS if name not in WITHOUT_WEBHOOK]
 
 
 @cache

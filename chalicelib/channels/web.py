@@ -199,37 +199,10 @@ class WebAdapter(ChannelAdapter):
         return read_token(auth[7:].strip(), creds["visitor_secret"], self.account_of(req))
 
     def _thread(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response:
-        claims = self._claims(req, creds)
-        after = req.query.get("after") or ""
-        if after and not re.match(r"^\d{4}-\d\d-\d\dT[0-9:.]+Z?$", after):
-            raise BadRequest("after must be an ISO-8601 UTC timestamp")
-        from chalicelib.aws import client
-        from chalicelib.config import settings
+        from chalicelib.channels import mailbox
 
-        key = f"web#{claims['site']}#{claims['v']}"
-        expression = "mailbox_key = :k" + (" AND created_at > :a" if after else "")
-        values: dict[str, Any] = {":k": {"S": key}}
-        if after:
-            values[":a"] = {"S": after}
-        result = client("dynamodb").query(
-            TableName=settings().table("messages"),
-            IndexName="by_mailbox",
-            KeyConditionExpression=expression,
-            ExpressionAttributeValues=values,
-            Limit=100,
-        )
-        messages = [
-            {
-                "id": f"{i['conversation_id']['S']}#{i['seq']['N']}",
-                "direction": i.get("direction", {}).get("S"),
-                "text": i.get("text", {}).get("S", ""),
-                "type": i.get("type", {}).get("S", "text"),
-                "status": i.get("status", {}).get("S"),
-                "created_at": i.get("created_at", {}).get("S"),
-            }
-            for i in result.get("Items", [])
-            if i.get("direction", {}).get("S") in ("in", "out")
-        ]
+        claims = self._claims(req, creds)
+        messages = mailbox.thread(self.name, claims["site"], claims["v"], req.query.get("after"))
         return Response.json({"messages": messages})
 
     # ---- the standard pipeline for POST messages ------------------------------------------------

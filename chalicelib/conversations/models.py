@@ -8,6 +8,8 @@ redelivered SQS message is stored exactly once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     JSONAttribute,
     MapAttribute,
@@ -69,8 +71,10 @@ class Conversation(Model):
     last_account = UnicodeAttribute(null=True)
     last_channel_user_id = UnicodeAttribute(null=True)
     last_reply_context = MapAttribute[str, str](null=True)
-    inbound_at = MapAttribute[str, str](null=True)  # "<channel>#<account>" -> the customer's last message there
-    replies_since = MapAttribute[str, int](null=True)  # "<channel>#<account>" -> agent replies since then
+    inbound_at = MapAttribute[str, Any](
+        null=True
+    )  # "<channel>#<account>" -> the customer's last message there
+    replies_since = MapAttribute[str, Any](null=True)  # "<channel>#<account>" -> agent replies since then
     channels = UnicodeSetAttribute(null=True)
     preview = UnicodeAttribute(null=True)
     next_seq = NumberAttribute(default=0)

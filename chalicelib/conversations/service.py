@@ -307,7 +307,10 @@ def check_reply_rules(
         last = as_dict(conversation.inbound_at).get(key)
         if not last or last < iso(now - timedelta(seconds=rules.window_seconds)):
             raise ReplyWindowClosed(channel, account, last)
-    if rules.per_inbound is not None and int(as_dict(conversation.replies_since).get(key) or 0) >= rules.per_inbound:
+    if (
+        rules.per_inbound is not None
+        and int(as_dict(conversation.replies_since).get(key) or 0) >= rules.per_inbound
+    ):
         raise ReplyLimitReached(f"{channel} allows {rules.per_inbound} replies per customer message")
 
 
@@ -362,9 +365,7 @@ def append_reply(
                 check_reply_rules(current, channel, account, rules, now_dt)  # raises the precise reason
             raise NotAllowed("conversation is closed or owned by another agent") from exc
         raise
-    reply_context = (
-        as_dict(conversation.last_reply_context) if channel == conversation.last_channel else {}
-    )
+    reply_context = as_dict(conversation.last_reply_context) if channel == conversation.last_channel else {}
     last_inbound = as_dict(conversation.inbound_at).get(key)
     if last_inbound:
         reply_context["last_inbound_at"] = last_inbound

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
@@ -42,11 +43,16 @@ def hint_keys(hints: CustomerHints, channel_account: str = "") -> list[tuple[str
 
 def _claim(key: str, customer_id: str, kind: str, msg: InboundMessage | None = None) -> str:
     """Point ``key`` at ``customer_id`` unless someone already owns it; return the owner."""
-    where = {"channel": msg.channel, "account": msg.account, "user_id": msg.channel_user_id} if msg else {}
     try:
-        Identity(key, customer_id=customer_id, kind=kind, created_at=iso(utcnow()), **where).save(
-            condition=Identity.identity_key.does_not_exist()
-        )
+        Identity(
+            key,
+            customer_id=customer_id,
+            kind=kind,
+            created_at=iso(utcnow()),
+            channel=msg.channel if msg else None,
+            account=msg.account if msg else None,
+            user_id=msg.channel_user_id if msg else None,
+        ).save(condition=Identity.identity_key.does_not_exist())
         return customer_id
     except PutError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -102,18 +108,24 @@ def _upsert_customer(customer_id: str, msg: InboundMessage) -> Customer:
     now = iso(utcnow())
     h = msg.hints
     customer = Customer(customer_id)
-    actions = [
+    actions: list[Action] = [
         Customer.created_at.set(Customer.created_at | now),
         Customer.updated_at.set(now),
         Customer.version.add(1),
     ]
     if h.display_name:
         actions.append(Customer.display_name.set(Customer.display_name | h.display_name))
-    for kind, attr in (("phone", Customer.phones), ("email", Customer.emails), ("unionid", Customer.unionids)):
+    for kind, attr in (
+        ("phone", Customer.phones),
+        ("email", Customer.emails),
+        ("unionid", Customer.unionids),
+    ):
         value = getattr(h, kind)
         if value and kind in h.verified:
             actions.append(attr.add({value.lower() if kind == "email" else value}))
-    unverified = {k: getattr(h, k) for k in ("phone", "email", "unionid") if getattr(h, k) and k not in h.verified}
+    unverified = {
+        k: getattr(h, k) for k in ("phone", "email", "unionid") if getattr(h, k) and k not in h.verified
+    }
     if unverified:  # first seen wins; agents correct them in the profile
         actions.append(Customer.unverified_hints.set(Customer.unverified_hints | unverified))
     customer.update(actions=actions)
@@ -164,13 +176,17 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
         raise ValueError("one of these customers was already merged")
     moved_identities = []
     for ident in identities_of(source_id):
-        ident.update(actions=[Identity.customer_id.set(target_id)], condition=Identity.customer_id == source_id)
+        ident.update(
+            actions=[Identity.customer_id.set(target_id)], condition=Identity.customer_id == source_id
+        )
         moved_identities.append(ident.identity_key)
     moved_conversations = []
     for conv in Conversation.by_customer.query(source_id):
-        conv.update(actions=[Conversation.customer_id.set(target_id)], condition=Conversation.customer_id == source_id)
+        conv.update(
+            actions=[Conversation.customer_id.set(target_id)], condition=Conversation.customer_id == source_id
+        )
         moved_conversations.append(conv.conversation_id)
-    actions = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
+    actions: list[Action] = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
     for attr in (Customer.phones, Customer.emails, Customer.unionids, Customer.tags):
         values = getattr(source, attr.attr_name)
         if values:
@@ -182,7 +198,7 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
         actions=[Customer.merged_into.set(target_id), Customer.open_conversation_id.remove()],
         condition=Customer.merged_into.does_not_exist(),
     )
-    details = {
+    details: dict[str, object] = {
         "source_customer_id": source_id,
         "identities": moved_identities,
         "conversations": moved_conversations,
@@ -206,19 +222,22 @@ def unmerge(target_id: str, merge_details: dict[str, object], actor: str) -> Non
 
     source_id = str(merge_details["source_customer_id"])
     for key in merge_details.get("identities", []):  # type: ignore[attr-defined]
-        Identity(key).update(actions=[Identity.customer_id.set(source_id)], condition=Identity.customer_id == target_id)
+        Identity(key).update(
+            actions=[Identity.customer_id.set(source_id)], condition=Identity.customer_id == target_id
+        )
     for cid in merge_details.get("conversations", []):  # type: ignore[attr-defined]
         Conversation(cid).update(
             actions=[Conversation.customer_id.set(source_id)], condition=Conversation.customer_id == target_id
         )
     snapshot = merge_details.get("source_snapshot") or {}
-    actions = [Customer.merged_into.remove(), Customer.updated_at.set(iso(utcnow()))]
+    actions: list[Action] = [Customer.merged_into.remove(), Customer.updated_at.set(iso(utcnow()))]
     open_id = snapshot.get("open_conversation_id") if isinstance(snapshot, dict) else None
     if open_id:
         actions.append(Customer.open_conversation_id.set(open_id))
         try:  # the target had adopted the source's open conversation: give it back
             Customer(target_id).update(
-                actions=[Customer.open_conversation_id.remove()], condition=Customer.open_conversation_id == open_id
+                actions=[Customer.open_conversation_id.remove()],
+                condition=Customer.open_conversation_id == open_id,
             )
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":

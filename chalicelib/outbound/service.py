@@ -22,9 +22,9 @@ from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import TransportError, transport_for
 from chalicelib.config import settings
-from chalicelib.db import as_dict
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
+from chalicelib.db import as_dict
 from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
 from chalicelib.observability import logger, metrics
@@ -72,12 +72,16 @@ def templates_for(adapter: ChannelAdapter, account: str) -> list[dict[str, Any]]
     return adapter.templates(account_credentials(adapter.name, account))
 
 
-def reply_rules(adapter: ChannelAdapter, account: str, template: TemplateRef | None) -> conversations.ReplyRules:
+def reply_rules(
+    adapter: ChannelAdapter, account: str, template: TemplateRef | None
+) -> conversations.ReplyRules:
     """The channel's reply limits; a template must be one of the account's approved templates."""
     if template is not None:
         known = {(t["name"], t.get("language", template.language)) for t in templates_for(adapter, account)}
         if (template.name, template.language) not in known:
-            raise UnknownTemplate(f"{adapter.name} has no approved template {template.name!r} ({template.language})")
+            raise UnknownTemplate(
+                f"{adapter.name} has no approved template {template.name!r} ({template.language})"
+            )
     return conversations.ReplyRules(adapter.reply_window, adapter.replies_per_inbound, template is not None)
 
 

@@ -76,6 +76,8 @@ def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
     def record_handler(record: Any) -> None:
         handle_event(json.loads(record.body))
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
+        )
     )

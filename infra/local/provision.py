@@ -32,6 +32,12 @@ DEMO_CHANNELS: dict[str, dict[str, str]] = {
         "app_id": "wx0demo0omniflow01",
         "app_secret": "omniflow-demo-wechat-secret",
     },
+    "wecom": {
+        "corp_id": "ww0demo0omniflow01",
+        "secret": "omniflow-demo-wecom-kf-secret",
+        "token": "omniflow-demo-wecom-token",
+        "aes_key": "WeComDemoAesKey0123456789abcdefghijklmnopqr",
+    },
     "sms": {
         "account_sid": "AC00000000000000000000000000000000",
         "auth_token": "omniflow-demo-twilio-token",
@@ -45,6 +51,48 @@ DEMO_CHANNELS: dict[str, dict[str, str]] = {
         "visitor_secret": "omniflow-demo-visitor-secret",
         "identity_secret": "omniflow-demo-identity-secret",
         "allowed_origins": "*",
+    },
+    "app": {
+        # {key id: secret} as JSON text, so OMNIFLOW_APP_KEYS can override it (the adapter reads
+        # the object or its text; see docs/channels/app.md).
+        "keys": '{"demo-key": "omniflow-demo-app-secret"}',
+    },
+    "telegram": {
+        "bot_token": "5000000001:AAomniflow-demo-telegram-bot-token00",
+        "secret_token": "omniflow-demo-telegram-secret",
+    },
+    "line": {
+        "channel_secret": "omniflow-demo-line-channel-secret",
+        "channel_access_token": "omniflow-demo-line-channel-access-token",
+    },
+    "douyin": {
+        "client_key": "awomniflowdemo0001",
+        "client_secret": "omniflow-demo-douyin-client-secret",
+        "open_id": "_000omniflow-demo-douyin-account-open-id",
+    },
+    "weibo": {
+        "app_secret": "omniflow-demo-weibo-app-secret",
+        "access_token": "2.00omniflow-demo-weibo-access-token",
+    },
+    "whatsapp": {
+        "app_secret": "omniflow-demo-meta-app-secret",
+        "verify_token": "omniflow-demo-whatsapp-verify",
+        "access_token": "omniflow-demo-whatsapp-access-token",
+        "phone_number_id": "106540352242922",
+        # JSON text so OMNIFLOW_WHATSAPP_TEMPLATES can override it; hello_world comes with every WABA
+        "templates": '[{"name": "hello_world", "language": "en_US", "params": 0, "preview": "Hello World"}]',
+    },
+    "messenger": {
+        "app_secret": "omniflow-demo-meta-app-secret",
+        "verify_token": "omniflow-demo-messenger-verify",
+        "page_access_token": "omniflow-demo-messenger-page-token",
+        "page_id": "102290129340398",
+    },
+    "instagram": {
+        "app_secret": "omniflow-demo-meta-app-secret",
+        "verify_token": "omniflow-demo-instagram-verify",
+        "page_access_token": "omniflow-demo-instagram-page-token",
+        "ig_id": "17841400000000001",
     },
 }
 
@@ -121,7 +169,15 @@ def provision(
     idp = c["cognito-idp"]
     pool = idp.create_user_pool(
         PoolName=f"omniflow-{stage}-agents",
-        Policies={"PasswordPolicy": {"MinimumLength": 10, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True, "RequireSymbols": False}},
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 10,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": False,
+            }
+        },
     )["UserPool"]
     app_client = idp.create_user_pool_client(
         UserPoolId=pool["Id"],
@@ -166,7 +222,12 @@ def create_agent_login(
 ) -> None:
     """A Cognito user in the role's group, with a permanent password (no first-login challenge)."""
     idp = _session(region).client("cognito-idp", endpoint_url=endpoint_url)
-    attrs = [{"Name": "email", "Value": email or f"{username}@omniflow.example"}, {"Name": "name", "Value": username}]
-    idp.admin_create_user(UserPoolId=user_pool_id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS")
+    attrs = [
+        {"Name": "email", "Value": email or f"{username}@omniflow.example"},
+        {"Name": "name", "Value": username},
+    ]
+    idp.admin_create_user(
+        UserPoolId=user_pool_id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS"
+    )
     idp.admin_set_user_password(UserPoolId=user_pool_id, Username=username, Password=password, Permanent=True)
     idp.admin_add_user_to_group(UserPoolId=user_pool_id, Username=username, GroupName=role)

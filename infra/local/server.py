@@ -27,12 +27,12 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-log = logging.getLogger("omniflow.local.http")
+log = logging.getLogger("infra.local.http")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (REST and HTTP APIs)
 REST_STAGE = "api"
@@ -119,7 +119,7 @@ def _accepts_binary(accept: str, patterns: Iterable[str]) -> bool:
 
 
 def _request_time(now: float) -> tuple[str, int]:
-    dt = datetime.fromtimestamp(now, timezone.utc)
+    dt = datetime.fromtimestamp(now, UTC)
     return dt.strftime("%d/%b/%Y:%H:%M:%S +0000"), int(now * 1000)
 
 
@@ -199,7 +199,9 @@ def rest_v1_event(
     }
 
 
-def rest_v1_response(result: Any, *, accept: str, binary_types: Iterable[str], request_id: str) -> HttpResponse:
+def rest_v1_response(
+    result: Any, *, accept: str, binary_types: Iterable[str], request_id: str
+) -> HttpResponse:
     """Map a Lambda proxy result back to HTTP the way a REST API does."""
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
         log.error("malformed Lambda proxy response: %r", result)
@@ -483,13 +485,24 @@ class RequestHandler(BaseHTTPRequestHandler):
                 source_ip=self.client_address[0],
                 host=self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}",
             )
-            response = self.server.gateway.handle(req)
+            gateway = self.server.gateway
+            response = gateway.handle(req) if gateway else HttpResponse.json(503, {"message": "starting"})
         self._send(response)
         log.info(
-            "%s %s → %d (%.0f ms)", self.command, target.path, response.status, (time.monotonic() - started) * 1000
+            "%s %s → %d (%.0f ms)",
+            self.command,
+            target.path,
+            response.status,
+            (time.monotonic() - started) * 1000,
         )
 
     def _send(self, response: HttpResponse) -> None:
+        try:
+            self._write(response)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting; nothing to tell it
+
+    def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() != "content-length":
@@ -503,7 +516,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
 
@@ -511,8 +524,8 @@ class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, address: tuple[str, int], gateway: Gateway | None = None) -> None:
+        self.gateway = gateway  # None while the stack is still starting: 503
         super().__init__(address, RequestHandler)
 
 

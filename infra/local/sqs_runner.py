@@ -33,6 +33,7 @@ FIFO_BLOCKED_BACKOFF = 0.2  # see SqsRunner._poller
 
 RELEASE_MARGIN = 0.25  # seconds before the visibility timeout ends that failed FIFO records are released
 
+
 @dataclass
 class Consumer:
     """One event source mapping: a queue, a batch size and the function it feeds."""
@@ -200,7 +201,9 @@ class SqsRunner:
             chunk = handles[start : start + RECEIVE_MAX]
             self.sqs.change_message_visibility_batch(
                 QueueUrl=consumer.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)
+                ],
             )  # a handle that went stale (message moved on) is simply reported as failed
 
     def _receive(self, consumer: Consumer, wait: int) -> list[dict[str, Any]]:

@@ -71,4 +71,3 @@ def api(team: dict[str, str]) -> Iterator[Callable[[str | None], Api]]:
             return session
 
         yield as_user
-

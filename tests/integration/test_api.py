@@ -78,7 +78,9 @@ def test_the_conversation_view_has_the_customer_and_the_whole_cross_channel_hist
 
     phone = CustomerHints(phone="+15550200003", verified=("phone",))
     router.store(inbound("sms", "+15550200003", "price of the cream?", hints=phone))
-    cid = router.store(inbound("web", "v_w", "also, do you ship to Shanghai?", hints=phone)).conversation.conversation_id
+    cid = router.store(
+        inbound("web", "v_w", "also, do you ship to Shanghai?", hints=phone)
+    ).conversation.conversation_id
     agent1 = api("agent1")
     view = json.loads(agent1.get(f"/conversations/{cid}").body)
     assert [(m["channel"], m["text"]) for m in view["messages"]] == [

@@ -84,7 +84,9 @@ def test_closing_twice_is_refused(aws):
         conversations.close(cid, "agent1")
 
 
-def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_the_same_place(aws, monkeypatch):
+def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_the_same_place(
+    aws, monkeypatch
+):
     from chalicelib.conversations.models import Message
 
     msg = inbound("sms", "+15550000006", "half-written", msg_id="SM-crash")

@@ -19,26 +19,49 @@ def test_the_same_channel_identity_is_always_the_same_customer(aws):
 
 
 def test_a_verified_phone_links_sms_and_the_signed_web_identity(aws):
-    sms = router.store(inbound("sms", "+8613800138000", hints=CustomerHints(phone="+8613800138000", verified=("phone",))))
+    sms = router.store(
+        inbound("sms", "+8613800138000", hints=CustomerHints(phone="+8613800138000", verified=("phone",)))
+    )
     web = router.store(
-        inbound("web", "v_abc", hints=CustomerHints(phone="+8613800138000", external_id="u-42", verified=("phone", "external_id")))
+        inbound(
+            "web",
+            "v_abc",
+            hints=CustomerHints(
+                phone="+8613800138000", external_id="u-42", verified=("phone", "external_id")
+            ),
+        )
     )
     assert web.conversation.customer_id == sms.conversation.customer_id
     customer = Customer.get(sms.conversation.customer_id)
-    assert {i.channel for i in identity.identities_of(customer.customer_id) if i.kind == "channel"} == {"sms", "web"}
+    assert {i.channel for i in identity.identities_of(customer.customer_id) if i.kind == "channel"} == {
+        "sms",
+        "web",
+    }
     assert Identity.get("phone#+8613800138000").customer_id == customer.customer_id
 
 
 def test_an_unverified_hint_is_kept_for_agents_but_links_nobody(aws):
-    known = router.store(inbound("email", "alice@example.com", hints=CustomerHints(email="alice@example.com", verified=("email",))))
+    known = router.store(
+        inbound(
+            "email", "alice@example.com", hints=CustomerHints(email="alice@example.com", verified=("email",))
+        )
+    )
     visitor = router.store(inbound("web", "v_anon", hints=CustomerHints(email="alice@example.com")))
     assert visitor.conversation.customer_id != known.conversation.customer_id
-    assert Customer.get(visitor.conversation.customer_id).unverified_hints.as_dict() == {"email": "alice@example.com"}
+    assert Customer.get(visitor.conversation.customer_id).unverified_hints.as_dict() == {
+        "email": "alice@example.com"
+    }
 
 
 def test_a_wechat_unionid_links_the_official_account_and_the_mini_program(aws):
-    oa = router.store(inbound("wechat", "oa-openid", account="oa", hints=CustomerHints(unionid="U1", verified=("unionid",))))
-    mp = router.store(inbound("wechat", "mp-openid", account="mini", hints=CustomerHints(unionid="U1", verified=("unionid",))))
+    oa = router.store(
+        inbound("wechat", "oa-openid", account="oa", hints=CustomerHints(unionid="U1", verified=("unionid",)))
+    )
+    mp = router.store(
+        inbound(
+            "wechat", "mp-openid", account="mini", hints=CustomerHints(unionid="U1", verified=("unionid",))
+        )
+    )
     assert oa.conversation.customer_id == mp.conversation.customer_id
 
 

@@ -4,14 +4,15 @@ and in order per conversation — or parked in the DLQ, replayed, and then store
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
 from collections import defaultdict
 
+import boto3
 import pytest
 
-from chalicelib.channels import pipeline
 from chalicelib.conversations import service as conversations
 from chalicelib.identity.models import Identity
 from chalicelib.messages import InboundMessage, identity_key, utcnow
@@ -26,6 +27,25 @@ FAILURE_RATE = 0.08
 
 class InjectedFailure(Exception):
     pass
+
+
+def enqueue_as_the_webhooks_do(messages: list[InboundMessage], queue_url: str) -> None:
+    """The inbound queue as the webhooks fill it (same body, group and deduplication id as
+    ``pipeline.enqueue_once``), ten per call: moto's SQS walks the whole queue on every call, so
+    one call per message would make this test quadratic. The webhooks' own dedupe is tested per
+    channel; this test is about the router."""
+    sqs = boto3.client("sqs")
+    for start in range(0, len(messages), 10):
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": m.model_copy(update={"correlation_id": m.dedupe_key}).model_dump_json(),
+                "MessageGroupId": m.group_id,
+                "MessageDeduplicationId": hashlib.sha256(m.dedupe_key.encode()).hexdigest(),
+            }
+            for i, m in enumerate(messages[start : start + 10])
+        ]
+        assert not sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed")
 
 
 @pytest.mark.slow
@@ -50,9 +70,10 @@ def test_two_thousand_messages_with_random_router_failures_are_stored_exactly_on
     monkeypatch.setattr(conversations, "record_inbound", flaky_record)
 
     senders = [(ch, f"{ch}-user-{i}") for ch in CHANNELS for i in range(SENDERS_PER_CHANNEL)]
+    batch: list[InboundMessage] = []
     for n in range(MESSAGES_PER_SENDER):
         for channel, user in senders:
-            pipeline.enqueue_once(
+            batch.append(
                 InboundMessage(
                     channel=channel,
                     channel_user_id=user,
@@ -61,6 +82,7 @@ def test_two_thousand_messages_with_random_router_failures_are_stored_exactly_on
                     sent_at=utcnow(),
                 )
             )
+    enqueue_as_the_webhooks_do(batch, aws["OMNIFLOW_INBOUND_QUEUE_URL"])
 
     import app as app_module
 

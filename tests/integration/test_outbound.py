@@ -16,7 +16,9 @@ from tests.support.factories import inbound
 
 def _queued(aws) -> list[dict]:
     sqs = boto3.client("sqs")
-    got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_OUTBOUND_QUEUE_URL"], MaxNumberOfMessages=10, AttributeNames=["All"])
+    got = sqs.receive_message(
+        QueueUrl=aws["OMNIFLOW_OUTBOUND_QUEUE_URL"], MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
     return got.get("Messages", [])
 
 
@@ -59,9 +61,7 @@ def test_delivery_records_the_request_in_the_local_stack_and_is_idempotent(aws, 
     reset_caches()
     cid = router.store(inbound("web", "v_11", "hi")).conversation.conversation_id
     message = outbound.reply(cid, "agent1", "hello visitor", channel=None, may_take_over=False)
-    out = outbound.OutboundRecord.model_validate(
-        {**_sqs_record(_queued(aws)[0])}
-    ).body
+    out = outbound.OutboundRecord.model_validate({**_sqs_record(_queued(aws)[0])}).body
     assert outbound.deliver(out).status == "sent"
     assert outbound.deliver(out) is None  # redelivered: already sent, nothing sent twice
     assert Message.get(cid, message.seq).status == "sent"
@@ -73,7 +73,9 @@ def test_a_transient_failure_is_retried_then_recorded_as_failed(aws, monkeypatch
 
     cid = router.store(inbound("web", "v_12", "hi")).conversation.conversation_id
     message = outbound.reply(cid, "agent1", "will fail", channel=None, may_take_over=False)
-    monkeypatch.setattr(web.WebAdapter, "send", lambda *a: SendResult(status="failed", error="platform down", retryable=True))
+    monkeypatch.setattr(
+        web.WebAdapter, "send", lambda *a: SendResult(status="failed", error="platform down", retryable=True)
+    )
     out = outbound.OutboundRecord.model_validate(_sqs_record(_queued(aws)[0])).body
     with pytest.raises(outbound.SendLater):
         outbound.deliver(out, receive_count=1)

@@ -5,7 +5,9 @@ import boto3
 
 def test_data_stack_and_sla_machine_come_up_from_infra_definitions(aws):
     sqs = boto3.client("sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+    attrs = sqs.get_queue_attributes(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert attrs["FifoQueue"] == "true"
     assert '"maxReceiveCount": 3' in attrs["RedrivePolicy"]
     sfn = boto3.client("stepfunctions")

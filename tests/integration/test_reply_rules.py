@@ -19,7 +19,9 @@ from tests.support.factories import inbound
 
 
 def age_last_message(cid: str, key: str, hours: float) -> None:
-    Conversation(cid).update(actions=[Conversation.inbound_at[key].set(iso(utcnow() - timedelta(hours=hours)))])
+    Conversation(cid).update(
+        actions=[Conversation.inbound_at[key].set(iso(utcnow() - timedelta(hours=hours)))]
+    )
 
 
 def test_free_text_outside_the_wechat_48h_window_needs_a_template(api):
@@ -58,7 +60,9 @@ def test_an_approved_template_may_go_out_after_the_window_and_unknown_ones_are_r
     secrets = boto3.client("secretsmanager")
     name = "omniflow/test/channels/wechat"
     data = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
-    data["default"]["templates"] = [{"name": "order_update", "language": "zh_CN", "params": 1, "preview": "订单 {1}"}]
+    data["default"]["templates"] = [
+        {"name": "order_update", "language": "zh_CN", "params": 1, "preview": "订单 {1}"}
+    ]
     secrets.put_secret_value(SecretId=name, SecretString=json.dumps(data))
     from tests.conftest import reset_caches
 
@@ -66,9 +70,15 @@ def test_an_approved_template_may_go_out_after_the_window_and_unknown_ones_are_r
     cid = router.store(inbound("wechat", "openid-t", "hi")).conversation.conversation_id
     age_last_message(cid, "wechat#default", 100)
     with pytest.raises(outbound.UnknownTemplate):
-        outbound.reply(cid, "agent1", "", channel=None, may_take_over=False, template=TemplateRef(name="nope"))
+        outbound.reply(
+            cid, "agent1", "", channel=None, may_take_over=False, template=TemplateRef(name="nope")
+        )
     sent = outbound.reply(
-        cid, "agent1", "", channel=None, may_take_over=False,
+        cid,
+        "agent1",
+        "",
+        channel=None,
+        may_take_over=False,
         template=TemplateRef(name="order_update", language="zh_CN", params=("A-1001",)),
     )
     assert sent.status == "queued" and "order_update" in sent.text
@@ -78,14 +88,21 @@ def test_delivery_reports_move_forward_only_and_failures_are_shown(aws):
     cid = router.store(inbound("sms", "+15550400002", "hi")).conversation.conversation_id
     message = outbound.reply(cid, "agent1", "hello", channel=None, may_take_over=False)
     conversations.set_status(
-        cid, int(message.seq), "sent", platform_message_id="SM123",
+        cid,
+        int(message.seq),
+        "sent",
+        platform_message_id="SM123",
         platform_ref=conversations.platform_ref("sms", "default", "SM123"),
     )
 
     def report(state: str, error: str | None = None) -> None:
         router.store(
             inbound(
-                "sms", "+15550400002", "", msg_id=f"SM123:{state}", type="status",
+                "sms",
+                "+15550400002",
+                "",
+                msg_id=f"SM123:{state}",
+                type="status",
                 status=DeliveryStatus(platform_message_id="SM123", state=state, error=error),
             )
         )
@@ -101,4 +118,9 @@ def test_delivery_reports_move_forward_only_and_failures_are_shown(aws):
 
 
 def test_a_report_about_a_message_we_never_sent_changes_nothing(aws):
-    assert conversations.record_delivery("sms", "default", DeliveryStatus(platform_message_id="SMX", state="read")) == 0
+    assert (
+        conversations.record_delivery(
+            "sms", "default", DeliveryStatus(platform_message_id="SMX", state="read")
+        )
+        == 0
+    )

@@ -48,11 +48,18 @@ def test_an_unanswered_conversation_breaches_once_and_escalates(short_sla):
     result = wait_for_execution(sla.execution_arn(cid))
     assert result["status"] == "SUCCEEDED"
     assert states_entered(sla.execution_arn(cid)) == [
-        "WaitForDeadline", "ReadConversation", "Answered", "MarkBreached", "EmitEscalation", "Alert",
+        "WaitForDeadline",
+        "ReadConversation",
+        "Answered",
+        "MarkBreached",
+        "EmitEscalation",
+        "Alert",
     ]
     assert conversations.get(cid).sla_status == "breached"
     sqs = boto3.client("sqs")
-    got = sqs.receive_message(QueueUrl=short_sla["OMNIFLOW_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
+    got = sqs.receive_message(QueueUrl=short_sla["OMNIFLOW_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10)[
+        "Messages"
+    ]
     assert len(got) == 1
     event = json.loads(got[0]["Body"])
     assert (event["type"], event["conversation_id"]) == ("sla.breached", cid)

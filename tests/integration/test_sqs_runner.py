@@ -109,9 +109,12 @@ def test_records_arrive_in_batches_in_lambdas_event_shape(aws):
     assert record["eventSourceARN"].endswith(":" + EVENTS)
     assert record["awsRegion"] == "us-east-1"
     assert len(record["md5OfBody"]) == 32
-    assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(
-        record["attributes"]
-    )
+    assert {
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    } <= set(record["attributes"])
     attr = record["messageAttributes"]["correlation_id"]
     assert attr["dataType"] == "String" and attr["stringValue"].startswith("c")
     assert attr["stringListValues"] == [] and attr["binaryListValues"] == []

@@ -30,13 +30,20 @@ def start(body: dict | None = None, token: str | None = None) -> dict:
     headers = {"content-type": "application/json", "origin": "https://shop.example"}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    return pipeline.handle(http_event("POST", "/webhooks/web/sessions", body=json.dumps(body or {}), headers=headers))
+    return pipeline.handle(
+        http_event("POST", "/webhooks/web/sessions", body=json.dumps(body or {}), headers=headers)
+    )
 
 
 def send(token: str, text: str, client_message_id: str | None = None) -> dict:
     body = {"text": text} | ({"client_message_id": client_message_id} if client_message_id else {})
     return pipeline.handle(
-        http_event("POST", "/webhooks/web/messages", body=json.dumps(body), headers={"authorization": f"Bearer {token}"})
+        http_event(
+            "POST",
+            "/webhooks/web/messages",
+            body=json.dumps(body),
+            headers={"authorization": f"Bearer {token}"},
+        )
     )
 
 
@@ -44,7 +51,9 @@ def drain_inbound(aws) -> list[InboundMessage]:
     sqs = boto3.client("sqs")
     out = []
     while True:
-        got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         if not got:
             return out
         for m in got:
@@ -64,7 +73,11 @@ def test_a_visitor_session_lets_the_visitor_write_and_read_the_agents_reply(aws)
     from chalicelib.outbound import service as outbound
 
     outbound.reply(cid, "agent1", "Yes, it is fragrance-free.", channel=None, may_take_over=False)
-    thread = json_body(pipeline.handle(http_event("GET", "/webhooks/web/messages", headers={"authorization": f"Bearer {token}"})))
+    thread = json_body(
+        pipeline.handle(
+            http_event("GET", "/webhooks/web/messages", headers={"authorization": f"Bearer {token}"})
+        )
+    )
     assert [(m["direction"], m["text"]) for m in thread["messages"]] == [
         ("in", "Is the serum good for sensitive skin?"),
         ("out", "Yes, it is fragrance-free."),
@@ -72,7 +85,9 @@ def test_a_visitor_session_lets_the_visitor_write_and_read_the_agents_reply(aws)
     later = json_body(
         pipeline.handle(
             http_event(
-                "GET", "/webhooks/web/messages", headers={"authorization": f"Bearer {token}"},
+                "GET",
+                "/webhooks/web/messages",
+                headers={"authorization": f"Bearer {token}"},
                 query={"after": thread["messages"][0]["created_at"]},
             )
         )
@@ -87,7 +102,12 @@ def test_a_session_resumed_with_its_token_keeps_the_visitor(aws):
 
 
 def test_a_signed_company_identity_is_verified_and_links_channels(aws):
-    identity = {"user_id": "u-1001", "phone": "+8613900139000", "email": "Li@Example.com", "expires": time.time() + 300}
+    identity = {
+        "user_id": "u-1001",
+        "phone": "+8613900139000",
+        "email": "Li@Example.com",
+        "expires": time.time() + 300,
+    }
     session = json_body(start({"identity": identity, "identity_signature": company_signature(identity)}))
     assert sorted(session["verified"]) == ["email", "external_id", "phone"]
     send(session["token"], "hello from the shop")
@@ -96,7 +116,9 @@ def test_a_signed_company_identity_is_verified_and_links_channels(aws):
     from chalicelib.messages import CustomerHints
     from tests.support.factories import inbound
 
-    sms = router.store(inbound("sms", "+8613900139000", hints=CustomerHints(phone="+8613900139000", verified=("phone",))))
+    sms = router.store(
+        inbound("sms", "+8613900139000", hints=CustomerHints(phone="+8613900139000", verified=("phone",)))
+    )
     assert sms.conversation.customer_id == web_customer
     assert Identity.get("email#li@example.com").customer_id == web_customer
 
@@ -109,7 +131,8 @@ def test_a_forged_or_expired_identity_signature_is_refused(aws):
 
 
 @pytest.mark.parametrize(
-    "token", ["", "garbage", "eyJ2IjoieCJ9.AAAA", None],
+    "token",
+    ["", "garbage", "eyJ2IjoieCJ9.AAAA", None],
 )
 def test_messages_without_a_valid_visitor_token_are_refused_and_nothing_is_queued(aws, token):
     headers = {"authorization": f"Bearer {token}"} if token is not None else {}
@@ -121,7 +144,12 @@ def test_messages_without_a_valid_visitor_token_are_refused_and_nothing_is_queue
 def test_a_token_for_another_site_is_refused(aws):
     token = json_body(start({}))["token"]
     r = pipeline.handle(
-        http_event("POST", "/webhooks/web/shop2/messages", body='{"text":"hi"}', headers={"authorization": f"Bearer {token}"})
+        http_event(
+            "POST",
+            "/webhooks/web/shop2/messages",
+            body='{"text":"hi"}',
+            headers={"authorization": f"Bearer {token}"},
+        )
     )
     assert r["statusCode"] == 404  # no such site configured
 
@@ -135,11 +163,19 @@ def test_a_retried_message_with_the_same_client_id_is_queued_once(aws):
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [("{bad json", 400), ('{"text": ""}', 400), ('{"text": 5}', 400), ("[]", 400), ('{"text": "' + "x" * 4001 + '"}', 400)],
+    [
+        ("{bad json", 400),
+        ('{"text": ""}', 400),
+        ('{"text": 5}', 400),
+        ("[]", 400),
+        ('{"text": "' + "x" * 4001 + '"}', 400),
+    ],
 )
 def test_malformed_visitor_messages_are_400(aws, body, status):
     token = json_body(start({}))["token"]
-    r = pipeline.handle(http_event("POST", "/webhooks/web/messages", body=body, headers={"authorization": f"Bearer {token}"}))
+    r = pipeline.handle(
+        http_event("POST", "/webhooks/web/messages", body=body, headers={"authorization": f"Bearer {token}"})
+    )
     assert r["statusCode"] == status
     assert "Traceback" not in r["body"]
 
