@@ -14,9 +14,17 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
-from chalicelib.messages import InboundMessage, OutboundMessage, SendResult
+from chalicelib.messages import (
+    Attachment,
+    DeliveryStatus,
+    InboundMessage,
+    Location,
+    MessageType,
+    OutboundMessage,
+    SendResult,
+)
 
 
 class WebhookError(Exception):
@@ -128,6 +136,18 @@ def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
 
 def b64_hmac(key: bytes, data: bytes, digestmod: str) -> str:
     return base64.b64encode(hmac.new(key, data, digestmod).digest()).decode()
+
+
+class Content(TypedDict, total=False):
+    """What a channel's normalizer reads out of one platform message: the InboundMessage fields
+    that differ by message type (the rest — who, when, ids — each channel fills in once)."""
+
+    type: MessageType
+    text: str
+    attachments: tuple[Attachment, ...]
+    location: Location
+    event: str
+    status: DeliveryStatus
 
 
 class ChannelAdapter:

@@ -38,7 +38,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -47,6 +47,7 @@ from chalicelib.channels import tokens
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
+    Content,
     Forbidden,
     MethodNotAllowed,
     Response,
@@ -97,14 +98,7 @@ def _event_body(req: WebhookRequest) -> dict[str, Any]:
 # ================================================================================================
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    event: str
-
-
-def _media(content: Mapping[str, Any], msg_type: MessageType, kind: AttachmentKind) -> _Content:
+def _media(content: Mapping[str, Any], msg_type: MessageType, kind: AttachmentKind) -> Content:
     attachment = Attachment(
         kind=kind,
         url=jf.opt_str(content, "resource_url"),
@@ -113,7 +107,7 @@ def _media(content: Mapping[str, Any], msg_type: MessageType, kind: AttachmentKi
     return {"type": msg_type, "text": jf.opt_str(content, "text") or "", "attachments": (attachment,)}
 
 
-def _message_content(content: Mapping[str, Any]) -> _Content:
+def _message_content(content: Mapping[str, Any]) -> Content:
     kind = (jf.opt_str(content, "message_type") or "").lower()
     text = jf.opt_str(content, "text") or ""
     if kind == "text":
@@ -157,7 +151,7 @@ def normalize(
     if sender == own_open_id:  # our account's own message, whatever the event says
         return None
     content = jf.obj_or_json_string(data.get("content"), "content")
-    body: _Content = (
+    body: Content = (
         _message_content(content)
         if event == "im_receive_msg"
         else {"type": "event", "event": "enter_direct_msg"}

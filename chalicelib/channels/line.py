@@ -33,7 +33,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -41,6 +41,7 @@ from chalicelib.channels import json_fields as jf
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
+    Content,
     Forbidden,
     Unauthorized,
     WebhookRequest,
@@ -95,15 +96,7 @@ def retry_key(message_id: str) -> str:
 # ================================================================================================
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    location: Location
-    event: str
-
-
-def _message_content(message: Mapping[str, Any]) -> _Content:
+def _message_content(message: Mapping[str, Any]) -> Content:
     kind = jf.req_str(message, "type")
     message_id = jf.req_str(message, "id")
     if kind == "text":
@@ -135,7 +128,7 @@ def _message_content(message: Mapping[str, Any]) -> _Content:
     return {"type": "text", "text": f"[unsupported LINE message type: {kind}]"}
 
 
-def _event_content(event: Mapping[str, Any]) -> _Content | None:
+def _event_content(event: Mapping[str, Any]) -> Content | None:
     kind = jf.req_str(event, "type")
     if kind == "message":
         return _message_content(jf.obj(event.get("message"), "message"))

@@ -38,7 +38,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -46,6 +46,7 @@ from chalicelib.channels import json_fields as jf
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
+    Content,
     Forbidden,
     Response,
     Unauthorized,
@@ -58,7 +59,6 @@ from chalicelib.messages import (
     CustomerHints,
     InboundMessage,
     Location,
-    MessageType,
     OutboundMessage,
     SendResult,
     utcnow,
@@ -115,13 +115,6 @@ def set_webhook_call(public_url: str, creds: Mapping[str, str], account: str = "
 # ================================================================================================
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    location: Location
-
-
 def _file(data: Mapping[str, Any], kind: AttachmentKind) -> Attachment:
     return Attachment(
         kind=kind,
@@ -148,7 +141,7 @@ def normalize_phone(raw: str) -> str | None:
     return candidate if _E164.fullmatch(candidate) else None
 
 
-def _message_content(message: Mapping[str, Any]) -> _Content:
+def _message_content(message: Mapping[str, Any]) -> Content:
     caption = jf.opt_str(message, "caption") or ""
     if (text := jf.opt_str(message, "text")) is not None:
         return {"type": "text", "text": text}
@@ -283,19 +276,19 @@ def _build(
     hints: CustomerHints,
     update_id: int,
     sent_at: datetime,
-    content: _Content,
+    content: Content,
     event: str | None,
 ) -> InboundMessage:
+    fields: Content = {**content, "event": event} if event else content
     try:
         return InboundMessage(
             channel=CHANNEL,
             account=account,
             channel_user_id=str(chat_id),
             hints=hints,
-            event=event,
             platform_message_id=str(update_id),
             sent_at=sent_at,
-            **content,
+            **fields,
         )
     except ValidationError as exc:
         raise BadRequest("update does not fit the normalized format") from exc

@@ -33,7 +33,7 @@ import os
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -44,6 +44,7 @@ from chalicelib.channels import tokens
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
+    Content,
     Forbidden,
     MethodNotAllowed,
     Response,
@@ -57,7 +58,6 @@ from chalicelib.messages import (
     CustomerHints,
     InboundMessage,
     Location,
-    MessageType,
     OutboundMessage,
     SendResult,
 )
@@ -82,6 +82,21 @@ def sha1_signature(*parts: str) -> str:
     """WeChat's signature: SHA-1 hex of the parts sorted and concatenated. The parts are
     (token, timestamp, nonce) for ``signature``, plus ``Encrypt`` for ``msg_signature``."""
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()  # noqa: S324 — protocol
+
+
+def echo_handshake(req: WebhookRequest, token: str) -> Response | None:
+    """WeChat's URL check (reused by Weibo): a signed GET whose ``echostr`` is echoed back.
+    None for a POST (a delivery, not a check)."""
+    if req.method == "POST":
+        return None
+    if req.method != "GET":
+        raise MethodNotAllowed(f"{req.method} not supported")
+    echostr = req.query.get("echostr")
+    if echostr is None:
+        raise BadRequest("GET without echostr")
+    q = req.query
+    check_signature(q.get("signature"), token, q.get("timestamp"), q.get("nonce"))
+    return Response.text(echostr)
 
 
 def check_signature(
@@ -213,14 +228,6 @@ def parse_fields(body: bytes) -> dict[str, str]:
 # ================================================================================================
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    location: Location
-    event: str
-
-
 _VOICE_MIME = {"amr": "audio/amr", "speex": "audio/speex", "mp3": "audio/mpeg"}
 
 
@@ -250,29 +257,29 @@ def _joined(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _text(f: Mapping[str, str]) -> _Content:
+def _text(f: Mapping[str, str]) -> Content:
     return {"type": "text", "text": f.get("Content", "")}
 
 
-def _image(f: Mapping[str, str]) -> _Content:
+def _image(f: Mapping[str, str]) -> Content:
     return {
         "type": "image",
         "attachments": (Attachment(kind="image", url=_opt(f, "PicUrl"), media_id=_opt(f, "MediaId")),),
     }
 
 
-def _voice(f: Mapping[str, str]) -> _Content:
+def _voice(f: Mapping[str, str]) -> Content:
     fmt = (_opt(f, "Format") or "").lower()
     voice = Attachment(kind="voice", media_id=_opt(f, "MediaId"), mime_type=_VOICE_MIME.get(fmt))
     # WeChat's speech recognition, when the account enabled it, is the most useful text we get.
     return {"type": "voice", "text": f.get("Recognition", "").strip(), "attachments": (voice,)}
 
 
-def _video(f: Mapping[str, str]) -> _Content:
+def _video(f: Mapping[str, str]) -> Content:
     return {"type": "video", "attachments": (Attachment(kind="video", media_id=_opt(f, "MediaId")),)}
 
 
-def _file(f: Mapping[str, str]) -> _Content:
+def _file(f: Mapping[str, str]) -> Content:
     size = _opt(f, "FileTotalLen")
     attachment = Attachment(
         kind="file",
@@ -283,7 +290,7 @@ def _file(f: Mapping[str, str]) -> _Content:
     return {"type": "file", "text": f.get("Description", "").strip(), "attachments": (attachment,)}
 
 
-def _location(f: Mapping[str, str]) -> _Content:
+def _location(f: Mapping[str, str]) -> Content:
     where = Location(
         latitude=_coordinate(f, "Location_X", 90),
         longitude=_coordinate(f, "Location_Y", 180),
@@ -292,18 +299,18 @@ def _location(f: Mapping[str, str]) -> _Content:
     return {"type": "location", "location": where}
 
 
-def _link(f: Mapping[str, str]) -> _Content:
+def _link(f: Mapping[str, str]) -> Content:
     return {"type": "text", "text": _joined(_opt(f, "Title"), _opt(f, "Description"), _opt(f, "Url"))}
 
 
-def _mini_program_page(f: Mapping[str, str]) -> _Content:
+def _mini_program_page(f: Mapping[str, str]) -> Content:
     return {"type": "text", "text": _joined(_opt(f, "Title"), _opt(f, "PagePath"))}
 
 
-def _event(f: Mapping[str, str]) -> _Content:
+def _event(f: Mapping[str, str]) -> Content:
     event = _required(f, "Event").lower()
     # EventKey carries the menu key (CLICK), the URL (VIEW) or the QR scene (SCAN, subscribe).
-    content: _Content = {"type": "event", "event": event, "text": f.get("EventKey", "").strip()}
+    content: Content = {"type": "event", "event": event, "text": f.get("EventKey", "").strip()}
     if event == "location":  # the periodic location report, when the account asks for it
         content["location"] = Location(
             latitude=_coordinate(f, "Latitude", 90), longitude=_coordinate(f, "Longitude", 180)
@@ -311,7 +318,7 @@ def _event(f: Mapping[str, str]) -> _Content:
     return content
 
 
-_CONTENT: dict[str, Callable[[Mapping[str, str]], _Content]] = {
+_CONTENT: dict[str, Callable[[Mapping[str, str]], Content]] = {
     "text": _text,
     "image": _image,
     "voice": _voice,
@@ -325,7 +332,7 @@ _CONTENT: dict[str, Callable[[Mapping[str, str]], _Content]] = {
 }
 
 
-def _unsupported(msg_type: str) -> _Content:
+def _unsupported(msg_type: str) -> Content:
     # Kept rather than dropped: an agent sees that the customer sent something we cannot show.
     return {"type": "text", "text": f"[unsupported WeChat message type: {msg_type}]"}
 
@@ -469,16 +476,7 @@ class WeChatAdapter(ChannelAdapter):
 
     def handshake(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
         """The URL check WeChat (OA and Mini Program alike) makes when the server URL is saved."""
-        if req.method == "POST":
-            return None
-        if req.method != "GET":
-            raise MethodNotAllowed(f"{req.method} not supported")
-        echostr = req.query.get("echostr")
-        if echostr is None:
-            raise BadRequest("GET without echostr")
-        q = req.query
-        check_signature(q.get("signature"), creds["token"], q.get("timestamp"), q.get("nonce"))
-        return Response.text(echostr)
+        return echo_handshake(req, creds["token"])
 
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
         q, token = req.query, creds["token"]

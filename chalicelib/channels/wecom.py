@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -46,6 +46,7 @@ from chalicelib.channels import tokens
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
+    Content,
     MethodNotAllowed,
     Response,
     RetryLater,
@@ -68,7 +69,6 @@ from chalicelib.messages import (
     DeliveryStatus,
     InboundMessage,
     Location,
-    MessageType,
     OutboundMessage,
     SendResult,
 )
@@ -186,15 +186,6 @@ class MalformedMessage(ValueError):
     """A sync_msg entry we cannot turn into a message (no msgid, no customer, bad time …)."""
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    location: Location
-    event: str
-    status: DeliveryStatus
-
-
 def _part(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = item.get(name)
     return value if isinstance(value, dict) else {}
@@ -212,10 +203,10 @@ def _joined(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _media(kind: Literal["image", "voice", "video", "file"]) -> Callable[[Mapping[str, Any]], _Content]:
+def _media(kind: Literal["image", "voice", "video", "file"]) -> Callable[[Mapping[str, Any]], Content]:
     """Media arrive as a ``media_id`` only (fetched on demand with kf's media API, 3 days)."""
 
-    def build(item: Mapping[str, Any]) -> _Content:
+    def build(item: Mapping[str, Any]) -> Content:
         media_id = _str(_part(item, kind), "media_id")
         mime = "audio/amr" if kind == "voice" else None  # sync_msg's default voice_format 0 is AMR
         return {"type": kind, "attachments": (Attachment(kind=kind, media_id=media_id, mime_type=mime),)}
@@ -223,7 +214,7 @@ def _media(kind: Literal["image", "voice", "video", "file"]) -> Callable[[Mappin
     return build
 
 
-def _text(item: Mapping[str, Any]) -> _Content:
+def _text(item: Mapping[str, Any]) -> Content:
     return {"type": "text", "text": _str(_part(item, "text"), "content") or ""}
 
 
@@ -241,7 +232,7 @@ def _coordinate(data: Mapping[str, Any], name: str, bound: float) -> float:
     return float(value)
 
 
-def _location(item: Mapping[str, Any]) -> _Content:
+def _location(item: Mapping[str, Any]) -> Content:
     loc = _part(item, "location")
     where = Location(
         latitude=_coordinate(loc, "latitude", 90),
@@ -251,21 +242,21 @@ def _location(item: Mapping[str, Any]) -> _Content:
     return {"type": "location", "location": where}
 
 
-def _link(item: Mapping[str, Any]) -> _Content:
+def _link(item: Mapping[str, Any]) -> Content:
     link = _part(item, "link")
     return {"type": "text", "text": _joined(_str(link, "title"), _str(link, "desc"), _str(link, "url"))}
 
 
-def _miniprogram(item: Mapping[str, Any]) -> _Content:
+def _miniprogram(item: Mapping[str, Any]) -> Content:
     mini = _part(item, "miniprogram")
     return {"type": "text", "text": _joined(_str(mini, "title"), _str(mini, "pagepath"))}
 
 
-def _business_card(item: Mapping[str, Any]) -> _Content:
+def _business_card(item: Mapping[str, Any]) -> Content:
     return {"type": "text", "text": f"[business card: {_str(_part(item, 'business_card'), 'userid') or '?'}]"}
 
 
-_CONTENT: dict[str, Callable[[Mapping[str, Any]], _Content]] = {
+_CONTENT: dict[str, Callable[[Mapping[str, Any]], Content]] = {
     "text": _text,
     "image": _media("image"),
     "voice": _media("voice"),
@@ -278,7 +269,7 @@ _CONTENT: dict[str, Callable[[Mapping[str, Any]], _Content]] = {
 }
 
 
-def _event_content(event_type: str, ev: Mapping[str, Any]) -> _Content:
+def _event_content(event_type: str, ev: Mapping[str, Any]) -> Content:
     if event_type == "msg_send_fail":
         fail_msgid = _str(ev, "fail_msgid")
         if not fail_msgid:

@@ -37,7 +37,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 from urllib.parse import quote
 from xml.etree.ElementTree import Element, ParseError
 
@@ -49,12 +49,12 @@ from chalicelib.channels import json_fields as jf
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
-    MethodNotAllowed,
+    Content,
     Response,
     WebhookRequest,
 )
 from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
-from chalicelib.channels.wechat import check_signature
+from chalicelib.channels.wechat import check_signature, echo_handshake
 from chalicelib.messages import (
     Attachment,
     InboundMessage,
@@ -120,14 +120,6 @@ def parse_body(req: WebhookRequest) -> dict[str, Any]:
 # ================================================================================================
 
 
-class _Content(TypedDict, total=False):
-    type: MessageType
-    text: str
-    attachments: tuple[Attachment, ...]
-    location: Location
-    event: str
-
-
 def parse_created_at(value: str) -> datetime:
     """Weibo's ``created_at`` (``Mon Jul 16 18:09:20 +0800 2012``), parsed without depending on
     the process locale (``strptime``'s ``%a``/``%b`` do)."""
@@ -143,13 +135,13 @@ def parse_created_at(value: str) -> datetime:
         raise BadRequest("created_at is not a Weibo timestamp") from exc
 
 
-def _media(data: Mapping[str, Any], msg_type: MessageType, kind: AttachmentKind, text: str) -> _Content:
+def _media(data: Mapping[str, Any], msg_type: MessageType, kind: AttachmentKind, text: str) -> Content:
     # vfid: the file as the customer sent it (fetched with the 粉丝服务 download API on demand)
     attachment = Attachment(kind=kind, media_id=jf.req_id(data, "vfid"))
     return {"type": msg_type, "text": text, "attachments": (attachment,)}
 
 
-def _content(kind: str, text: str, data: Mapping[str, Any]) -> _Content:
+def _content(kind: str, text: str, data: Mapping[str, Any]) -> Content:
     if kind == "text":
         return {"type": "text", "text": text}
     if kind == "image":
@@ -251,16 +243,7 @@ class WeiboAdapter(ChannelAdapter):
     credential_fields = ("app_secret", "access_token")
 
     def handshake(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
-        if req.method == "POST":
-            return None
-        if req.method != "GET":
-            raise MethodNotAllowed(f"{req.method} not supported")
-        echostr = req.query.get("echostr")
-        if echostr is None:
-            raise BadRequest("GET without echostr")
-        q = req.query
-        check_signature(q.get("signature"), creds["app_secret"], q.get("timestamp"), q.get("nonce"))
-        return Response.text(echostr)
+        return echo_handshake(req, creds["app_secret"])
 
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
         q = req.query

@@ -76,3 +76,18 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 def json_body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+class LambdaContext:
+    """The fields powertools reads from a Lambda context (logger, idempotency, tracer)."""
+
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def __init__(self, function_name: str = "omniflow-test", remaining_ms: int = 10_000) -> None:
+        self.function_name = function_name
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
