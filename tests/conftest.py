@@ -64,14 +64,17 @@ def _atomic_moto_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto in-process with every resource. Step Functions executions really run only for tests
+    marked ``sfn`` (the SLA tests): elsewhere they would outlive their test, still waiting on
+    their deadline, and wake up inside a later test's moto."""
     from moto import mock_aws
 
     from infra.local.provision import provision
 
     _atomic_moto_requests(monkeypatch)
-
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    run_executions = request.node.get_closest_marker("sfn") is not None
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": run_executions}}):
         env = provision("test", visibility_seconds=1, max_receive_count=3)
         for key, value in env.items():
             monkeypatch.setenv(key, value)

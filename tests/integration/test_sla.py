@@ -14,6 +14,8 @@ from chalicelib.router import service as router
 from chalicelib.sla import service as sla
 from tests.support.factories import inbound
 
+pytestmark = pytest.mark.sfn
+
 # moto runs Wait states on real time but may finish them up to ~3 s early: keep deadlines clear of that.
 DEADLINE_SECONDS = 6
 
