@@ -33,7 +33,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.base import ChannelAdapter, NotFound, Response, WebhookRequest
 from chalicelib.messages import CustomerHints, HintField, InboundMessage, OutboundMessage, SendResult
@@ -67,9 +67,9 @@ REPLY_REFUSAL = "voice replies are spoken on the call"
 class VoiceAdapter(ChannelAdapter):
     name = "voice"
     #: Agents answer by speaking: the core must not offer voice as a reply channel.
+    #: (No HTTP webhook either: voice is in ``channels.WITHOUT_WEBHOOK``; Connect invokes the
+    #: Lambdas of infra/app.yaml's voice section directly.)
     can_reply = False
-    #: No HTTP webhook: Connect invokes the Lambdas directly (infra/app.yaml's voice section).
-    webhook: ClassVar[bool] = False
 
     def route(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
         raise NotFound("voice has no webhook: Amazon Connect invokes its Lambdas directly")

@@ -259,3 +259,10 @@ def test_the_thread_refuses_tampered_queries_and_bad_cursors(aws):
     assert get_thread("a#b")["statusCode"] == 400
     unsigned = pipeline.handle(http_event("GET", "/webhooks/app/messages", query={"user": "u-42"}))
     assert unsigned["statusCode"] == 401
+
+
+def test_when_the_nonce_store_is_unavailable_the_backend_is_told_to_retry_and_nothing_is_queued(aws):
+    boto3.client("dynamodb").delete_table(TableName="omniflow-test-state")
+    response = post(entry())
+    assert response["statusCode"] == 503 and json_body(response)["error"] == "unavailable"
+    assert drain_inbound(aws) == []

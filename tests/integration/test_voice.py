@@ -237,3 +237,42 @@ def test_an_anonymous_callers_transcript_is_kept_under_a_per_call_identity(aws):
     )
     [msg] = drain_inbound(aws)
     assert msg.channel_user_id == f"anonymous-{contact_id}" and msg.hints.verified == ()
+
+
+def test_when_dynamodb_fails_the_caller_is_still_answered_and_the_failure_is_visible(aws):
+    from botocore.exceptions import EndpointConnectionError
+
+    wrote_on_wechat()
+    events = voice.lookup_client().meta.events
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    events.register("before-call.dynamodb.Query", unreachable, unique_id="test-query-down")
+    events.register("before-call.dynamodb.PutItem", unreachable, unique_id="test-put-down")
+    try:
+        event = contact_flow_event()
+        answer = call(event)
+    finally:
+        events.unregister("before-call.dynamodb.Query", unique_id="test-query-down")
+        events.unregister("before-call.dynamodb.PutItem", unique_id="test-put-down")
+    assert answer == voice.unknown_caller("error")
+    assert remembered(event["Details"]["ContactData"]["ContactId"]) is None
+
+
+def test_after_an_agent_merges_two_customers_the_caller_is_the_merged_one(aws):
+    from chalicelib.identity import service as identity
+
+    phone_owner = wrote_on_wechat()
+    other = router.store(inbound("sms", "+15550001111", "hello from my US number"))
+    assert other is not None
+    target = other.conversation.customer_id
+    identity.merge(target, phone_owner, actor="supervisor")
+    assert call(contact_flow_event())["customer_id"] == target
+
+
+def test_a_record_that_is_json_but_not_an_event_is_reported(aws):
+    stream = kinesis_event(b"[1, 2, 3]")
+    assert consume(stream) == {
+        "batchItemFailures": [{"itemIdentifier": stream["Records"][0]["kinesis"]["sequenceNumber"]}]
+    }

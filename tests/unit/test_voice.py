@@ -335,7 +335,10 @@ def test_an_anonymous_callers_words_link_to_nobody():
 
 
 def test_agents_cannot_write_on_voice_and_a_send_fails_for_good():
-    assert ADAPTER.can_reply is False and ADAPTER.mailbox is False and ADAPTER.webhook is False
+    from chalicelib.channels import webhook_channels
+
+    assert ADAPTER.can_reply is False and ADAPTER.mailbox is False
+    assert "voice" not in webhook_channels()
     out = OutboundMessage(
         message_id="c#2",
         conversation_id="c",
