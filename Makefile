@@ -10,8 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 STAGE ?= dev
-# Most tests wait on moto (visibility timeouts, Step Functions Wait states, the local stack)
-# rather than compute, so four workers beat two even on two cores (14 vs 23 min when measured).
+# Many tests wait on moto (visibility timeouts, Step Functions Wait states, the local stack)
+# rather than compute, so four workers pay off even on two cores; PYTEST_WORKERS=2 to compare.
 # loadfile keeps a file's tests on one worker, so the e2e tests share one local stack
 # (xdist's loadgroup does not group under pytest 9).
 PYTEST_WORKERS ?= 4
