@@ -20,22 +20,10 @@ from chalicelib.channels.transport import LiveTransport, RecordingTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.douyin import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 
 DEMO = DEMO_CHANNELS["douyin"]
 CUSTOMER = "_000CUSTOMER_OPEN_ID"
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-douyin-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-douyin-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000
 
 
 def im_event(

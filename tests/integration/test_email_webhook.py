@@ -28,7 +28,7 @@ from chalicelib.channels.transport import RecordingTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.email import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 from tests.unit.test_email import customer_mail, ses_notification
 from tests.unit.test_email_sns import CERT_URL, SnsSigner
 
@@ -43,18 +43,6 @@ def sns_event(
     base64-encoded."""
     headers = {"content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": message_type}
     return http_event("POST", "/webhooks/email", body=body, headers=headers, base64_body=base64_body)
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-email-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-email-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 @pytest.fixture(scope="module")

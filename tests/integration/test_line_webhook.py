@@ -23,23 +23,11 @@ from chalicelib.channels.transport import LiveTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.line import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 
 DEMO = DEMO_CHANNELS["line"]
 USER = "U" + "a" * 32
 DESTINATION = "U" + "f" * 32
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-line-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-line-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def text_event(text: str, event_id: str, *, redelivery: bool = False) -> lw.MessageEvent:

@@ -24,7 +24,7 @@ from functions.instagram import handler as instagram_handler
 from functions.messenger import handler as messenger_handler
 from functions.whatsapp import handler as whatsapp_handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 from tests.support.meta_payloads import (
     CUSTOMER_WA_ID,
     IGSID,
@@ -46,20 +46,6 @@ from tests.support.meta_payloads import (
 
 HANDLERS = {"whatsapp": whatsapp_handler, "messenger": messenger_handler, "instagram": instagram_handler}
 CHANNELS = sorted(HANDLERS)
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    memory_limit_in_mb = 256
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def __init__(self, channel: str) -> None:
-        self.function_name = f"omniflow-test-webhook-{channel}"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def webhook(channel: str, event: dict[str, Any]) -> dict[str, Any]:

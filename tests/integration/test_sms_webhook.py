@@ -16,7 +16,7 @@ from chalicelib.channels.transport import LiveTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.sms import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 
 TWILIO = DEMO_CHANNELS["sms"]
 PUBLIC_URL = "https://omniflow.test/webhooks/sms"
@@ -29,18 +29,6 @@ def twilio_event(form: dict[str, str], *, signature: str | None = None) -> dict:
         signature = RequestValidator(TWILIO["auth_token"]).compute_signature(PUBLIC_URL, form)
     headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature}
     return http_event("POST", "/webhooks/sms", body=urlencode(form), headers=headers, base64_body=True)
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-sms-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-sms-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def webhook(event: dict) -> dict:

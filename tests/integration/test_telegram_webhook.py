@@ -19,23 +19,11 @@ from chalicelib.channels.transport import LiveTransport, RecordingTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.telegram import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 
 DEMO = DEMO_CHANNELS["telegram"]
 CUSTOMER = telegram.User(id=777001, first_name="Mia", is_bot=False, username="mia")
 WHEN = datetime(2024, 6, 1, 9, 30, tzinfo=UTC)
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-telegram-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-telegram-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def text_update(text: str = "Hello, is anyone there?", update_id: int = 500_001) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.channels import credentials, pipeline
 from chalicelib.config import MAX_BODY_BYTES
 from chalicelib.messages import Attachment, InboundMessage, Location
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 from tests.unit.test_wechat_inbound import BILLION_LAUGHS, EXTERNAL_ENTITY, wechat_xml
 from tests.unit.test_wechat_protocol import WeChatPlatform, text_xml
 
@@ -39,18 +39,6 @@ def api_event(
     return http_event(
         method, path, body=body, query=query, headers={"content-type": content_type}, base64_body=base64_body
     )
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-wechat-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-wechat-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def post(query: dict[str, str], body: str | bytes, **kwargs: Any) -> dict[str, Any]:

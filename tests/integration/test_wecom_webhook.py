@@ -16,7 +16,7 @@ import responses
 from chalicelib.channels import pipeline, wecom
 from chalicelib.config import MAX_BODY_BYTES
 from chalicelib.messages import InboundMessage
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 from tests.unit.test_wechat_inbound import BILLION_LAUGHS
 from tests.unit.test_wecom_protocol import (
     CORP_ID,
@@ -32,16 +32,6 @@ from tests.unit.test_wecom_protocol import (
 
 WECOM = WeComPlatform()  # the provisioned demo account "default"
 USER = "wmCustomer0000000000000001"
-
-
-class LambdaContext:
-    function_name = "omniflow-test-wecom-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-wecom-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000
 
 
 @pytest.fixture

@@ -16,22 +16,10 @@ from chalicelib.channels.transport import LiveTransport
 from chalicelib.messages import InboundMessage, OutboundMessage
 from functions.weibo import handler
 from infra.local.provision import DEMO_CHANNELS
-from tests.support.events import http_event
+from tests.support.events import LambdaContext, http_event
 from tests.unit.test_weibo import BILLION_LAUGHS, EXTERNAL_ENTITY, push, signed_query, xml_push
 
 DEMO = DEMO_CHANNELS["weibo"]
-
-
-class LambdaContext:
-    """The few fields powertools reads from a Lambda context."""
-
-    function_name = "omniflow-test-weibo-webhook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:omniflow-test-weibo-webhook"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000
 
 
 def call(
