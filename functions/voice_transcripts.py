@@ -3,6 +3,7 @@ segment of a call is enqueued once as a voice message (see chalicelib/channels/v
 
 from typing import Any
 
+from chalicelib.channels.pipeline import register_lambda_context
 from chalicelib.channels.voice import transcript_batch
 from chalicelib.observability import logger, metrics, tracer
 
@@ -11,4 +12,7 @@ from chalicelib.observability import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return transcript_batch(event, context)
+    # Segments are enqueued once (pipeline.enqueue_once): an invocation that dies mid-way must not
+    # leave them "in progress" for the whole dedupe TTL.
+    register_lambda_context(context)
+    return transcript_batch(event)

@@ -46,8 +46,9 @@ from chalicelib.channels.base import (
     WebhookError,
     WebhookRequest,
     constant_time_equals,
+    deliver,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport
 from chalicelib.messages import (
     Attachment,
     CustomerHints,
@@ -365,11 +366,11 @@ class AppAdapter(ChannelAdapter):
             "x-omniflow-nonce": nonce,
             "x-omniflow-signature": sign(keys[key_id], timestamp, nonce, body),
         }
-        try:
-            reply = http.call(HttpCall("POST", url, headers=headers, data=body))
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        return _callback_result(reply, msg)
+        return deliver(
+            lambda: http.call(HttpCall("POST", url, headers=headers, data=body)),
+            lambda reply: _callback_result(reply, msg),
+            local=SendResult(status="sent_local", platform_message_id=msg.message_id),
+        )
 
 
 def callback_body(msg: OutboundMessage) -> bytes:
@@ -395,8 +396,6 @@ def callback_body(msg: OutboundMessage) -> bytes:
 
 def _callback_result(reply: HttpReply, msg: OutboundMessage) -> SendResult:
     """2xx sent; 429 and 5xx worth retrying; other answers final (the reply stays in the mailbox)."""
-    if reply.recorded:
-        return SendResult(status="sent_local", platform_message_id=msg.message_id)
     if reply.ok:
         return SendResult(status="sent", platform_message_id=msg.message_id)
     retryable = reply.status == 429 or reply.status >= 500

@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
+from chalicelib.channels.transport import HttpReply, TransportError
 from chalicelib.messages import (
     Attachment,
     DeliveryStatus,
@@ -136,6 +137,49 @@ def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
 
 def b64_hmac(key: bytes, data: bytes, digestmod: str) -> str:
     return base64.b64encode(hmac.new(key, data, digestmod).digest()).decode()
+
+
+def verify_header(req: WebhookRequest, name: str, expected: str | Callable[[str], bool]) -> None:
+    """Authenticate a request by the one header carrying its signature or shared secret:
+    Unauthorized (401) when it is missing, Forbidden (403) unless it equals ``expected`` (compared
+    in constant time) or, for a callable, ``expected(value)`` is true (which must compare in
+    constant time itself)."""
+    shown = "-".join(part[:1].upper() + part[1:] for part in name.split("-"))  # as platforms spell it
+    given = req.header(name)
+    if not given:
+        raise Unauthorized(f"missing {shown}")
+    if not (expected(given) if callable(expected) else constant_time_equals(given, expected)):
+        raise Forbidden(f"{shown} does not match")
+
+
+def deliver(
+    attempt: Callable[[], HttpReply],
+    result: Callable[[HttpReply], SendResult],
+    *,
+    unreachable: str | None = None,
+    local: SendResult | None = None,
+) -> SendResult:
+    """The tail every channel's ``send`` shares: make the platform call(s) in ``attempt``, then
+
+    - a network failure → failed, retryable (the outbound queue tries again); ``unreachable``
+      names the platform instead of the URL when the URL holds a secret (Telegram's bot token);
+    - no access token to be had → failed, retryable as the token cache says;
+    - a call the local stack recorded → ``local`` (default ``sent_local``);
+    - otherwise the platform's answer as the channel's ``result`` maps it.
+    """
+    from chalicelib.channels.tokens import TokenError  # senders only: webhooks never load it
+
+    try:
+        reply = attempt()
+    except TokenError as exc:
+        return SendResult(status="failed", error=str(exc), retryable=exc.retryable)
+    except TransportError as exc:
+        cause = type(exc.__cause__).__name__
+        error = f"{unreachable} unreachable ({cause})" if unreachable else str(exc)
+        return SendResult(status="failed", error=error, retryable=True)
+    if reply.recorded:
+        return local or SendResult(status="sent_local")
+    return result(reply)
 
 
 class Content(TypedDict, total=False):

@@ -51,11 +51,12 @@ from chalicelib.channels.base import (
     Forbidden,
     MethodNotAllowed,
     Response,
-    Unauthorized,
     WebhookRequest,
     constant_time_equals,
+    deliver,
+    verify_header,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
 from chalicelib.messages import (
     Attachment,
     CustomerHints,
@@ -222,13 +223,21 @@ def fetch_client_token(creds: Mapping[str, str], http: Transport) -> tokens.Fetc
     )
 
 
-def _send_call(open_id: str, access_token: str, body: bytes) -> HttpCall:
-    return HttpCall(
-        "POST",
+API = tokens.TokenApi(
+    key=lambda creds: tokens.token_key(CHANNEL, creds["client_key"]),
+    fetch=fetch_client_token,
+    rejected=lambda reply: _codes(reply)[0] in TOKEN_REJECTED,
+    local_token=LOCAL_ACCESS_TOKEN,
+)
+
+
+def _send_call(open_id: str, access_token: str, payload: Mapping[str, Any]) -> HttpCall:
+    return json_post(
         SEND_URL,
+        payload,
         params={"open_id": open_id},
-        headers={"access-token": access_token, "content-type": "application/json"},
-        data=body,
+        headers={"access-token": access_token},
+        content_type="application/json",
     )
 
 
@@ -280,11 +289,8 @@ class DouyinAdapter(ChannelAdapter):
         return Response.json({"challenge": challenge})
 
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
-        given = req.header(SIGNATURE_HEADER)
-        if not given:
-            raise Unauthorized("missing X-Douyin-Signature")
-        if not constant_time_equals(given.lower(), signature(creds["client_secret"], req.body)):
-            raise Forbidden("X-Douyin-Signature does not match")
+        expected = signature(creds["client_secret"], req.body)
+        verify_header(req, SIGNATURE_HEADER, lambda given: constant_time_equals(given.lower(), expected))
 
     def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
         data = _event_body(req)
@@ -312,27 +318,8 @@ class DouyinAdapter(ChannelAdapter):
             "content": {"msg_type": TEXT_MSG_TYPE, "text": {"text": msg.text}},
             "scene": REPLY_SCENE,
         }
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        if http.recording:
-            http.call(_send_call(creds["open_id"], LOCAL_ACCESS_TOKEN, body))
-            return SendResult(status="sent_local")
-        key = tokens.token_key(CHANNEL, creds["client_key"])
-
-        def fetch() -> tokens.FetchedToken:
-            return fetch_client_token(creds, http)
-
-        try:
-            token = tokens.TOKENS.get(key, fetch)
-            reply = http.call(_send_call(creds["open_id"], token, body))
-            if _codes(reply)[0] in TOKEN_REJECTED:
-                tokens.TOKENS.invalidate(key, token)
-                token = tokens.TOKENS.get(key, fetch)
-                reply = http.call(_send_call(creds["open_id"], token, body))
-        except tokens.TokenError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=exc.retryable)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        return _send_result(reply)
+        open_id = creds["open_id"]
+        return deliver(lambda: API.call(creds, http, lambda t: _send_call(open_id, t, payload)), _send_result)
 
 
 ADAPTER = DouyinAdapter()

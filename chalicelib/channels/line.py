@@ -29,7 +29,6 @@ issued in the LINE Developers console).
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -42,13 +41,12 @@ from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
     Content,
-    Forbidden,
-    Unauthorized,
     WebhookRequest,
     b64_hmac,
-    constant_time_equals,
+    deliver,
+    verify_header,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
 from chalicelib.messages import (
     Attachment,
     InboundMessage,
@@ -198,16 +196,8 @@ def fresh_reply_token(context: Mapping[str, str], now: float) -> str | None:
 def _call(
     url: str, access_token: str, payload: dict[str, Any], extra: Mapping[str, str] | None = None
 ) -> HttpCall:
-    return HttpCall(
-        "POST",
-        url,
-        headers={
-            "authorization": f"Bearer {access_token}",
-            "content-type": "application/json",
-            **(extra or {}),
-        },
-        data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-    )
+    headers = {"authorization": f"Bearer {access_token}", **(extra or {})}
+    return json_post(url, payload, headers=headers, content_type="application/json")
 
 
 def _message_of(reply: HttpReply) -> str:
@@ -247,11 +237,7 @@ class LineAdapter(ChannelAdapter):
     credential_fields = ("channel_secret", "channel_access_token")
 
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
-        given = req.header(SIGNATURE_HEADER)
-        if not given:
-            raise Unauthorized("missing x-line-signature")
-        if not constant_time_equals(given, signature(creds["channel_secret"], req.body)):
-            raise Forbidden("x-line-signature does not match")
+        verify_header(req, SIGNATURE_HEADER, signature(creds["channel_secret"], req.body))
 
     def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
         body = jf.obj(req.json(), "body")
@@ -267,20 +253,16 @@ class LineAdapter(ChannelAdapter):
         token = creds["channel_access_token"]
         messages = [{"type": "text", "text": msg.text}]
         reply_token = fresh_reply_token(msg.reply_context, time.time())
-        try:
+
+        def attempt() -> HttpReply:
             if reply_token is not None:
                 answer = http.call(_call(REPLY_URL, token, {"replyToken": reply_token, "messages": messages}))
-                if answer.recorded:
-                    return SendResult(status="sent_local")
-                if not _is_invalid_reply_token(answer):
-                    return _send_result(answer)
+                if answer.recorded or not _is_invalid_reply_token(answer):
+                    return answer
             push = {"to": msg.reply_context.get("to") or msg.channel_user_id, "messages": messages}
-            answer = http.call(_call(PUSH_URL, token, push, {"x-line-retry-key": retry_key(msg.message_id)}))
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        if answer.recorded:
-            return SendResult(status="sent_local")
-        return _send_result(answer)
+            return http.call(_call(PUSH_URL, token, push, {"x-line-retry-key": retry_key(msg.message_id)}))
+
+        return deliver(attempt, _send_result)
 
 
 ADAPTER = LineAdapter()

@@ -43,8 +43,9 @@ from chalicelib.channels.base import (
     Unauthorized,
     WebhookRequest,
     constant_time_equals,
+    deliver,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport
 from chalicelib.messages import (
     Attachment,
     DeliveryStatus,
@@ -354,11 +355,10 @@ class MetaAdapter(ChannelAdapter):
             },
             json=payload,
         )
-        try:
-            reply = http.call(call)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        data = reply.json() if reply.ok and not reply.recorded else None
+        return deliver(lambda: http.call(call), self._send_result)
+
+    def _send_result(self, reply: HttpReply) -> SendResult:
+        data = reply.json() if reply.ok else None
         return send_result(reply, self.sent_id(data if isinstance(data, dict) else {}))
 
     def prepare(

@@ -40,6 +40,13 @@ _IDEMPOTENCY_CONFIG = IdempotencyConfig(
 )
 
 
+def register_lambda_context(context: Any) -> None:
+    """Tell the dedupe (powertools idempotency) about this invocation, so a delivery whose
+    invocation dies mid-way is retried once it times out instead of being blocked as "in
+    progress" for the whole dedupe TTL. Every Lambda that calls ``enqueue_once`` calls this."""
+    _IDEMPOTENCY_CONFIG.register_lambda_context(context)
+
+
 def request_from_event(event: dict[str, Any]) -> WebhookRequest:
     """Build a WebhookRequest from an HTTP API v2 event. Raises 404/413/400 on bad shapes."""
     raw_path: str = event.get("rawPath") or "/"
@@ -160,7 +167,7 @@ def lambda_handler(channel: str) -> Callable[[dict[str, Any], Any], dict[str, An
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        _IDEMPOTENCY_CONFIG.register_lambda_context(context)
+        register_lambda_context(context)
         return handle(event, expected_channel=channel)
 
     handler.__name__ = f"{channel}_webhook"

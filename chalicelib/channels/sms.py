@@ -24,13 +24,13 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
-    Forbidden,
     Response,
-    Unauthorized,
     WebhookRequest,
     constant_time_equals,
+    deliver,
+    verify_header,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport
 from chalicelib.messages import (
     Attachment,
     CustomerHints,
@@ -86,17 +86,14 @@ class SmsAdapter(ChannelAdapter):
     # ---- inbound -------------------------------------------------------------------------------
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
         """Recompute ``X-Twilio-Signature`` over the public URL and the raw form pairs."""
-        given = req.header("x-twilio-signature")
-        if not given:
-            raise Unauthorized("missing X-Twilio-Signature")
-        pairs = _form_pairs(req.body)
         token = creds["auth_token"]
-        # Check every variant (no early exit) so timing does not reveal which one matched.
-        matches = [
-            constant_time_equals(twilio_signature(token, u, pairs), given) for u in url_variants(req.url)
-        ]
-        if not any(matches):
-            raise Forbidden("X-Twilio-Signature does not match")
+
+        def matches(given: str) -> bool:
+            pairs, urls = _form_pairs(req.body), url_variants(req.url)
+            # Every variant is checked (a list, no early exit): timing does not tell which matched.
+            return any([constant_time_equals(twilio_signature(token, u, pairs), given) for u in urls])
+
+        verify_header(req, "x-twilio-signature", matches)
 
     def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
         form = req.form()
@@ -143,11 +140,7 @@ class SmsAdapter(ChannelAdapter):
         call = HttpCall(
             "POST", f"{API_BASE}/Accounts/{sid}/Messages.json", data=form, auth=(sid, creds["auth_token"])
         )
-        try:
-            reply = http.call(call)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        return _send_result(reply)
+        return deliver(lambda: http.call(call), _send_result)
 
 
 def _form_pairs(body: bytes) -> list[tuple[str, str]]:
@@ -175,8 +168,6 @@ def _attachments(form: Mapping[str, str]) -> list[Attachment]:
 
 def _send_result(reply: HttpReply) -> SendResult:
     """Map Twilio's answer: 2xx sent; 429 and 5xx worth retrying; other 4xx are final."""
-    if reply.recorded:
-        return SendResult(status="sent_local")
     data = reply.json()
     data = data if isinstance(data, dict) else {}
     if reply.ok:

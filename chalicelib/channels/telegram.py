@@ -34,7 +34,6 @@ Credentials per account: ``bot_token`` (from @BotFather) and ``secret_token`` (c
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -47,13 +46,12 @@ from chalicelib.channels.base import (
     BadRequest,
     ChannelAdapter,
     Content,
-    Forbidden,
     Response,
-    Unauthorized,
     WebhookRequest,
-    constant_time_equals,
+    deliver,
+    verify_header,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
 from chalicelib.messages import (
     Attachment,
     CustomerHints,
@@ -358,11 +356,7 @@ class TelegramAdapter(ChannelAdapter):
     credential_fields = ("bot_token", "secret_token")
 
     def verify(self, req: WebhookRequest, creds: Mapping[str, str]) -> None:
-        given = req.header(SECRET_HEADER)
-        if not given:
-            raise Unauthorized("missing X-Telegram-Bot-Api-Secret-Token")
-        if not constant_time_equals(given, creds["secret_token"]):
-            raise Forbidden("X-Telegram-Bot-Api-Secret-Token does not match")
+        verify_header(req, SECRET_HEADER, creds["secret_token"])
 
     def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
         update = jf.obj(req.json(), "update")
@@ -379,26 +373,10 @@ class TelegramAdapter(ChannelAdapter):
         if len(msg.text) > MAX_TEXT:
             return SendResult(status="failed", error=f"longer than Telegram's {MAX_TEXT} characters")
         token = LOCAL_BOT_TOKEN if http.recording else creds["bot_token"]
-        call = HttpCall(
-            "POST",
-            method_url(token, "sendMessage"),
-            headers={"content-type": "application/json"},
-            data=json.dumps(
-                {"chat_id": _chat_id(msg.channel_user_id), "text": msg.text}, ensure_ascii=False
-            ).encode(),
-        )
-        try:
-            reply = http.call(call)
-        except TransportError as exc:
-            # Not str(exc): the transport names the URL, and this URL holds the bot token.
-            return SendResult(
-                status="failed",
-                error=f"Telegram unreachable ({type(exc.__cause__).__name__})",
-                retryable=True,
-            )
-        if reply.recorded:
-            return SendResult(status="sent_local")
-        return _send_result(reply)
+        payload = {"chat_id": _chat_id(msg.channel_user_id), "text": msg.text}
+        call = json_post(method_url(token, "sendMessage"), payload, content_type="application/json")
+        # unreachable: a network failure must not be told with the URL, which holds the bot token
+        return deliver(lambda: http.call(call), _send_result, unreachable="Telegram")
 
 
 ADAPTER = TelegramAdapter()

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws import client
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport
 from chalicelib.config import settings
 from chalicelib.observability import logger
 
@@ -64,6 +65,38 @@ def token_key(channel: str, app: str) -> str:
     """State-table key of an app's token. Keyed by the platform's app id rather than our account
     name: two accounts configured with the same app must share (not fight over) one token."""
     return f"token#{channel}#{app}"
+
+
+@dataclass(frozen=True)
+class TokenApi:
+    """A platform API whose calls carry a shared access token (WeChat, WeCom, Douyin): which token
+    an account's credentials use, how a new one is fetched, and how the platform says it refuses
+    one. The channel supplies these; the call with its one retry is written here once."""
+
+    key: Callable[[Mapping[str, str]], str]  # the credentials → the token's state-table key
+    fetch: Callable[[Mapping[str, str], Transport], FetchedToken]
+    rejected: Callable[[HttpReply], bool]  # the answer says the token is invalid or expired
+    local_token: str  # what the local stack records in place of a token
+
+    def call(self, creds: Mapping[str, str], http: Transport, build: Callable[[str], HttpCall]) -> HttpReply:
+        """One call built by ``build(token)``. A token the platform rejects (revoked, or retired by
+        another holder's refresh) is dropped and the call made once more with a fresh one. The
+        local stack records the call with ``local_token`` and fetches nothing. Raises TokenError or
+        TransportError."""
+        if http.recording:
+            return http.call(build(self.local_token))
+        key = self.key(creds)
+
+        def fetch() -> FetchedToken:
+            return self.fetch(creds, http)
+
+        token = TOKENS.get(key, fetch)
+        reply = http.call(build(token))
+        if self.rejected(reply):
+            TOKENS.invalidate(key, token)
+            token = TOKENS.get(key, fetch)
+            reply = http.call(build(token))
+        return reply
 
 
 def _is_condition_failure(exc: ClientError) -> bool:

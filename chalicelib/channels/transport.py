@@ -38,6 +38,25 @@ class HttpCall:
         return {"method": self.method, "url": self.url, "params": params, "headers": headers, "body": body}
 
 
+def json_post(
+    url: str,
+    payload: Any,
+    *,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json; charset=utf-8",
+) -> HttpCall:
+    """A POST of ``payload`` as UTF-8 JSON with non-ASCII text left as it is: WeChat-family APIs
+    want Chinese unescaped, and ``requests``' ``json=`` would escape it."""
+    return HttpCall(
+        "POST",
+        url,
+        params=params,
+        headers={"content-type": content_type, **(headers or {})},
+        data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+    )
+
+
 @dataclass(frozen=True)
 class HttpReply:
     status: int

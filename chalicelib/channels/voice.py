@@ -505,7 +505,7 @@ def transcript_record(record: KinesisStreamRecord) -> int:
     return len(messages)
 
 
-def transcript_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def transcript_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The Kinesis consumer's body: ``{"batchItemFailures": [...]}`` for ReportBatchItemFailures."""
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.batch import (
@@ -514,13 +514,7 @@ def transcript_batch(event: dict[str, Any], context: Any = None) -> dict[str, An
         process_partial_response,
     )
 
-    from chalicelib.channels import pipeline
     from chalicelib.observability import logger, metrics
-
-    if context is not None:
-        # enqueue_once's idempotency records expire with the invocation if it dies mid-way,
-        # instead of blocking the same segment for the whole dedupe TTL.
-        pipeline._IDEMPOTENCY_CONFIG.register_lambda_context(context)
 
     enqueued = 0
 

@@ -51,8 +51,9 @@ from chalicelib.channels.base import (
     Unauthorized,
     WebhookRequest,
     constant_time_equals,
+    deliver,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
 from chalicelib.messages import (
     Attachment,
     CustomerHints,
@@ -421,14 +422,16 @@ def fetch_access_token(creds: Mapping[str, str], http: Transport) -> tokens.Fetc
     )
 
 
-def _custom_send_call(access_token: str, body: bytes) -> HttpCall:
-    return HttpCall(
-        "POST",
-        CUSTOM_SEND_URL,
-        params={"access_token": access_token},
-        headers={"content-type": "application/json; charset=utf-8"},
-        data=body,
-    )
+API = tokens.TokenApi(
+    key=lambda creds: tokens.token_key(CHANNEL, creds["app_id"]),
+    fetch=fetch_access_token,
+    rejected=lambda reply: reply.ok and _errcode(reply) in TOKEN_REJECTED,
+    local_token=LOCAL_ACCESS_TOKEN,
+)
+
+
+def _custom_send_call(access_token: str, payload: Mapping[str, Any]) -> HttpCall:
+    return json_post(CUSTOM_SEND_URL, payload, params={"access_token": access_token})
 
 
 def _send_result(reply: HttpReply) -> SendResult:
@@ -507,27 +510,7 @@ class WeChatAdapter(ChannelAdapter):
         unescaped (``ensure_ascii=False``), as WeChat requires; ``requests``' ``json=`` would escape
         it. An access token WeChat rejects is dropped and the send retried once with a fresh one."""
         payload = {"touser": msg.channel_user_id, "msgtype": "text", "text": {"content": msg.text}}
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        if http.recording:
-            http.call(_custom_send_call(LOCAL_ACCESS_TOKEN, body))
-            return SendResult(status="sent_local")
-        key = tokens.token_key(CHANNEL, creds["app_id"])
-
-        def fetch() -> tokens.FetchedToken:
-            return fetch_access_token(creds, http)
-
-        try:
-            token = tokens.TOKENS.get(key, fetch)
-            reply = http.call(_custom_send_call(token, body))
-            if reply.ok and _errcode(reply) in TOKEN_REJECTED:
-                tokens.TOKENS.invalidate(key, token)
-                token = tokens.TOKENS.get(key, fetch)
-                reply = http.call(_custom_send_call(token, body))
-        except tokens.TokenError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=exc.retryable)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        return _send_result(reply)
+        return deliver(lambda: API.call(creds, http, lambda t: _custom_send_call(t, payload)), _send_result)
 
 
 ADAPTER = WeChatAdapter()

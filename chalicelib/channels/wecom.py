@@ -29,7 +29,6 @@ pull the answer is 503, so WeCom retries the callback and the retry continues fr
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +50,7 @@ from chalicelib.channels.base import (
     Response,
     RetryLater,
     WebhookRequest,
+    deliver,
 )
 from chalicelib.channels.transport import (
     HttpCall,
@@ -59,6 +59,7 @@ from chalicelib.channels.transport import (
     RecordingTransport,
     Transport,
     TransportError,
+    json_post,
 )
 from chalicelib.channels.wechat import MessageCrypto, check_signature, parse_xml_fields
 from chalicelib.channels.wechat import _errcode as errcode_of
@@ -398,31 +399,15 @@ def fetch_access_token(creds: Mapping[str, str], http: Transport) -> tokens.Fetc
 
 
 def _post_json(url: str, access_token: str, payload: Mapping[str, Any]) -> HttpCall:
-    # UTF-8 bytes with Chinese left unescaped, as WeCom expects (requests' json= would escape it).
-    return HttpCall(
-        "POST",
-        url,
-        params={"access_token": access_token},
-        headers={"content-type": "application/json; charset=utf-8"},
-        data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-    )
+    return json_post(url, payload, params={"access_token": access_token})
 
 
-def call_api(creds: Mapping[str, str], http: Transport, build: Callable[[str], HttpCall]) -> HttpReply:
-    """One API call with the shared access token; a token WeCom rejects is dropped and the call
-    made once more with a fresh one. Raises TokenError or TransportError."""
-    key = token_key(creds)
-
-    def fetch() -> tokens.FetchedToken:
-        return fetch_access_token(creds, http)
-
-    token = tokens.TOKENS.get(key, fetch)
-    reply = http.call(build(token))
-    if reply.ok and errcode_of(reply) in TOKEN_REJECTED:
-        tokens.TOKENS.invalidate(key, token)
-        token = tokens.TOKENS.get(key, fetch)
-        reply = http.call(build(token))
-    return reply
+API = tokens.TokenApi(
+    key=token_key,
+    fetch=fetch_access_token,
+    rejected=lambda reply: reply.ok and errcode_of(reply) in TOKEN_REJECTED,
+    local_token=LOCAL_ACCESS_TOKEN,
+)
 
 
 def send_result(reply: HttpReply) -> SendResult:
@@ -584,11 +569,11 @@ class Puller:
         dropped and the page asked for without it, which WeCom allows at a lower rate."""
         body: dict[str, Any] = {"cursor": cursor or "", "limit": PAGE_LIMIT, "open_kfid": open_kfid}
         try:
-            reply = call_api(self.creds, self.http, lambda t: _post_json(SYNC_MSG_URL, t, _with(body, token)))
+            reply = API.call(self.creds, self.http, lambda t: _post_json(SYNC_MSG_URL, t, _with(body, token)))
             if token is not None and reply.ok and errcode_of(reply) == INVALID_MSG_TOKEN:
                 logger.info("wecom callback token expired; pulling without it")
                 token = None
-                reply = call_api(self.creds, self.http, lambda t: _post_json(SYNC_MSG_URL, t, body))
+                reply = API.call(self.creds, self.http, lambda t: _post_json(SYNC_MSG_URL, t, body))
         except (tokens.TokenError, TransportError) as exc:
             raise PullFailed(str(exc)) from exc
         return sync_page(reply), token
@@ -711,16 +696,9 @@ class WeComAdapter(ChannelAdapter):
             "msgtype": "text",
             "text": {"content": msg.text},
         }
-        if http.recording:
-            http.call(_post_json(SEND_MSG_URL, LOCAL_ACCESS_TOKEN, payload))
-            return SendResult(status="sent_local")
-        try:
-            reply = call_api(creds, http, lambda t: _post_json(SEND_MSG_URL, t, payload))
-        except tokens.TokenError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=exc.retryable)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        return send_result(reply)
+        return deliver(
+            lambda: API.call(creds, http, lambda t: _post_json(SEND_MSG_URL, t, payload)), send_result
+        )
 
 
 ADAPTER = WeComAdapter()

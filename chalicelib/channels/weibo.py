@@ -52,8 +52,9 @@ from chalicelib.channels.base import (
     Content,
     Response,
     WebhookRequest,
+    deliver,
 )
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, TransportError
+from chalicelib.channels.transport import HttpCall, HttpReply, Transport
 from chalicelib.channels.wechat import check_signature, echo_handshake
 from chalicelib.messages import (
     Attachment,
@@ -261,13 +262,7 @@ class WeiboAdapter(ChannelAdapter):
             return SendResult(status="failed", error=f"longer than Weibo's {MAX_TEXT} characters")
         token = LOCAL_ACCESS_TOKEN if http.recording else creds["access_token"]
         call = HttpCall("POST", REPLY_URL, data=reply_form(token, msg.channel_user_id, msg.text))
-        try:
-            reply = http.call(call)
-        except TransportError as exc:
-            return SendResult(status="failed", error=str(exc), retryable=True)
-        if reply.recorded:
-            return SendResult(status="sent_local")
-        return _send_result(reply)
+        return deliver(lambda: http.call(call), _send_result)
 
 
 ADAPTER = WeiboAdapter()

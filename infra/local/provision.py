@@ -2,7 +2,8 @@
 
 - ``infra/data.yaml`` is deployed through CloudFormation (tables and queues come up from the same
   template AWS uses);
-- the SLA state machine is created through the Step Functions API from ``infra/sla.asl.json``
+- the SLA state machines are created through the Step Functions API from ``infra/sla.asl.json``
+  and ``infra/ticket-sla.asl.json``
   (moto's executor does not see machines created by its CloudFormation);
 - Cognito (which moto's CloudFormation skips) and the channel secrets are created through their APIs.
 
@@ -97,12 +98,17 @@ DEMO_CHANNELS: dict[str, dict[str, str]] = {
 }
 
 
+def credential_env_var(channel: str, field: str) -> str:
+    """The environment variable that overrides a demo credential: ``OMNIFLOW_<CHANNEL>_<FIELD>``."""
+    return f"OMNIFLOW_{channel.upper()}_{field.upper()}"
+
+
 def channel_credentials(env: dict[str, str] | None = None) -> dict[str, dict[str, dict[str, str]]]:
     """Channel secrets to store: ``{channel: {"default": {field: value}}}`` from env or defaults."""
     env = dict(os.environ if env is None else env)
     out: dict[str, dict[str, dict[str, str]]] = {}
     for channel, fields in DEMO_CHANNELS.items():
-        account = {f: env.get(f"OMNIFLOW_{channel.upper()}_{f.upper()}", v) for f, v in fields.items()}
+        account = {f: env.get(credential_env_var(channel, f), v) for f, v in fields.items()}
         out[channel] = {"default": account}
     return out
 
@@ -120,8 +126,8 @@ def _clients(endpoint_url: str | None, region: str) -> dict[str, Any]:
     }
 
 
-def render_asl(values: dict[str, str]) -> str:
-    text = (INFRA / "sla.asl.json").read_text()
+def render_asl(values: dict[str, str], name: str = "sla.asl.json") -> str:
+    text = (INFRA / name).read_text()
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)
     return text
@@ -165,6 +171,14 @@ def provision(
         definition=asl,
         roleArn="arn:aws:iam::123456789012:role/omniflow-local-sla",
     )
+    ticket_machine = c["stepfunctions"].create_state_machine(
+        name=f"omniflow-{stage}-ticket-sla",
+        definition=render_asl(
+            {"TicketsTable": f"omniflow-{stage}-tickets", "EventsQueueUrl": outputs["EventsQueueUrl"]},
+            "ticket-sla.asl.json",
+        ),
+        roleArn="arn:aws:iam::123456789012:role/omniflow-local-ticket-sla",
+    )
 
     idp = c["cognito-idp"]
     pool = idp.create_user_pool(
@@ -204,6 +218,7 @@ def provision(
         "OMNIFLOW_EVENTS_QUEUE_URL": outputs["EventsQueueUrl"],
         "OMNIFLOW_ALERTS_TOPIC_ARN": outputs["AlertsTopicArn"],
         "OMNIFLOW_SLA_STATE_MACHINE_ARN": machine["stateMachineArn"],
+        "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": ticket_machine["stateMachineArn"],
         "OMNIFLOW_USER_POOL_ID": pool["Id"],
         "OMNIFLOW_USER_POOL_CLIENT_ID": app_client["ClientId"],
         **({"OMNIFLOW_AWS_ENDPOINT": endpoint_url} if endpoint_url else {}),

@@ -39,7 +39,6 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 READY_TIMEOUT = 60.0
 SNS_CERT_URL = "https://sns.{region}.amazonaws.com/SimpleNotificationService-omniflow-local.pem"
-CHANNELS = ("web", "wechat", "sms", "email")
 
 log = logging.getLogger("infra.local")
 
@@ -272,7 +271,24 @@ class LocalStack:
             self.moto.stop()
 
 
+def telegram_set_webhook(public_url: str) -> str:
+    """The ``setWebhook`` call (``chalicelib.channels.telegram.set_webhook_call``) an operator makes
+    to point a bot at this stack, as a curl command. The bot token and the secret token stay
+    ``$OMNIFLOW_TELEGRAM_…`` variables, the ones ``make dev`` seeds them from: the banner shows
+    where secrets come from, never their values."""
+    from chalicelib.channels import telegram
+    from infra.local.provision import credential_env_var
+
+    token_var = credential_env_var("telegram", "bot_token")
+    secret_var = credential_env_var("telegram", "secret_token")
+    call = telegram.set_webhook_call(public_url, {"bot_token": f"${token_var}", "secret_token": secret_var})
+    # The body goes in single quotes; the secret steps out of them so the shell expands it.
+    body = json.dumps(call.json).replace(f'"{secret_var}"', f'"\'"${secret_var}"\'"')
+    return f"curl -X {call.method} \"{call.url}\" -H 'content-type: application/json' -d '{body}'"
+
+
 def banner(stack: LocalStack) -> str:
+    from chalicelib.channels import webhook_channels
     from infra.local.demo import USERS, demo_password
 
     py = ".venv/bin/python" if Path(sys.executable).parent == REPO / ".venv" / "bin" else "python"
@@ -285,7 +301,9 @@ def banner(stack: LocalStack) -> str:
         f"Omniflow local stack — stage {STAGE!r}, AWS = moto at {stack.env['OMNIFLOW_AWS_ENDPOINT']}",
         f"  Console      {stack.url}/api/console",
         f"  Agent API    {stack.url}/api   (e.g. GET {stack.url}/api/health)",
-        "  Webhooks     " + "\n               ".join(f"{stack.url}/webhooks/{c}" for c in CHANNELS),
+        "  Webhooks     " + "\n               ".join(f"{stack.url}/webhooks/{c}" for c in webhook_channels()),
+        "  Telegram     register the bot's webhook once (Telegram only calls HTTPS: use a tunnel's URL):",
+        f"               {telegram_set_webhook(stack.env['OMNIFLOW_PUBLIC_URL'])}",
         f"  Logins       {logins}",
         f"               password: {demo_password()}",
         "  Play customer:",

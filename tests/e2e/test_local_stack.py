@@ -73,9 +73,30 @@ def test_stack_is_healthy_and_root_redirects_to_the_console(local_stack: LocalSt
     assert root.status_code == 302 and root.headers["Location"] == "/api/console"
 
 
+def test_the_banner_lists_every_webhook_and_the_telegram_set_webhook_call_but_no_secret(
+    local_stack: LocalStack,
+):
+    from chalicelib.channels import webhook_channels
+    from infra.local.provision import DEMO_CHANNELS
+
+    def printed() -> str | None:
+        log = local_stack.log.read_text(errors="replace")
+        return log if "\nready\n" in log else None  # the banner is printed just before "ready"
+
+    log: str = poll("the start-up banner", printed)
+    for channel in webhook_channels():
+        assert f"{local_stack.url}/webhooks/{channel}\n" in log, channel
+    [command] = [line.strip() for line in log.splitlines() if "/setWebhook" in line]
+    assert command.startswith('curl -X POST "https://api.telegram.org/bot$OMNIFLOW_TELEGRAM_BOT_TOKEN/')
+    assert '"\'"$OMNIFLOW_TELEGRAM_SECRET_TOKEN"\'"' in command
+    for secret in DEMO_CHANNELS["telegram"].values():
+        assert secret not in log
+
+
 def test_unknown_channel_and_unknown_api_route_are_refused_like_api_gateway(local_stack: LocalStack):
-    resp = requests.post(f"{local_stack.url}/webhooks/myspace", data=b"{}", timeout=10)
-    assert resp.status_code == 404 and resp.json() == {"message": "Not Found"}
+    for channel in ("myspace", "voice", "voice_transcripts"):  # voice's Lambdas are not webhooks
+        resp = requests.post(f"{local_stack.url}/webhooks/{channel}", data=b"{}", timeout=10)
+        assert resp.status_code == 404 and resp.json() == {"message": "Not Found"}
     resp = requests.get(f"{local_stack.url}/api/no/such/route", timeout=10)
     assert resp.status_code == 403 and resp.json() == {"message": "Missing Authentication Token"}
 

@@ -14,10 +14,10 @@ import boto3
 import pytest
 
 from chalicelib.channels import credentials, pipeline
-from chalicelib.messages import InboundMessage
 from chalicelib.router import service as router
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import http_event, json_body
+from tests.support.queues import drain_inbound
 
 KEYS: dict[str, str] = json.loads(DEMO_CHANNELS["app"]["keys"])
 KEY_ID, SECRET = next(iter(KEYS.items()))
@@ -57,20 +57,6 @@ def entry(
     user_id: str = "u-42", message_id: str = "m-1", text: str = "Where is my order?", **user: Any
 ) -> dict:
     return {"user": {"id": user_id, **user}, "message": {"id": message_id, "type": "text", "text": text}}
-
-
-def drain_inbound(aws: dict[str, str]) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not got:
-            return out
-        for m in got:
-            out.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
 
 
 def set_accounts(accounts: dict[str, Any]) -> None:

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import boto3
 import pytest
 
-from chalicelib.messages import InboundMessage
 from infra.local.provision import DEMO_CHANNELS
+from tests.support.queues import drain_inbound
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "app_client.py"
@@ -47,12 +46,6 @@ def gateway_url(aws: dict[str, str]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-def drain_inbound(aws: dict[str, str]) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10)
-    return [InboundMessage.model_validate_json(m["Body"]) for m in got.get("Messages", [])]
 
 
 def test_the_docs_publish_the_example_client_verbatim():

@@ -13,9 +13,9 @@ from chalicelib.channels import pipeline
 from chalicelib.identity.models import Identity
 from chalicelib.router import service as router
 from infra.local.provision import DEMO_CHANNELS
-from tests.integration.test_meta_webhooks import drain
 from tests.support.events import LambdaContext, http_event
 from tests.support.meta_payloads import meta_event, wa_text, whatsapp_update
+from tests.support.queues import drain_inbound
 from tests.unit.test_voice import contact_flow_event
 
 PHONE = "+8613800138123"
@@ -49,7 +49,7 @@ def test_whatsapp_sms_and_a_call_from_one_phone_are_one_customer_and_the_call_se
     )
     assert pipeline.handle(sms)["statusCode"] == 200
 
-    stored = [router.store(m) for m in drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])]
+    stored = [router.store(m) for m in drain_inbound(aws)]
     assert {s.message.channel for s in stored} == {"whatsapp", "sms"}
     customers = {s.conversation.customer_id for s in stored}
     assert len(customers) == 1

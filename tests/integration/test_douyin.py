@@ -17,10 +17,11 @@ from responses import matchers
 from chalicelib.channels import douyin, tokens
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport, RecordingTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.douyin import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 
 DEMO = DEMO_CHANNELS["douyin"]
 CUSTOMER = "_000CUSTOMER_OPEN_ID"
@@ -64,16 +65,6 @@ def webhook(body: bytes, *, signature: str | None = "sign", msg_id: str | None =
     return handler(http_event("POST", "/webhooks/douyin", body=body, headers=headers), LambdaContext())
 
 
-def drain(env: dict[str, str]) -> list[InboundMessage]:
-    sqs, url = boto3.client("sqs"), env["OMNIFLOW_INBOUND_QUEUE_URL"]
-    found: list[InboundMessage] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return found
-
-
 # ---- webhook ----------------------------------------------------------------------------------------
 
 
@@ -83,13 +74,13 @@ def test_the_url_check_is_answered_with_the_challenge(aws):
     ).encode()
     response = webhook(body)
     assert (response["statusCode"], json.loads(response["body"])) == (200, {"challenge": 4242})
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_a_message_is_queued_once_across_douyins_retries(aws):
     for _ in range(3):  # Douyin retries 3 times when it does not hear back within 5 s
         assert webhook(im_event(), msg_id="msg-id-1")["statusCode"] == 200
-    [msg] = drain(aws)
+    [msg] = drain_inbound(aws)
     assert (msg.channel_user_id, msg.text, msg.platform_message_id) == (CUSTOMER, "在吗？", "msg-id-1")
     assert msg.hints.display_name == "小红"
 
@@ -98,19 +89,22 @@ def test_without_the_header_server_message_id_dedupes(aws):
     webhook(im_event(server_message_id="7340000000000000002"))
     webhook(im_event(server_message_id="7340000000000000002"))
     webhook(im_event("第二条", server_message_id="7340000000000000003"))
-    assert sorted(m.platform_message_id for m in drain(aws)) == ["7340000000000000002", "7340000000000000003"]
+    assert sorted(m.platform_message_id for m in drain_inbound(aws)) == [
+        "7340000000000000002",
+        "7340000000000000003",
+    ]
 
 
 def test_our_own_echo_is_acknowledged_but_not_queued(aws):
     response = webhook(im_event("您好", sender=DEMO["open_id"], kind="im_send_msg"))
     assert response["statusCode"] == 200
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize(("signature", "status"), [(None, 401), ("0" * 40, 403)])
 def test_unsigned_or_forged_events_are_refused(aws, signature, status):
     assert webhook(im_event(), signature=signature)["statusCode"] == status
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize(
@@ -120,7 +114,7 @@ def test_unsigned_or_forged_events_are_refused(aws, signature, status):
 def test_malformed_events_are_400(aws, body):
     response = webhook(body)
     assert response["statusCode"] == 400
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 # ---- replies ----------------------------------------------------------------------------------------

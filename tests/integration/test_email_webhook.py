@@ -25,10 +25,11 @@ from chalicelib.channels import sns
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.pipeline import handle
 from chalicelib.channels.transport import RecordingTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.email import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 from tests.unit.test_email import customer_mail, ses_notification
 from tests.unit.test_email_sns import CERT_URL, SnsSigner
 
@@ -67,18 +68,6 @@ def deliver(signer: SnsSigner, notification: dict[str, Any] | str, **kwargs: Any
     return handle(sns_event(signer.body(message, topic_arn=kwargs.pop("topic_arn", TOPIC), **kwargs)))
 
 
-def queued(env: dict[str, str]) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    found: list[InboundMessage] = []
-    while batch := sqs.receive_message(
-        QueueUrl=env["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10
-    ).get("Messages", []):
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=env["OMNIFLOW_INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
-    return found
-
-
 # ---- inbound -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_a_signed_ses_mail_is_queued_as_one_message(email_stack, signer, version):
@@ -86,7 +75,7 @@ def test_a_signed_ses_mail_is_queued_as_one_message(email_stack, signer, version
     # API Gateway base64-encodes text/plain bodies; the plain form is covered too.
     reply = handler(sns_event(body, base64_body=version == "1"), LambdaContext())
     assert reply["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert (msg.channel, msg.account, msg.channel_user_id) == ("email", "default", "alice@example.com")
     assert msg.text == "Hello, my order #42 has not arrived."
     assert msg.hints.verified == ("email",)
@@ -96,7 +85,7 @@ def test_a_signed_ses_mail_is_queued_as_one_message(email_stack, signer, version
 def test_an_html_only_mail_arrives_as_text(email_stack, signer):
     mail = customer_mail(None, html="<div>Hi,<br>the <b>app</b> crashes &amp; freezes.</div>")
     assert deliver(signer, ses_notification(mail))["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert msg.text == "Hi,\nthe app crashes & freezes."
 
 
@@ -104,7 +93,7 @@ def test_a_multipart_mail_with_an_attachment_arrives_with_it_described(email_sta
     mail = customer_mail("Receipt attached.", html="<p>Receipt attached.</p>")
     mail.add_attachment(b"%PDF-1.7 receipt", maintype="application", subtype="pdf", filename="receipt.pdf")
     assert deliver(signer, ses_notification(mail, encoding="BASE64"))["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert msg.text == "Receipt attached."
     assert [(a.kind, a.name, a.size) for a in msg.attachments] == [("file", "receipt.pdf", 16)]
 
@@ -117,7 +106,7 @@ def test_a_reply_arrives_without_quoted_history_and_with_its_thread(email_stack,
         headers={"In-Reply-To": "<abc-123@email.amazonses.com>", "References": "<r1@mail.example.com>"},
     )
     assert deliver(signer, ses_notification(mail, ses_message_id="ses-reply-2"))["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert msg.text == "Great, thanks!"
     assert msg.reply_context == {
         "message_id": "<r2@mail.example.com>",
@@ -132,7 +121,7 @@ def test_sns_delivering_the_same_message_twice_queues_it_once(email_stack, signe
     body = signer.body(json.dumps(ses_notification(customer_mail())), topic_arn=TOPIC, message_id="sns-dup-1")
     assert handle(sns_event(body))["statusCode"] == 200
     assert handle(sns_event(body))["statusCode"] == 200
-    assert len(queued(email_stack)) == 1
+    assert len(drain_inbound(email_stack)) == 1
 
 
 def test_a_large_mail_stored_by_an_s3_action_is_read_from_the_bucket(email_stack, signer):
@@ -147,14 +136,14 @@ def test_a_large_mail_stored_by_an_s3_action_is_read_from_the_bucket(email_stack
         "objectKey": "mail/abc",
     }
     assert deliver(signer, ses_notification(mail, action=action))["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert msg.text == "A long complaint, stored in S3."
 
 
 # ---- refusals ----------------------------------------------------------------------------------
 def refused(env: dict[str, str], reply: dict[str, Any], status: int) -> None:
     assert reply["statusCode"] == status, reply
-    assert queued(env) == []
+    assert drain_inbound(env) == []
 
 
 def test_a_tampered_delivery_is_403(email_stack, signer):
@@ -207,7 +196,7 @@ def test_a_subscription_confirmation_is_confirmed_and_nothing_is_queued(email_st
     reply = handle(sns_event(body, "SubscriptionConfirmation"))
     assert reply["statusCode"] == 200
     assert fake.urls == [url]
-    assert queued(email_stack) == []
+    assert drain_inbound(email_stack) == []
 
 
 def test_a_confirmation_for_another_topic_is_never_confirmed(email_stack, signer, monkeypatch):
@@ -224,7 +213,7 @@ def test_an_unsubscribe_confirmation_is_acknowledged_and_nothing_happens(email_s
     body = signer.body("unsubscribed", kind="UnsubscribeConfirmation", topic_arn=TOPIC)
     assert handle(sns_event(body, "UnsubscribeConfirmation"))["statusCode"] == 200
     assert fake.urls == []
-    assert queued(email_stack) == []
+    assert drain_inbound(email_stack) == []
 
 
 # ---- outbound ----------------------------------------------------------------------------------
@@ -279,7 +268,7 @@ def test_the_customers_answer_to_our_reply_points_back_at_its_ses_id(email_stack
         headers={"In-Reply-To": f"<{sent.platform_message_id}@email.amazonses.com>"},
     )
     assert deliver(signer, ses_notification(answer, ses_message_id="ses-answer"))["statusCode"] == 200
-    [msg] = queued(email_stack)
+    [msg] = drain_inbound(email_stack)
     assert msg.reply_context["in_reply_to_platform_id"] == sent.platform_message_id
 
 

@@ -11,7 +11,6 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 import responses
 from linebot.v3 import webhooks as lw
@@ -20,10 +19,11 @@ from linebot.v3.webhook import SignatureValidator
 from chalicelib.channels import line
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.line import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 
 DEMO = DEMO_CHANNELS["line"]
 USER = "U" + "a" * 32
@@ -57,26 +57,16 @@ def webhook(body: bytes, *, signature: str | None = "sign", secret: str = DEMO["
     return handler(http_event("POST", "/webhooks/line", body=body, headers=headers), LambdaContext())
 
 
-def drain(env: dict[str, str]) -> list[InboundMessage]:
-    sqs, url = boto3.client("sqs"), env["OMNIFLOW_INBOUND_QUEUE_URL"]
-    found: list[InboundMessage] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return found
-
-
 def test_the_consoles_verify_request_is_200_and_queues_nothing(aws):
     response = webhook(json.dumps({"destination": DESTINATION, "events": []}).encode())
     assert response["statusCode"] == 200
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_events_are_queued_with_their_reply_token(aws):
     response = webhook(delivery(text_event("hello", "E-1"), text_event("are you there?", "E-2")))
     assert (response["statusCode"], json.loads(response["body"])) == (200, {"accepted": 2})
-    msgs = sorted(drain(aws), key=lambda m: m.platform_message_id)
+    msgs = sorted(drain_inbound(aws), key=lambda m: m.platform_message_id)
     assert [(m.channel, m.channel_user_id, m.text) for m in msgs] == [
         ("line", USER, "hello"),
         ("line", USER, "are you there?"),
@@ -87,7 +77,7 @@ def test_events_are_queued_with_their_reply_token(aws):
 def test_a_redelivered_event_is_queued_once(aws):
     webhook(delivery(text_event("hello", "E-9")))
     webhook(delivery(text_event("hello", "E-9", redelivery=True)))
-    assert [m.platform_message_id for m in drain(aws)] == ["E-9"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["E-9"]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +87,7 @@ def test_a_redelivered_event_is_queued_once(aws):
 def test_unsigned_or_wrongly_signed_deliveries_are_refused(aws, signature, secret, status):
     response = webhook(delivery(text_event("hello", "E-x")), signature=signature, secret=secret)
     assert response["statusCode"] == status
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"destination": "x"}', b'{"events": [{"type": "message"}]}'])
@@ -105,7 +95,7 @@ def test_malformed_signed_deliveries_are_400(aws, body):
     response = webhook(body)
     assert response["statusCode"] == 400
     assert "Traceback" not in response["body"]
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @responses.activate

@@ -17,7 +17,7 @@ from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.conversations.service import ReplyWindowClosed
-from chalicelib.messages import InboundMessage, OutboundMessage, TemplateRef, iso, utcnow
+from chalicelib.messages import OutboundMessage, TemplateRef, iso, utcnow
 from chalicelib.outbound import service as outbound
 from chalicelib.router import service as router
 from functions.instagram import handler as instagram_handler
@@ -43,6 +43,7 @@ from tests.support.meta_payloads import (
     wa_text,
     whatsapp_update,
 )
+from tests.support.queues import drain_inbound, drain_outbound
 
 HANDLERS = {"whatsapp": whatsapp_handler, "messenger": messenger_handler, "instagram": instagram_handler}
 CHANNELS = sorted(HANDLERS)
@@ -68,18 +69,6 @@ def customer_message(channel: str, text: str = "Hi, I need help", mid: str | Non
     )
 
 
-def drain(queue_url: str) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    found: list[InboundMessage] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return found
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
 # ---- subscription check -------------------------------------------------------------------------
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_the_subscription_check_echoes_the_challenge_as_plain_text(aws, channel):
@@ -100,7 +89,7 @@ def test_a_signed_message_is_queued_once_even_when_meta_retries_it(aws, channel)
     event = meta_event(channel, customer_message(channel), secret(channel))
     first, retry = webhook(channel, event), webhook(channel, event)
     assert (first["statusCode"], retry["statusCode"]) == (200, 200)
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert (msg.channel, msg.account, msg.text) == (channel, "default", "Hi, I need help")
     assert msg.channel_user_id == {"whatsapp": CUSTOMER_WA_ID, "messenger": PSID, "instagram": IGSID}[channel]
     assert msg.correlation_id == msg.dedupe_key
@@ -108,7 +97,7 @@ def test_a_signed_message_is_queued_once_even_when_meta_retries_it(aws, channel)
 
 def test_a_whatsapp_sender_arrives_with_a_verified_phone_and_name(aws):
     webhook("whatsapp", meta_event("whatsapp", customer_message("whatsapp"), secret("whatsapp")))
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert (msg.hints.phone, msg.hints.verified, msg.hints.display_name) == (
         "+16505551234",
         ("phone",),
@@ -122,7 +111,7 @@ def test_a_base64_body_from_api_gateway_is_verified_over_its_decoded_bytes(aws, 
         channel, customer_message(channel, "caf\u00e9 \u2615"), secret(channel), base64_body=True
     )
     assert webhook(channel, event)["statusCode"] == 200
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert msg.text == "caf\u00e9 \u2615"
 
 
@@ -133,14 +122,14 @@ def test_unsigned_or_forged_deliveries_are_refused_and_nothing_is_queued(aws, ch
         channel, meta_event(channel, customer_message(channel), secret(channel), signature=signature)
     )
     assert reply["statusCode"] == status
-    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_body_signed_with_another_apps_secret_is_403(aws, channel):
     reply = webhook(channel, meta_event(channel, customer_message(channel), "another-apps-secret"))
     assert reply["statusCode"] == 403
-    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -150,7 +139,7 @@ def test_a_signed_body_that_is_not_metas_json_is_400_and_nothing_is_queued(aws, 
     reply = webhook(channel, meta_event(channel, body, secret(channel), base64_body=True))
     assert reply["statusCode"] == 400
     assert "Traceback" not in reply["body"]
-    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -169,7 +158,7 @@ def test_whatsapp_delivery_reports_are_queued_once_each_and_sent_is_skipped(aws)
     event = meta_event("whatsapp", payload, secret("whatsapp"))
     assert webhook("whatsapp", event)["statusCode"] == 200
     assert webhook("whatsapp", event)["statusCode"] == 200  # Meta retried
-    reports = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    reports = drain_inbound(aws)
     assert sorted((r.type, r.status.platform_message_id, r.status.state) for r in reports if r.status) == [
         ("status", OUR_WAMID, "delivered"),
         ("status", OUR_WAMID, "read"),
@@ -187,7 +176,7 @@ def test_echoes_of_our_own_replies_are_acknowledged_and_not_queued(aws, channel)
     reply = webhook(channel, meta_event(channel, update, secret(channel)))
     assert reply["statusCode"] == 200
     assert json.loads(reply["body"]) == {"accepted": 0}
-    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+    assert drain_inbound(aws) == []
 
 
 # ---- several numbers behind one app -------------------------------------------------------------
@@ -200,14 +189,14 @@ def test_a_delivery_for_another_configured_number_of_the_same_app_goes_to_that_a
     credentials.reset()
     payload = whatsapp_update(messages=[wa_text("from the second number")], phone_number_id="209876543210987")
     assert webhook("whatsapp", meta_event("whatsapp", payload, secret("whatsapp")))["statusCode"] == 200
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert (msg.account, msg.text) == ("shop2", "from the second number")
 
 
 def test_a_delivery_for_an_unconfigured_number_is_kept_under_the_urls_account(aws):
     payload = whatsapp_update(messages=[wa_text("to a number we do not know")], phone_number_id="999")
     assert webhook("whatsapp", meta_event("whatsapp", payload, secret("whatsapp")))["statusCode"] == 200
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert msg.account == "default"
 
 
@@ -278,20 +267,12 @@ def test_payload_bytes_are_what_meta_would_send():
 
 
 # ---- the whole loop through the core ------------------------------------------------------------
-def drain_outbound(queue_url: str) -> list[OutboundMessage]:
-    sqs = boto3.client("sqs")
-    batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-    for m in batch:
-        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-    return [OutboundMessage.model_validate_json(m["Body"]) for m in batch]
-
-
 def customer_writes(aws: dict[str, str], channel: str) -> str:
     """A signed delivery through the webhook, then the router: the conversation's id."""
     assert (
         webhook(channel, meta_event(channel, customer_message(channel), secret(channel)))["statusCode"] == 200
     )
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     stored = router.store(msg)
     assert stored is not None
     return stored.conversation.conversation_id
@@ -307,7 +288,7 @@ def customer_wrote_hours_ago(conversation_id: str, channel: str, hours: float) -
 def test_a_whatsapp_reply_goes_out_and_metas_reports_mark_it_delivered_then_read(aws):
     cid = customer_writes(aws, "whatsapp")
     message = outbound.reply(cid, "agent1", "Yes, in blue too.", channel=None, may_take_over=False)
-    [out] = drain_outbound(aws["OMNIFLOW_OUTBOUND_QUEUE_URL"])
+    [out] = drain_outbound(aws)
     assert out.reply_context["last_inbound_at"]  # what the core tells the adapter about the window
     url = f"https://graph.facebook.com/v21.0/{DEMO_CHANNELS['whatsapp']['phone_number_id']}/messages"
     responses.post(url, json={"messaging_product": "whatsapp", "messages": [{"id": OUR_WAMID}]})
@@ -318,7 +299,7 @@ def test_a_whatsapp_reply_goes_out_and_metas_reports_mark_it_delivered_then_read
 
     payload = whatsapp_update(statuses=[wa_status("delivered"), wa_status("read")])
     assert webhook("whatsapp", meta_event("whatsapp", payload, secret("whatsapp")))["statusCode"] == 200
-    for report in drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]):
+    for report in drain_inbound(aws):
         router.store(report)
     assert Message.get(cid, message.seq, consistent_read=True).delivery == "read"
 
@@ -331,7 +312,7 @@ def test_after_24_hours_whatsapp_needs_a_template_and_the_template_goes_out(aws)
         outbound.reply(cid, "agent1", "sorry for the wait", channel=None, may_take_over=False)
     hello = TemplateRef(name="hello_world", language="en_US")
     outbound.reply(cid, "agent1", "", channel=None, may_take_over=False, template=hello)
-    [out] = drain_outbound(aws["OMNIFLOW_OUTBOUND_QUEUE_URL"])
+    [out] = drain_outbound(aws)
     url = f"https://graph.facebook.com/v21.0/{DEMO_CHANNELS['whatsapp']['phone_number_id']}/messages"
     responses.post(url, json={"messaging_product": "whatsapp", "messages": [{"id": OUR_WAMID}]})
     result = outbound.deliver(out)
@@ -349,7 +330,7 @@ def test_a_late_messenger_or_instagram_reply_is_tagged_human_agent(aws, channel)
     cid = customer_writes(aws, channel)
     customer_wrote_hours_ago(cid, channel, 30)
     outbound.reply(cid, "agent1", "Sorry for the wait!", channel=None, may_take_over=False)
-    [out] = drain_outbound(aws["OMNIFLOW_OUTBOUND_QUEUE_URL"])
+    [out] = drain_outbound(aws)
     responses.post("https://graph.facebook.com/v21.0/me/messages", json={"message_id": "m_late"})
     result = outbound.deliver(out)
     assert result is not None and result.status == "sent"

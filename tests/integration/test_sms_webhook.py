@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode
 
-import boto3
 import pytest
 import responses
 from twilio.request_validator import RequestValidator
@@ -13,10 +12,11 @@ from twilio.request_validator import RequestValidator
 from chalicelib.channels import sms
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.sms import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 
 TWILIO = DEMO_CHANNELS["sms"]
 PUBLIC_URL = "https://omniflow.test/webhooks/sms"
@@ -49,24 +49,12 @@ def sms_form(
     }
 
 
-def drain(queue_url: str) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    found: list[InboundMessage] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return found
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
 def test_a_signed_sms_is_queued_once_and_answered_with_empty_twiml(aws):
     reply = webhook(twilio_event(sms_form()))
     assert reply["statusCode"] == 200
     assert reply["headers"]["content-type"] == "text/xml"
     assert reply["body"] == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-    [msg] = drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])
+    [msg] = drain_inbound(aws)
     assert (msg.channel, msg.account, msg.channel_user_id) == ("sms", "default", "+14155550123")
     assert msg.text == "Hi, I need help"
     assert msg.hints.verified == ("phone",)
@@ -77,7 +65,7 @@ def test_twilio_retrying_the_same_message_sid_queues_it_once(aws):
     event = twilio_event(sms_form())
     assert webhook(event)["statusCode"] == 200
     assert webhook(event)["statusCode"] == 200
-    assert len(drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"])) == 1
+    assert len(drain_inbound(aws)) == 1
 
 
 @pytest.mark.parametrize(
@@ -87,7 +75,7 @@ def test_twilio_retrying_the_same_message_sid_queues_it_once(aws):
 def test_unsigned_or_forged_requests_are_refused_and_nothing_is_queued(aws, signature, status):
     reply = webhook(twilio_event(sms_form(), signature=signature))
     assert reply["statusCode"] == status
-    assert drain(aws["OMNIFLOW_INBOUND_QUEUE_URL"]) == []
+    assert drain_inbound(aws) == []
 
 
 def test_a_message_without_a_sid_is_400(aws):

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 import responses
 import telegram
@@ -16,10 +15,11 @@ import telegram
 from chalicelib.channels import telegram as tg
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport, RecordingTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.telegram import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 
 DEMO = DEMO_CHANNELS["telegram"]
 CUSTOMER = telegram.User(id=777001, first_name="Mia", is_bot=False, username="mia")
@@ -47,23 +47,11 @@ def webhook(
     return handler(event, LambdaContext())
 
 
-def drain(env: dict[str, str]) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    found: list[InboundMessage] = []
-    while batch := sqs.receive_message(
-        QueueUrl=env["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10
-    ).get("Messages", []):
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=env["OMNIFLOW_INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
-    return found
-
-
 def test_an_authenticated_update_is_queued_and_acknowledged(aws):
     response = webhook(text_update(), base64_body=True)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"accepted": 1}
-    [msg] = drain(aws)
+    [msg] = drain_inbound(aws)
     assert (msg.channel, msg.account, msg.channel_user_id, msg.text) == (
         "telegram",
         "default",
@@ -76,13 +64,13 @@ def test_an_authenticated_update_is_queued_and_acknowledged(aws):
 def test_a_retried_update_is_queued_once(aws):
     first, again = webhook(text_update()), webhook(text_update())
     assert first["statusCode"] == again["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["500001"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["500001"]
 
 
 def test_each_update_id_is_its_own_message(aws):
     webhook(text_update("one", 1))
     webhook(text_update("two", 2))
-    assert sorted(m.text for m in drain(aws)) == ["one", "two"]
+    assert sorted(m.text for m in drain_inbound(aws)) == ["one", "two"]
 
 
 @pytest.mark.parametrize(("secret", "status"), [(None, 401), ("guessed-secret", 403)])
@@ -90,7 +78,7 @@ def test_unauthenticated_updates_are_refused_and_not_queued(aws, secret, status)
     response = webhook(text_update(), secret=secret)
     assert response["statusCode"] == status
     assert "Traceback" not in response["body"]
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("body", [b"{", b'{"update_id": true}', b'{"update_id": 1, "message": []}'])
@@ -98,7 +86,7 @@ def test_malformed_bodies_are_400_and_not_queued(aws, body):
     response = webhook(body)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"] == "bad_request"
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_only_post_is_accepted(aws):
@@ -110,7 +98,7 @@ def test_a_button_press_is_queued_and_answered_in_the_response(aws):
     body = telegram.Update(update_id=600_001, callback_query=query).to_json().encode()
     response = webhook(body)
     assert json.loads(response["body"]) == {"method": "answerCallbackQuery", "callback_query_id": "cbq-77"}
-    [msg] = drain(aws)
+    [msg] = drain_inbound(aws)
     assert (msg.type, msg.event, msg.text, msg.channel_user_id) == (
         "event",
         "callback_query",

@@ -7,15 +7,14 @@ import hmac
 import json
 import time
 
-import boto3
 import pytest
 
 from chalicelib.channels import pipeline
 from chalicelib.identity.models import Identity
-from chalicelib.messages import InboundMessage
 from chalicelib.router import service as router
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import http_event, json_body
+from tests.support.queues import drain_inbound
 
 WEB = DEMO_CHANNELS["web"]
 
@@ -45,20 +44,6 @@ def send(token: str, text: str, client_message_id: str | None = None) -> dict:
             headers={"authorization": f"Bearer {token}"},
         )
     )
-
-
-def drain_inbound(aws) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not got:
-            return out
-        for m in got:
-            out.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
 
 
 def test_a_visitor_session_lets_the_visitor_write_and_read_the_agents_reply(aws):

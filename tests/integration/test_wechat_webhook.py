@@ -14,6 +14,7 @@ from chalicelib.channels import credentials, pipeline
 from chalicelib.config import MAX_BODY_BYTES
 from chalicelib.messages import Attachment, InboundMessage, Location
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 from tests.unit.test_wechat_inbound import BILLION_LAUGHS, EXTERNAL_ENTITY, wechat_xml
 from tests.unit.test_wechat_protocol import WeChatPlatform, text_xml
 
@@ -45,23 +46,8 @@ def post(query: dict[str, str], body: str | bytes, **kwargs: Any) -> dict[str, A
     return pipeline.handle(api_event("POST", query, body, **kwargs))
 
 
-def queued(env: dict[str, str]) -> list[InboundMessage]:
-    """Everything on the inbound FIFO queue (the count comes from the queue itself, so a message
-    hidden behind its group's in-flight head would still be counted)."""
-    sqs = boto3.client("sqs")
-    url = env["OMNIFLOW_INBOUND_QUEUE_URL"]
-    count = int(
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-            "ApproximateNumberOfMessages"
-        ]
-    )
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    assert len(received) == count
-    return [InboundMessage.model_validate_json(m["Body"]) for m in received]
-
-
 def the_one_message(env: dict[str, str]) -> InboundMessage:
-    [msg] = queued(env)
+    [msg] = drain_inbound(env)
     return msg
 
 
@@ -212,7 +198,7 @@ def test_safe_mode_with_a_ciphertext_for_another_app_id_is_403(aws):
     body, query = WeChatPlatform(app_id="wx-another-app").safe_xml(text_xml("x", "202"))
     response = post(query, body)
     assert (response["statusCode"], error_of(response)) == (403, "forbidden")
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_safe_mode_with_a_wrong_msg_signature_is_403(aws):
@@ -220,7 +206,7 @@ def test_safe_mode_with_a_wrong_msg_signature_is_403(aws):
     other_body, _unused = OA.safe_xml(text_xml("y", "204"))
     response = post(query, other_body)  # the signature covers Encrypt: a swapped body fails
     assert response["statusCode"] == 403
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 # ---- Mini Program -------------------------------------------------------------------------------
@@ -295,13 +281,13 @@ def test_the_same_msg_id_delivered_three_times_is_queued_once(aws):
         )
         response = post(query, body)
         assert (response["statusCode"], response["body"]) == (200, "success")
-    assert [m.platform_message_id for m in queued(aws)] == ["401"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["401"]
 
 
 def test_the_same_msg_id_on_two_accounts_is_two_messages(mini_program):
     post(OA.plain_query(), text_xml("a", "402"))
     post(MINI.plain_query(), text_xml("b", "402"), account="mini")
-    assert sorted(m.account for m in queued(mini_program)) == ["default", "mini"]
+    assert sorted(m.account for m in drain_inbound(mini_program)) == ["default", "mini"]
 
 
 @pytest.mark.parametrize(
@@ -316,7 +302,7 @@ def test_the_same_msg_id_on_two_accounts_is_two_messages(mini_program):
 def test_unsigned_or_wrongly_signed_posts_are_refused_and_nothing_is_queued(aws, query, status):
     response = post(query, text_xml("spoof", "501"))
     assert response["statusCode"] == status
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize(
@@ -332,20 +318,20 @@ def test_unsigned_or_wrongly_signed_posts_are_refused_and_nothing_is_queued(aws,
 def test_malformed_and_dangerous_bodies_are_400_and_nothing_is_queued(aws, body):
     response = post(OA.plain_query(), body)
     assert (response["statusCode"], error_of(response)) == (400, "bad_request")
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_entity_bomb_inside_the_ciphertext_is_400_too(aws):
     body, query = OA.safe_xml(BILLION_LAUGHS.decode())
     assert post(query, body)["statusCode"] == 400
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_oversized_body_is_413(aws):
     big = text_xml("x" * (MAX_BODY_BYTES + 1), "601")
     response = post(OA.plain_query(), big)
     assert response["statusCode"] == 413
-    assert queued(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_unknown_account_is_404(aws):

@@ -15,8 +15,8 @@ import responses
 
 from chalicelib.channels import pipeline, wecom
 from chalicelib.config import MAX_BODY_BYTES
-from chalicelib.messages import InboundMessage
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 from tests.unit.test_wechat_inbound import BILLION_LAUGHS
 from tests.unit.test_wecom_protocol import (
     CORP_ID,
@@ -50,20 +50,6 @@ def callback(server: KfServer, open_kfid: str = OPEN_KFID, token: str | None = N
     """WeCom announcing that messages wait for ``open_kfid``."""
     body, query = WECOM.kf_callback(token or server.new_msg_token(), open_kfid)
     return pipeline.handle(api_event("POST", query, body))
-
-
-def drain(env: dict[str, str]) -> list[InboundMessage]:
-    """Everything on the inbound FIFO queue, in the order received, deleting as it goes."""
-    sqs = boto3.client("sqs")
-    url = env["OMNIFLOW_INBOUND_QUEUE_URL"]
-    out: list[InboundMessage] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def saved_cursor(open_kfid: str = OPEN_KFID) -> str | None:
@@ -121,7 +107,7 @@ def test_a_callback_pulls_every_page_enqueues_each_message_once_and_saves_the_cu
     response = callback(kf, token=token)
 
     assert (response["statusCode"], response["body"]) == (200, "success")
-    messages = drain(aws)
+    messages = drain_inbound(aws)
     assert [(m.platform_message_id, m.text) for m in messages] == [
         ("msg-1", "第1条"),
         ("msg-2", "第2条"),
@@ -143,12 +129,12 @@ def test_a_callback_pulls_every_page_enqueues_each_message_once_and_saves_the_cu
 def test_the_next_callback_continues_from_the_saved_cursor(aws, kf):
     kf.add(*texts(2))
     callback(kf)
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
 
     kf.add(*texts(2, start=3))
     callback(kf)
 
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-3", "msg-4"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-3", "msg-4"]
     assert kf.sync_requests[-1]["cursor"] == kf.cursor_after(2)
     assert saved_cursor() == kf.cursor_after(4)
     assert len(kf.calls(TOKEN_URL)) == 1  # the access token is shared, not fetched per callback
@@ -159,7 +145,7 @@ def test_wecoms_retries_of_a_callback_enqueue_nothing_twice(aws, kf):
     body, query = WECOM.kf_callback(kf.new_msg_token())
     for _ in range(3):  # WeCom retries when it did not get our answer within 5 s
         assert pipeline.handle(api_event("POST", query, body))["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
 
 
 def test_a_crash_after_enqueueing_but_before_the_cursor_is_saved_re_pulls_without_duplicates(
@@ -178,7 +164,7 @@ def test_a_crash_after_enqueueing_but_before_the_cursor_is_saved_re_pulls_withou
     monkeypatch.setattr(wecom.CursorStore, "advance", real_advance)
     assert callback(kf)["statusCode"] == 200
 
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
     assert saved_cursor() == kf.cursor_after(2)
 
 
@@ -204,7 +190,7 @@ def test_two_racing_callbacks_enqueue_each_message_once_and_never_move_the_curso
         t.join(timeout=30)
 
     assert sorted(a["statusCode"] for a in answers) == [200, 200]
-    ids = [m.platform_message_id for m in drain(aws)]
+    ids = [m.platform_message_id for m in drain_inbound(aws)]
     assert sorted(ids) == [f"msg-{i}" for i in range(1, 7)]  # each exactly once
     assert saved_cursor() == kf.cursor_after(6)
 
@@ -216,7 +202,7 @@ def test_messages_typed_by_servicers_in_the_wecom_app_are_skipped_but_passed(aws
         customer_message("msg-2"),
     )
     callback(kf)
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
     assert saved_cursor() == kf.cursor_after(3)
 
 
@@ -242,7 +228,7 @@ def test_events_send_failures_and_media_arrive_normalized(aws, kf):
         ),
     )
     callback(kf)
-    enter, image, failed = drain(aws)
+    enter, image, failed = drain_inbound(aws)
     assert (enter.type, enter.event, enter.text) == ("event", "enter_session", "web")
     assert (image.type, image.attachments[0].media_id) == ("image", "MEDIA_ID_1")
     assert (failed.type, failed.status.platform_message_id, failed.status.state) == (
@@ -259,7 +245,7 @@ def test_a_malformed_entry_is_skipped_without_stalling_the_stream(aws, kf):
         customer_message("msg-2"),
     )
     assert callback(kf)["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
     assert saved_cursor() == kf.cursor_after(3)
 
 
@@ -268,7 +254,7 @@ def test_each_kf_account_has_its_own_cursor(aws, kf):
     kf.add(customer_message("other-1", open_kfid="wkOther"), open_kfid="wkOther")
     callback(kf)
     callback(kf, open_kfid="wkOther")
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2", "other-1"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2", "other-1"]
     assert (saved_cursor(), saved_cursor("wkOther")) == (kf.cursor_after(2), kf.cursor_after(1))
 
 
@@ -297,12 +283,12 @@ def test_the_pull_stops_fetching_pages_when_its_budget_is_spent_and_the_next_cal
     kf.on_sync = slow_wecom
 
     assert callback(kf)["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2", "msg-3", "msg-4"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2", "msg-3", "msg-4"]
     assert saved_cursor() == kf.cursor_after(4)
     assert len(kf.sync_requests) == 2
 
     assert callback(kf)["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-5", "msg-6"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-5", "msg-6"]
     assert saved_cursor() == kf.cursor_after(6)
 
 
@@ -316,12 +302,12 @@ def test_a_page_cut_short_by_the_deadline_is_pulled_again_whole(aws, kf, monkeyp
 
     kf.on_sync = stuck_wecom
     assert callback(kf)["statusCode"] == 200
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
     assert saved_cursor() is None
 
     kf.on_sync = None
     callback(kf)
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1", "msg-2"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1", "msg-2"]
 
 
 # ---- WeCom API trouble ---------------------------------------------------------------------------
@@ -344,11 +330,11 @@ def test_a_failing_sync_msg_is_503_so_wecom_retries_and_the_retry_delivers(aws, 
     failed = pipeline.handle(api_event("POST", query, body))
     assert (failed["statusCode"], error_of(failed)) == (503, "unavailable")
     assert "errcode" not in failed["body"] and "Traceback" not in failed["body"]
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
     retried = pipeline.handle(api_event("POST", query, body))
     assert retried["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1"]
 
 
 def test_a_wrong_kf_secret_is_503_and_pulls_nothing(aws, kf):
@@ -362,7 +348,7 @@ def test_an_expired_callback_token_is_dropped_and_the_page_pulled_without_it(aws
     kf.add(*texts(1))
     response = callback(kf, token="ENC-expired-ten-minutes-ago")
     assert response["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1"]
     assert [("token" in r) for r in kf.sync_requests] == [True, False]
 
 
@@ -370,7 +356,7 @@ def test_a_rejected_access_token_is_replaced_once(aws, kf):
     kf.add(*texts(1))
     kf.sync_answers.append({"errcode": 42001, "errmsg": "access_token expired"})
     assert callback(kf)["statusCode"] == 200
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1"]
     assert len(kf.calls(TOKEN_URL)) == 2
 
 
@@ -392,7 +378,7 @@ def test_unsigned_or_wrongly_signed_callbacks_are_refused_and_nothing_is_pulled(
     response = pipeline.handle(api_event("POST", mangle(query), body))
     assert response["statusCode"] == status
     assert len(kf.rsps.calls) == 0
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 def test_a_callback_encrypted_for_another_corp_is_403(aws, kf):
@@ -412,7 +398,7 @@ def test_malformed_and_dangerous_bodies_are_400(aws, kf, body):
         api_event("POST", {"msg_signature": "s", "timestamp": "1", "nonce": "n"}, body)
     )
     assert (response["statusCode"], error_of(response)) == (400, "bad_request")
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize(
@@ -456,7 +442,7 @@ def test_the_local_stack_acknowledges_without_calling_wecom(aws, kf, monkeypatch
 
     assert (response["statusCode"], response["body"]) == (200, "success")
     assert len(kf.rsps.calls) == 0  # neither gettoken nor sync_msg
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
     config.settings.cache_clear()
 
 
@@ -469,7 +455,7 @@ def test_the_lambda_entry_point_runs_the_pipeline_for_wecom_only(aws, kf):
     kf.add(*texts(1))
     body, query = WECOM.kf_callback(kf.new_msg_token())
     assert handler(api_event("POST", query, body), LambdaContext())["body"] == "success"
-    assert [m.platform_message_id for m in drain(aws)] == ["msg-1"]
+    assert [m.platform_message_id for m in drain_inbound(aws)] == ["msg-1"]
 
     other = api_event("GET", WECOM.handshake_query("x"))
     other["rawPath"] = "/webhooks/wechat"

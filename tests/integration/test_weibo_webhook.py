@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 import responses
 
 from chalicelib.channels import weibo
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import LiveTransport
-from chalicelib.messages import InboundMessage, OutboundMessage
+from chalicelib.messages import OutboundMessage
 from functions.weibo import handler
 from infra.local.provision import DEMO_CHANNELS
 from tests.support.events import LambdaContext, http_event
+from tests.support.queues import drain_inbound
 from tests.unit.test_weibo import BILLION_LAUGHS, EXTERNAL_ENTITY, push, signed_query, xml_push
 
 DEMO = DEMO_CHANNELS["weibo"]
@@ -35,16 +35,6 @@ def signed(**extra: str) -> dict[str, str]:
     return signed_query(secret=DEMO["app_secret"], **extra)
 
 
-def drain(env: dict[str, str]) -> list[InboundMessage]:
-    sqs, url = boto3.client("sqs"), env["OMNIFLOW_INBOUND_QUEUE_URL"]
-    found: list[InboundMessage] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            found.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return found
-
-
 def test_url_check(aws):
     response = call("GET", signed(echostr="2345678901"))
     assert (response["statusCode"], response["body"]) == (200, "2345678901")
@@ -55,7 +45,7 @@ def test_a_push_is_queued_once_across_weibos_retries(aws):
     for _ in range(3):
         response = call("POST", signed(), push())
         assert (response["statusCode"], response["body"]) == (200, "")
-    [msg] = drain(aws)
+    [msg] = drain_inbound(aws)
     assert (msg.channel, msg.account, msg.text) == ("weibo", "default", "你好，请问发货了吗")
 
 
@@ -66,7 +56,7 @@ def test_an_xml_push_is_queued(aws):
         ]
         == 200
     )
-    [msg] = drain(aws)
+    [msg] = drain_inbound(aws)
     assert (msg.type, msg.event) == ("event", "follow")
 
 
@@ -76,7 +66,7 @@ def test_an_xml_push_is_queued(aws):
 def test_unsigned_or_forged_pushes_are_refused(aws, query, status):
     response = call("POST", query, push())
     assert response["statusCode"] == status
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY, b"{broken", b"<xml><unclosed>"])
@@ -84,7 +74,7 @@ def test_malformed_bodies_and_entity_bombs_are_400(aws, body):
     response = call("POST", signed(), body, "text/xml")
     assert response["statusCode"] == 400
     assert "Traceback" not in response["body"]
-    assert drain(aws) == []
+    assert drain_inbound(aws) == []
 
 
 @responses.activate

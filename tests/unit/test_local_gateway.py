@@ -169,3 +169,58 @@ def test_a_crashing_webhook_function_is_a_500_not_a_dead_server():
     gw = Gateway(make_app(), webhook_loader=lambda channel: handler)
     resp = gw.handle(request(path="/webhooks/wechat"))
     assert (resp.status, json.loads(resp.body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_only_the_webhook_channels_are_routed_and_voices_lambdas_are_not():
+    import importlib
+
+    from chalicelib.channels import CHANNELS, WITHOUT_WEBHOOK, webhook_channels
+    from infra.local.server import load_webhook_function
+
+    assert set(webhook_channels()) == set(CHANNELS) - WITHOUT_WEBHOOK and "app" in webhook_channels()
+    for channel in webhook_channels():
+        assert load_webhook_function(channel) is importlib.import_module(f"functions.{channel}").handler
+    # functions/ also holds voice's Lambdas (Amazon Connect invokes them) and the package itself
+    for name in ("voice", "voice_transcripts", "__init__", "myspace"):
+        assert load_webhook_function(name) is None, name
+        resp = Gateway(make_app()).handle(request(path=f"/webhooks/{name}", body=b"{}"))
+        assert (resp.status, json.loads(resp.body)) == (404, {"message": "Not Found"})
+
+
+def test_the_banner_lists_every_webhook_and_the_telegram_set_webhook_call_without_secrets(monkeypatch):
+    import shlex
+    import subprocess
+    from types import SimpleNamespace
+
+    from chalicelib.channels import telegram, webhook_channels
+    from infra.local.provision import DEMO_CHANNELS
+    from infra.local.stack import banner
+
+    creds = {"bot_token": "5000000002:AAreal-looking-bot-token", "secret_token": "s3cret_-token"}
+    monkeypatch.setenv("OMNIFLOW_TELEGRAM_BOT_TOKEN", creds["bot_token"])
+    monkeypatch.setenv("OMNIFLOW_TELEGRAM_SECRET_TOKEN", creds["secret_token"])
+    public = "https://abc.tunnel.example"
+    stack = SimpleNamespace(
+        url="http://127.0.0.1:8000", env={"OMNIFLOW_AWS_ENDPOINT": "http://m", "OMNIFLOW_PUBLIC_URL": public}
+    )
+    text = banner(stack)  # type: ignore[arg-type]
+
+    listed = [line.split("/webhooks/")[1] for line in text.splitlines() if "127.0.0.1:8000/webhooks/" in line]
+    assert listed == webhook_channels()
+    for secret in (*creds.values(), *DEMO_CHANNELS["telegram"].values()):
+        assert secret not in text
+    [command] = [line.strip() for line in text.splitlines() if "setWebhook" in line]
+    assert shlex.split(command)[0] == "curl"
+    # Run the printed command in a shell whose curl prints its arguments: with the variables make
+    # dev reads set, it is exactly the library's setWebhook call.
+    shown = subprocess.run(
+        ["bash", "-c", f'curl() {{ printf "%s\\0" "$@"; }}; {command}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")[:-1]
+    expected = telegram.set_webhook_call(public, creds)
+    assert shown[:2] == ["-X", expected.method] and shown[2] == expected.url
+    assert shown[3:5] == ["-H", "content-type: application/json"] and shown[5] == "-d"
+    assert json.loads(shown[6]) == expected.json
+    assert expected.json["url"] == f"{public}/webhooks/telegram"
