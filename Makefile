@@ -17,13 +17,14 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv dev test lint bench replay-dlq deploy clean distclean
+.PHONY: help venv dev test lint bench eval-intent replay-dlq deploy clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
 	@echo "make test        every test: unit, integration, infra, e2e"
 	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make bench       the load benchmark"
+	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
@@ -65,6 +66,10 @@ lint: venv
 
 bench: venv
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# docs/routing.md: --train retrains chalicelib/routing/intent_model.json, --cv 5 tunes on train only.
+eval-intent: venv
+	$(PY) -m chalicelib.routing.evaluate $(EVAL_ARGS)
 
 # STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
 replay-dlq: venv

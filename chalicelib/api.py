@@ -9,11 +9,19 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from chalice import Chalice, Response
 from chalice.app import Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from chalicelib import channels
 from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
@@ -61,8 +69,79 @@ class ReplyBody(Body):
         return self
 
 
+class TransferBody(Body):
+    to_agent: str | None = Field(default=None, max_length=128, description="hand it to this agent")
+    to_group: str | None = Field(default=None, max_length=64, description="or to this skill group's queue")
+    note: str = Field(default="", max_length=2000, description="a private note for whoever takes it")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferBody:
+        if bool(self.to_agent) == bool(self.to_group):
+            raise ValueError("give exactly one of to_agent and to_group")
+        return self
+
+
+class PriorityBody(Body):
+    priority: Literal["low", "normal", "high", "urgent"]
+
+
+class PresenceBody(Body):
+    presence: Literal["online", "away", "offline"]
+
+
+class GroupBody(Body):
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=500)
+    lead_id: str | None = Field(default=None, max_length=128, description="the team lead's agent id")
+
+
+class AgentConfigBody(Body):
+    groups: list[str] | None = Field(default=None, max_length=50)
+    capacity: dict[str, int] | None = Field(default=None, description="per channel type: chat, email, voice")
+    proficiency: dict[str, int] | None = Field(default=None, description="per group: 1..5")
+
+
 class MergeBody(Body):
     source_customer_id: str = Field(min_length=1, description="the customer folded into the target")
+
+
+# Tags: letters (any script), digits and a few separators; stored lower-case.
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=40, pattern=r"^\w[\w .:/+#&-]*$"
+    ),
+]
+
+
+class TagsBody(Body):
+    add: list[Tag] = Field(default_factory=list, max_length=20)
+    remove: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class NoteBody(Body):
+    text: str = Field(min_length=1, max_length=4000, description="private; @agent_id mentions notify")
+
+
+class SnoozeBody(Body):
+    until: AwareDatetime = Field(description="ISO-8601 with a time zone; at most 30 days ahead")
+
+
+TICKET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class TicketLinkBody(Body):
+    ticket_id: str = Field(pattern=TICKET_ID)
+
+
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+
+
+class CustomerPatchBody(Body):
+    tags: TagsBody | None = None
+    attributes: dict[AttributeKey, Annotated[str, Field(max_length=1000)] | None] | None = Field(
+        default=None, max_length=50, description="value sets, null removes"
+    )
 
 
 def principal() -> Principal:
@@ -88,8 +167,18 @@ def body(app: Chalice, model: type[M]) -> M:
     raw = request(app).raw_body or b"{}"
     try:
         return model.model_validate(json.loads(raw))
+    except ValidationError as exc:
+        raise BadBody(describe(exc)) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadBody(str(exc).splitlines()[0][:300]) from exc
+
+
+def describe(exc: ValidationError, limit: int = 3) -> str:
+    """Where and what, e.g. ``rules.2.match.regex: Value error, regex does not compile: …``
+    (pydantic's first line only says how many errors there are)."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:limit]]
+    more = exc.error_count() - limit
+    return ("; ".join(parts) + (f" (and {more} more)" if more > 0 else ""))[:500]
 
 
 class BadBody(Exception):
@@ -141,6 +230,8 @@ def route(
                 return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
             except NotAllowed as exc:
                 return error(409, "conflict", str(exc))
+            except ValueError as exc:  # a service refused a value (after the specific ones above)
+                return error(400, "bad_request", str(exc).splitlines()[0][:300])
             finally:
                 if token is not None:
                     _principal.reset(token)

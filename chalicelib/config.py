@@ -33,6 +33,9 @@ class Settings:
     first_response_seconds: int
     sns_cert_file: str | None  # local stack only: pre-fetched SNS signing certs (url -> pem)
     queue_urls: dict[str, str] = field(default_factory=dict)
+    # builtin | comprehend:<endpoint-arn> | bedrock:<model-id> (chalicelib/routing/intent.py)
+    intent_backend: str = "builtin"
+    ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
 
     @property
     def prefix(self) -> str:
@@ -91,6 +94,8 @@ def settings() -> Settings:
         first_response_seconds=_int("OMNIFLOW_FIRST_RESPONSE_SECONDS", 300),
         sns_cert_file=env.get("OMNIFLOW_SNS_CERT_FILE") or None,
         queue_urls=queue_urls,
+        intent_backend=env.get("OMNIFLOW_INTENT_BACKEND") or "builtin",
+        ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
     )
 
 

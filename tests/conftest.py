@@ -43,6 +43,17 @@ def reset_caches() -> None:
     tokens.reset()
     JWKS.clear()
     pipeline._idempotent_enqueue.cache_clear()
+    from chalicelib.orders import service as orders
+
+    orders.reset()
+    from chalicelib.calendars import service as calendars
+    from chalicelib.routing import service as routing_rules
+
+    calendars.reset()
+    routing_rules.reset()
+    from chalicelib.routing import placement
+
+    placement.reset()
 
 
 _MOTO_LOCK = threading.RLock()

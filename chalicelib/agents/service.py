@@ -1,4 +1,5 @@
-"""Agent and skill-group records (the admin API and demo seeding write them)."""
+"""Agent and skill-group records (the admin API and demo seeding write them). Presence, capacity
+and seats are chalicelib.assignment's."""
 
 from __future__ import annotations
 
@@ -8,19 +9,33 @@ from chalicelib.agents.models import Agent, SkillGroup
 from chalicelib.messages import iso, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
+DEFAULT_CAPACITY = {"chat": 5, "email": 10, "voice": 1}
 
 
-def put_group(group_id: str, name: str, description: str = "") -> SkillGroup:
-    group = SkillGroup(group_id, name=name, description=description or None)
+def put_group(group_id: str, name: str, description: str = "", lead_id: str | None = None) -> SkillGroup:
+    group = SkillGroup(group_id, name=name, description=description or None, lead_id=lead_id)
     group.save()
     return group
 
 
-def put_agent(agent_id: str, display_name: str, role: str, groups: list[str]) -> Agent:
+def put_agent(
+    agent_id: str,
+    display_name: str,
+    role: str,
+    groups: list[str],
+    capacity: dict[str, int] | None = None,
+) -> Agent:
+    """Create (or replace) an agent's profile: offline, nothing owned."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     agent = Agent(
-        agent_id, display_name=display_name, role=role, groups=set(groups) or None, created_at=iso(utcnow())
+        agent_id,
+        display_name=display_name,
+        role=role,
+        groups=set(groups) or None,
+        capacity=dict(capacity or DEFAULT_CAPACITY),
+        load=dict.fromkeys(DEFAULT_CAPACITY, 0),
+        created_at=iso(utcnow()),
     )
     agent.save()
     return agent
@@ -40,3 +55,11 @@ def groups_of(agent_id: str) -> set[str]:
 
 def get_groups(group_ids: list[str]) -> list[SkillGroup]:
     return list(SkillGroup.batch_get(group_ids)) if group_ids else []
+
+
+def all_groups() -> list[SkillGroup]:
+    return list(SkillGroup.by_kind.query("group"))
+
+
+def all_agents(limit: int = 500) -> list[Agent]:
+    return list(Agent.by_kind.query("agent", limit=limit))

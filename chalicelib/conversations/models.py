@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     MapAttribute,
     NumberAttribute,
@@ -40,7 +41,7 @@ class _ByQueue(GlobalSecondaryIndex["Conversation"]):
         projection = AllProjection()
 
     queue_key = UnicodeAttribute(hash_key=True)
-    queued_at = UnicodeAttribute(range_key=True)
+    queue_rank = UnicodeAttribute(range_key=True)
 
 
 class _ByOwner(GlobalSecondaryIndex["Conversation"]):
@@ -52,6 +53,15 @@ class _ByOwner(GlobalSecondaryIndex["Conversation"]):
     last_message_at = UnicodeAttribute(range_key=True)
 
 
+class _ByStatus(GlobalSecondaryIndex["Conversation"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    last_message_at = UnicodeAttribute(range_key=True)
+
+
 class Conversation(Model):
     Meta = meta("conversations")
 
@@ -60,10 +70,17 @@ class Conversation(Model):
     status = UnicodeAttribute(default=OPEN)
     group_id = UnicodeAttribute()
     assignee_id = UnicodeAttribute(null=True)
-    queue_key = UnicodeAttribute(null=True)  # = group_id while open and unassigned (sparse index)
-    queued_at = UnicodeAttribute(null=True)
+    channel_type = UnicodeAttribute(default="chat")  # chat | email | voice: whose capacity it takes
+    queue_key = UnicodeAttribute(null=True)  # "<group>#<channel type>" while open and unassigned (sparse)
+    queue_rank = UnicodeAttribute(null=True)  # order in the queue: urgent/VIP first, then first come
+    queued_at = UnicodeAttribute(null=True)  # since when it waits (shown as waiting time)
+    dequeued_from = UnicodeAttribute(null=True)  # the queue the last write took it out of ("" if none)
     owner_key = UnicodeAttribute(null=True)  # = assignee_id while open and assigned (sparse index)
-    priority = UnicodeAttribute(default="normal")
+    assigned_at = UnicodeAttribute(null=True)
+    priority = UnicodeAttribute(default="normal")  # low | normal | high | urgent
+    vip = BooleanAttribute(null=True)
+    bot_first = BooleanAttribute(null=True)  # a routing rule asked for the bot before a human
+    routed_by = MapAttribute[str, str](null=True)  # why it went where it went (rules, intent)
     created_at = UnicodeAttribute()
     last_message_at = UnicodeAttribute()
     last_inbound_at = UnicodeAttribute(null=True)
@@ -86,10 +103,14 @@ class Conversation(Model):
     escalations = NumberAttribute(default=0)
     closed_at = UnicodeAttribute(null=True)
     closed_by = UnicodeAttribute(null=True)
+    tags = UnicodeSetAttribute(null=True)
+    snoozed_until = UnicodeAttribute(null=True)  # hidden from "mine" until then; a customer message wakes it
+    ticket_ids = UnicodeSetAttribute(null=True)  # linked tickets
 
     by_customer = _ByCustomer()
     by_queue = _ByQueue()
     by_owner = _ByOwner()
+    by_status = _ByStatus()
 
 
 class _ByMailbox(GlobalSecondaryIndex["Message"]):
@@ -124,6 +145,7 @@ class Message(Model):
     location = JSONAttribute(null=True)
     event = UnicodeAttribute(null=True)
     author_id = UnicodeAttribute(null=True)  # customer id or agent id
+    mentions = UnicodeSetAttribute(null=True)  # notes: the agents @mentioned (each got a feed event)
     platform_message_id = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib.assignment import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict
@@ -77,8 +79,27 @@ def already_stored(msg: InboundMessage) -> bool:
         return False
 
 
-def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, mailbox: bool) -> Stored:
-    """Append ``msg`` to the customer's open conversation (opening one if needed), exactly once."""
+@dataclass(frozen=True)
+class Placement:
+    """Where routing puts a conversation its message opens (see chalicelib/routing)."""
+
+    group_id: str
+    priority: str = "normal"
+    vip: bool = False
+    bot_first: bool = False
+    tags: tuple[str, ...] = ()
+    reason: tuple[tuple[str, str], ...] = ()  # e.g. (("rule", "vip-desk"),) or (("intent", "logistics"),)
+
+
+def record_inbound(
+    customer: Customer,
+    msg: InboundMessage,
+    placement: Placement | str | Callable[[], Placement],
+    *,
+    mailbox: bool,
+) -> Stored:
+    """Append ``msg`` to the customer's open conversation (opening one if needed, queued where
+    ``placement`` says — given as a callable, routing runs only when a conversation opens)."""
     now = iso(utcnow())
     conversation_id: str | None = customer.open_conversation_id
     new = False
@@ -93,17 +114,18 @@ def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, ma
                     # saving (or just saved): wait for it rather than replacing it.
                     time.sleep(0.02 * (attempt + 1))
                     continue
-        conversation_id, opened = _open(customer, conversation_id, msg, group_id, now)
+        conversation_id, opened = _open(customer, conversation_id, msg, placement, now)
         if opened is not None:
             conversation, new = opened, True
             break
     else:  # pragma: no cover - lost races all along means something else is wrong
         raise RuntimeError("could not settle the customer's open conversation")
 
+    by_agent = spoken_by_agent(msg)
     message = Message(
         conversation.conversation_id,
         conversation.next_seq,
-        direction="in",
+        direction="out" if by_agent else "in",
         channel=msg.channel,
         account=msg.account,
         channel_user_id=msg.channel_user_id,
@@ -112,11 +134,11 @@ def record_inbound(customer: Customer, msg: InboundMessage, group_id: str, *, ma
         attachments=[a.model_dump(exclude_none=True) for a in msg.attachments] or None,
         location=msg.location.model_dump(exclude_none=True) if msg.location else None,
         event=msg.event,
-        author_id=customer.customer_id,
+        author_id=f"{msg.reply_context.get('speaker')}:{msg.account}" if by_agent else customer.customer_id,
         platform_message_id=msg.platform_message_id,
         sent_at=iso(msg.sent_at),
         created_at=now,
-        status="received",
+        status="sent" if by_agent else "received",
         reply_context=dict(msg.reply_context) or None,
         mailbox_key=mailbox_key(msg.channel, msg.account, msg.channel_user_id) if mailbox else None,
         dedupe_key=msg.dedupe_key,
@@ -174,26 +196,39 @@ def _status(conversation_id: str) -> str | None:
         return None
 
 
+def spoken_by_agent(msg: InboundMessage) -> bool:
+    """A call transcript segment of the agent's side (Contact Lens, see channels/voice.py): stored
+    as what the company said, never as customer activity. Pure."""
+    return msg.channel == "voice" and msg.reply_context.get("speaker", "customer") != "customer"
+
+
 def _advance(conversation_id: str, msg: InboundMessage, now: str) -> Conversation:
-    """Take the next sequence number of an open conversation and update its summary."""
+    """Take the next sequence number of an open conversation and update its summary (for the
+    agent's side of a call, only the sequence number, time and preview)."""
     conversation = Conversation(conversation_id)
+    if spoken_by_agent(msg):
+        actions: list[Action] = [
+            Conversation.next_seq.add(1),
+            Conversation.last_message_at.set(now),
+            Conversation.preview.set(preview_of(msg)),
+        ]
+    else:
+        actions = [
+            Conversation.next_seq.add(1),
+            Conversation.last_message_at.set(now),
+            Conversation.last_inbound_at.set(now),
+            Conversation.last_channel.set(msg.channel),
+            Conversation.last_account.set(msg.account),
+            Conversation.last_channel_user_id.set(msg.channel_user_id),
+            Conversation.last_reply_context.set(dict(msg.reply_context)),
+            Conversation.channels.add({msg.channel}),
+            Conversation.preview.set(preview_of(msg)),
+            Conversation.inbound_at[channel_key(msg.channel, msg.account)].set(now),
+            Conversation.replies_since[channel_key(msg.channel, msg.account)].set(0),
+            Conversation.snoozed_until.remove(),  # the customer wrote: wake a snoozed conversation
+        ]
     try:
-        conversation.update(
-            actions=[
-                Conversation.next_seq.add(1),
-                Conversation.last_message_at.set(now),
-                Conversation.last_inbound_at.set(now),
-                Conversation.last_channel.set(msg.channel),
-                Conversation.last_account.set(msg.account),
-                Conversation.last_channel_user_id.set(msg.channel_user_id),
-                Conversation.last_reply_context.set(dict(msg.reply_context)),
-                Conversation.channels.add({msg.channel}),
-                Conversation.preview.set(preview_of(msg)),
-                Conversation.inbound_at[channel_key(msg.channel, msg.account)].set(now),
-                Conversation.replies_since[channel_key(msg.channel, msg.account)].set(0),
-            ],
-            condition=(Conversation.status == OPEN),
-        )
+        conversation.update(actions=actions, condition=(Conversation.status == OPEN))
     except UpdateError as exc:
         if _is_condition_failure(exc):
             raise ConversationClosed(conversation_id) from exc
@@ -202,10 +237,18 @@ def _advance(conversation_id: str, msg: InboundMessage, now: str) -> Conversatio
 
 
 def _open(
-    customer: Customer, stale_id: str | None, msg: InboundMessage, group_id: str, now: str
+    customer: Customer,
+    stale_id: str | None,
+    msg: InboundMessage,
+    placement: Placement | str | Callable[[], Placement],
+    now: str,
 ) -> tuple[str | None, Conversation | None]:
     """Open a new conversation for the customer, unless another message just did: then return the
     id it opened (and no conversation) so the caller appends there."""
+    if isinstance(placement, str):
+        placement = Placement(placement)
+    elif not isinstance(placement, Placement):
+        placement = placement()  # before claiming the slot: routing may fail, and then nothing changed
     new_id = new_conversation_id()
     condition = Customer.open_conversation_id.does_not_exist()
     if stale_id:
@@ -218,13 +261,21 @@ def _open(
         customer.refresh(consistent_read=True)
         return customer.open_conversation_id, None
     due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
+    kind = ranking.channel_type(msg.channel)
     conversation = Conversation(
         new_id,
         customer_id=customer.customer_id,
         status=OPEN,
-        group_id=group_id,
-        queue_key=group_id,
+        group_id=placement.group_id,
+        channel_type=kind,
+        queue_key=ranking.queue_key(placement.group_id, kind),
+        queue_rank=ranking.queue_rank(placement.priority, placement.vip, now),
         queued_at=now,
+        priority=placement.priority,
+        vip=placement.vip or None,
+        bot_first=placement.bot_first or None,
+        routed_by=dict(placement.reason) or None,
+        tags=set(placement.tags) or None,
         created_at=now,
         last_message_at=now,
         last_inbound_at=now,
@@ -246,6 +297,17 @@ def _open(
 # ---- agent side ---------------------------------------------------------------------------------
 
 
+def dequeue_actions() -> list[Action]:
+    """Take a conversation out of its queue within an UpdateItem, copying which queue it was in
+    (or "") to ``dequeued_from`` first, so the caller can count it out (assignment.left_queue)."""
+    return [
+        Conversation.dequeued_from.set(Conversation.queue_key | ""),
+        Conversation.queue_key.remove(),
+        Conversation.queue_rank.remove(),
+        Conversation.queued_at.remove(),
+    ]
+
+
 def get(conversation_id: str) -> Conversation:
     try:
         return Conversation.get(conversation_id)
@@ -262,8 +324,7 @@ def claim(conversation_id: str, agent_id: str) -> Conversation:
             actions=[
                 Conversation.assignee_id.set(agent_id),
                 Conversation.owner_key.set(agent_id),
-                Conversation.queue_key.remove(),
-                Conversation.queued_at.remove(),
+                *dequeue_actions(),
                 Conversation.last_message_at.set(Conversation.last_message_at | now),
             ],
             condition=(Conversation.status == OPEN)
@@ -352,8 +413,8 @@ def append_reply(
                 Conversation.first_responded_at.set(Conversation.first_responded_at | now),
                 Conversation.assignee_id.set(Conversation.assignee_id | agent_id),
                 Conversation.owner_key.set(Conversation.assignee_id | agent_id),
-                Conversation.queue_key.remove(),
-                Conversation.queued_at.remove(),
+                Conversation.assigned_at.set(Conversation.assigned_at | now),
+                *dequeue_actions(),
                 Conversation.preview.set(text[:PREVIEW_CHARS]),
             ],
             condition=condition,
@@ -399,8 +460,7 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
                 Conversation.status.set(CLOSED),
                 Conversation.closed_at.set(now),
                 Conversation.closed_by.set(agent_id),
-                Conversation.queue_key.remove(),
-                Conversation.queued_at.remove(),
+                *dequeue_actions(),
                 Conversation.owner_key.remove(),
             ],
             condition=Conversation.status == OPEN,
@@ -438,9 +498,12 @@ def conversations_of(customer_id: str, limit: int = 20) -> list[Conversation]:
 
 
 def queue(
-    group_id: str, limit: int = 50, cursor: dict[str, Any] | None = None
+    group_id: str, kind: str = "chat", limit: int = 50, cursor: dict[str, Any] | None = None
 ) -> tuple[list[Conversation], Any]:
-    result = Conversation.by_queue.query(group_id, limit=limit, last_evaluated_key=cursor)
+    """A group's waiting conversations of one channel type, in the order they will be served."""
+    result = Conversation.by_queue.query(
+        ranking.queue_key(group_id, kind), limit=limit, last_evaluated_key=cursor
+    )
     items = list(result)
     return items, result.last_evaluated_key
 
@@ -453,6 +516,33 @@ def owned_by(
     )
     items = list(result)
     return items, result.last_evaluated_key
+
+
+def add_note(conversation_id: str, author_id: str, text: str, *, mentions: set[str] | None = None) -> Message:
+    """Store a private note (direction "note") as the conversation's next message, open or closed.
+    Never sent and not a reply: no first response, reply window, limit, owner or preview change.
+    (``conversations.actions.add_note`` adds @mention checks, feed events and the audit record.)"""
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[Conversation.next_seq.add(1)], condition=Conversation.conversation_id.exists()
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise KeyError(f"conversation {conversation_id}") from exc
+        raise
+    note = Message(
+        conversation_id,
+        conversation.next_seq,
+        direction="note",
+        type="text",
+        text=text,
+        author_id=author_id,
+        created_at=iso(utcnow()),
+        mentions=mentions or None,
+    )
+    note.save(condition=Message.seq.does_not_exist())
+    return note
 
 
 def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_key: str) -> Message | None:

@@ -68,15 +68,19 @@ def resolve(msg: InboundMessage) -> Resolution:
         return _first_contact(msg)
     try:
         customer = get_customer(identity.customer_id)
-    except DoesNotExist:  # the writer that claimed this identity has not created the customer yet
+    except KeyError:  # the writer that claimed this identity has not created the customer yet
         return Resolution(_upsert_customer(identity.customer_id, msg), created=False)
     _link_new_hints(customer, msg)
     return Resolution(customer, created=False)
 
 
 def get_customer(customer_id: str) -> Customer:
-    """A customer, following merges (a merged-away id resolves to the customer it was merged into)."""
-    customer = Customer.get(customer_id)
+    """A customer, following merges (a merged-away id resolves to the customer it was merged into).
+    KeyError if there is no such customer."""
+    try:
+        customer = Customer.get(customer_id)
+    except Customer.DoesNotExist as exc:
+        raise KeyError(f"customer {customer_id}") from exc
     seen = {customer_id}
     while customer.merged_into and customer.merged_into not in seen:
         seen.add(customer.merged_into)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from chalicelib import channels
+from chalicelib.assignment import service as assignment
 from chalicelib.aws import client
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.credentials import account_credentials
@@ -49,7 +50,18 @@ def send_attempts() -> int:
 
 def choose_target(conversation: Conversation, channel: str | None = None) -> tuple[str, str, str]:
     """Where a reply goes: the channel the customer last wrote from, unless the agent picks another
-    channel the customer is known on (then their most recent identity there)."""
+    channel the customer is known on (then their most recent identity there). When the last channel
+    takes no written replies (a phone call), the most recent one in this conversation that does."""
+    if (
+        channel is None
+        and conversation.last_channel
+        and not channels.get(conversation.last_channel).can_reply
+    ):
+        recent = sorted(as_dict(conversation.inbound_at).items(), key=lambda kv: str(kv[1]), reverse=True)
+        writable = [k.split("#", 1)[0] for k, _ in recent if channels.get(k.split("#", 1)[0]).can_reply]
+        if not writable:
+            raise NoSuchChannel(f"the customer wrote only on {conversation.last_channel}: pick a channel")
+        channel = writable[0]
     if channel is None or channel == conversation.last_channel:
         if conversation.last_channel and conversation.last_channel_user_id:
             return (
@@ -112,6 +124,7 @@ def reply(
         mailbox=adapter.mailbox,
         rules=reply_rules(adapter, target[1], template),
     )
+    assignment.took_by_reply(conversation, agent_id)  # a reply to a waiting conversation takes it
     out = OutboundMessage(
         message_id=f"{conversation_id}#{message.seq}",
         conversation_id=conversation_id,

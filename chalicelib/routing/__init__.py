@@ -1,11 +1,16 @@
-"""Routing (C3). This first version picks the skill group a new conversation queues in from the
-first message's words; rules, intent models, priorities and capacity-based assignment extend it."""
+"""Routing (C3): where a new conversation goes — routing rules (rules.py), then intent detection
+(intent.py) — see placement.py. Who takes it is chalicelib.assignment's."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from chalicelib.messages import InboundMessage
+
+if TYPE_CHECKING:
+    from chalicelib.conversations.service import Placement
+    from chalicelib.identity.models import Customer
 
 PRESALES, AFTERSALES = "presales", "aftersales"
 
@@ -16,6 +21,13 @@ _AFTERSALES = re.compile(
     r"tracking|complain\w*|not (arrived|received))\b",
     re.IGNORECASE,
 )
+
+
+def place(msg: InboundMessage, customer: Customer) -> Placement:
+    """Where a conversation opened by ``msg`` goes (see routing/placement.py)."""
+    from chalicelib.routing.placement import place as _place
+
+    return _place(msg, customer)
 
 
 def initial_group(msg: InboundMessage) -> str:

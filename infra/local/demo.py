@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from infra.local.provision import DEFAULT_DEMO_PASSWORD, create_agent_login
 
@@ -23,14 +24,25 @@ class DemoUser:
 
 SKILL_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("presales", "售前 Pre-sales", "Product questions before a purchase"),
-    ("aftersales", "售后 After-sales", "Orders, delivery, returns and refunds"),
+    ("aftersales", "售后 After-sales", "Returns, refunds, exchanges, warranty and invoices"),
+    ("technical", "技术支持 Technical", "App, device and account problems"),
+    ("logistics", "物流 Logistics", "Delivery, tracking, couriers and address changes"),
+    ("complaints", "投诉 Complaints", "Complaints and escalations"),
+    ("vip", "VIP 专席 VIP desk", "Customers of the VIP tier"),
 )
+TEAM_LEADS = {"complaints": "supervisor", "vip": "supervisor"}
 
 USERS: tuple[DemoUser, ...] = (
     DemoUser("admin", "Admin", "admin", ()),
-    DemoUser("supervisor", "Supervisor 主管", "supervisor", ("presales", "aftersales")),
-    DemoUser("agent1", "Agent One 小李", "agent", ("presales",)),
-    DemoUser("agent2", "Agent Two 小王", "agent", ("aftersales",)),
+    DemoUser(
+        "supervisor",
+        "Supervisor 主管",
+        "supervisor",
+        ("presales", "aftersales", "technical", "logistics", "complaints", "vip"),
+    ),
+    DemoUser("agent1", "Agent One 小李", "agent", ("presales", "vip")),
+    DemoUser("agent2", "Agent Two 小王", "agent", ("aftersales", "logistics", "complaints")),
+    DemoUser("agent3", "Agent Three 小张", "agent", ("technical", "aftersales")),
 )
 
 
@@ -54,7 +66,168 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
     for group_id, name, description in SKILL_GROUPS:
-        agents.put_group(group_id, name, description)
+        agents.put_group(group_id, name, description, TEAM_LEADS.get(group_id))
     for user in USERS:
         agents.put_agent(user.username, user.display_name, user.role, list(user.groups))
+    seed_orders_connector(env)
+    seed_canned_replies()
+    seed_routing()
     return USERS
+
+
+def seed_orders_connector(env: dict[str, str]) -> None:
+    """Point the orders connector at the demo order service on the local stack's own port."""
+    import json
+
+    import boto3
+
+    from infra.local import orders_demo
+
+    base = env.get("OMNIFLOW_PUBLIC_URL")
+    if not base:
+        return
+    secrets = boto3.client(
+        "secretsmanager",
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
+    )
+    name = f"omniflow/{env['OMNIFLOW_STAGE']}/connectors/orders"
+    value = json.dumps(orders_demo.connector_secret(base))
+    try:
+        secrets.create_secret(Name=name, SecretString=value)
+    except secrets.exceptions.ResourceExistsException:  # seeded again: the port may have changed
+        secrets.put_secret_value(SecretId=name, SecretString=value)
+
+
+# Team replies for the demo's groups, written through the canned-replies service (CannedReplyBody).
+CANNED_REPLIES: tuple[dict[str, Any], ...] = (
+    {
+        "group_id": "all",
+        "title": "问候 Greeting",
+        "shortcut": "/hi",
+        "language": "zh-CN",
+        "tags": ["greeting"],
+        "body": "{{customer.name}}您好，我是客服{{agent.name}}，很高兴为您服务！",
+    },
+    {
+        "group_id": "all",
+        "title": "Greeting (English)",
+        "shortcut": "/hello",
+        "language": "en",
+        "tags": ["greeting"],
+        "body": "Hi {{customer.name}}, this is {{agent.name}}. How can I help?",
+    },
+    {
+        "group_id": "aftersales",
+        "title": "物流查询 Where is my order",
+        "shortcut": "/wuliu",
+        "language": "zh-CN",
+        "tags": ["物流", "order"],
+        "body": "您的订单 {{order.number}} 当前状态：{{order.status}}，"
+        "{{order.carrier}} 运单号 {{order.tracking_number}}。",
+    },
+    {
+        "group_id": "aftersales",
+        "title": "Refund policy",
+        "shortcut": "/refund",
+        "language": "en",
+        "tags": ["refund", "after-sales"],
+        "body": "Hi {{customer.name}}, order {{order.number}} can be refunded within 7 days of delivery."
+        " I have started it for you.",
+    },
+    {
+        "group_id": "presales",
+        "title": "优惠活动 Promotion",
+        "shortcut": "/youhui",
+        "language": "zh-CN",
+        "tags": ["优惠", "presales"],
+        "body": "本周全场满 299 减 50，{{customer.name}}下单即可自动享受。",
+    },
+)
+
+
+def seed_canned_replies() -> None:
+    from chalicelib.auth.service import Principal
+    from chalicelib.canned import service as canned
+    from chalicelib.canned.bodies import CannedReplyBody
+    from chalicelib.canned.models import CannedReply, scope_key
+
+    supervisor = Principal("supervisor", "supervisor", frozenset({"supervisor"}))
+    for reply in CANNED_REPLIES:
+        existing = CannedReply.by_scope.query(scope_key("team", group_id=reply["group_id"]))
+        if any(r.shortcut == reply["shortcut"] for r in existing):
+            continue  # seeded again: keep the one there (and its usage count)
+        canned.create(supervisor, CannedReplyBody(scope="team", **reply))
+
+
+# Business hours of the demo's support team (Shanghai), and routing rules that use them. Rules are
+# seeded only for the groups above, so removing a group never makes the seed fail validation.
+DEMO_CALENDAR: dict[str, Any] = {
+    "name": "cn-support",
+    "time_zone": "Asia/Shanghai",
+    "weekly": {
+        **{day: [["09:00", "12:00"], ["13:00", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": [["10:00", "18:00"]],
+        "sun": [["10:00", "18:00"]],
+    },
+    "holidays": [f"2025-10-0{day}" for day in range(1, 9)],  # National Day week
+    "special_days": {"2025-12-31": [["09:00", "17:00"]]},  # New Year's Eve closes early
+}
+ROUTING_RULES: tuple[dict[str, Any], ...] = (
+    {
+        "rule_id": "vip-desk",
+        "name": "VIP desk for tier vip",
+        "match": {"tiers": ["vip"]},
+        "actions": {"group": "vip", "bot_first": False},
+    },
+    {
+        "rule_id": "complaints",
+        "name": "Complaints: urgent, complaints group",
+        "match": {"keywords": ["投诉", "举报", "差评", "12315", "complaint", "complain", "unacceptable"]},
+        "actions": {"group": "complaints", "priority": "urgent", "tags": ["complaint"]},
+    },
+    {
+        "rule_id": "refunds",
+        "name": "Refunds and returns to after-sales",
+        "match": {"keywords": ["退款", "退货", "换货", "refund", "return", "exchange"]},
+        "actions": {"group": "aftersales", "tags": ["refund"]},
+    },
+    {
+        "rule_id": "deliveries",
+        "name": "Deliveries to logistics",
+        "match": {"keywords": ["快递", "物流", "没收到", "还没到", "delivery", "tracking", "parcel"]},
+        "actions": {"group": "logistics"},
+    },
+    {
+        "rule_id": "order-number",
+        "name": "Tag messages quoting an order number",
+        "match": {"regex": r"(?:订单|order)\s*(?:号|no\.?|#)?\s*[:：]?\s*\d{8,}"},
+        "actions": {"tags": ["order-number"]},
+    },
+    {
+        "rule_id": "after-hours-bot",
+        "name": "Bot first outside business hours",
+        "match": {"business_hours": {"state": "closed", "calendar": "cn-support"}},
+        "actions": {"bot_first": True, "tags": ["after-hours"]},
+    },
+)
+
+
+def seed_routing() -> None:
+    """The demo calendar and routing rules, saved through the admin API's services (validated and
+    audited like an admin's change); re-seeding replaces them."""
+    from chalicelib.calendars import service as calendars
+    from chalicelib.calendars.hours import CalendarUpdate
+    from chalicelib.routing import service as routing
+    from chalicelib.routing.rules import Rule, RuleSetUpdate
+
+    name = DEMO_CALENDAR["name"]
+    try:
+        version = int(calendars.calendar_view(name)["version"])
+    except KeyError:
+        version = 0
+    fields = {k: v for k, v in DEMO_CALENDAR.items() if k != "name"}
+    calendars.put_calendar(name, CalendarUpdate.model_validate({"version": version, **fields}), "demo")
+    groups: set[str | None] = {None, *(group_id for group_id, _, _ in SKILL_GROUPS)}
+    rules = [Rule.model_validate(r) for r in ROUTING_RULES if r["actions"].get("group") in groups]
+    routing.save(RuleSetUpdate(version=routing.current().version, rules=rules), "demo")

@@ -13,12 +13,13 @@ import pytest
 
 import functions.voice as contact_flow
 import functions.voice_transcripts as transcripts
-from chalicelib.channels import voice
+from chalicelib.channels import pipeline, voice
 from chalicelib.identity.models import Customer
-from chalicelib.messages import CustomerHints, InboundMessage
+from chalicelib.messages import CustomerHints
 from chalicelib.router import service as router
 from infra.local.server import LambdaContext
 from tests.support.factories import inbound
+from tests.support.queues import drain_inbound
 from tests.unit.test_voice import CALLER, contact_flow_event, kinesis_event, lens_event, transcript
 
 
@@ -38,20 +39,6 @@ def remembered(contact_id: str) -> dict[str, Any] | None:
         .get("Item")
     )
     return item
-
-
-def drain_inbound(aws: dict[str, str]) -> list[InboundMessage]:
-    sqs = boto3.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not got:
-            return out
-        for m in got:
-            out.append(InboundMessage.model_validate_json(m["Body"]))
-            sqs.delete_message(QueueUrl=aws["OMNIFLOW_INBOUND_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
 
 
 def wrote_on_wechat(text: str = "我的快递到哪了？") -> str:
@@ -205,6 +192,36 @@ def test_transcript_segments_are_stored_once_in_the_callers_conversation(aws):
     [conversation] = conversation_service.conversations_of(customer_id)
     assert conversations == {conversation.conversation_id}
     assert conversation.channels == {"wechat", "voice"}
+    # the agent's words are the company's side of the thread, not customer activity
+    stored = conversation_service.messages_of(conversation.conversation_id)
+    assert [(m.direction, m.text) for m in stored[-2:]] == [
+        ("in", "我的快递还没到。"),
+        ("out", "我看到您在微信上问过，马上帮您查。"),
+    ]
+    assert stored[-1].author_id and not stored[-1].author_id.startswith("cus")
+    assert conversation.last_channel == "voice"  # from the customer's words, not the agent's
+    # a written reply after the call goes where the customer can read it: WeChat
+    from chalicelib.outbound import service as outbound
+
+    assert outbound.choose_target(conversation)[0] == "wechat"
+
+
+def test_a_segments_dedupe_record_expires_with_the_invocation_that_wrote_it(aws, monkeypatch):
+    """The consumer registers its Lambda context with the dedupe (pipeline.register_lambda_context):
+    were the invocation to die mid-batch, Kinesis's retry could enqueue the segment once the
+    invocation's time is up, instead of finding it "in progress" for the whole dedupe TTL."""
+    monkeypatch.setattr(pipeline._IDEMPOTENCY_CONFIG, "lambda_context", None)  # an earlier test's
+    event = contact_flow_event()
+    contact_id = event["Details"]["ContactData"]["ContactId"]
+    call(event)
+    started = time.time()
+    stream = kinesis_event(lens_event(contact_id, segments=[transcript("t1", "CUSTOMER", "喂？", 500)]))
+    assert consume(stream) == {"batchItemFailures": []}
+    [record] = boto3.client("dynamodb").scan(TableName="omniflow-test-idempotency")["Items"]
+    # in_progress_expiration is epoch milliseconds: now plus what was left of the invocation
+    deadline = int(record["in_progress_expiration"]["N"]) / 1000
+    assert started < deadline <= time.time() + 60
+    assert [m.platform_message_id for m in drain_inbound(aws)] == [f"{contact_id}:t1"]
 
 
 def test_bad_records_are_reported_alone_and_the_rest_of_the_batch_is_enqueued(aws):

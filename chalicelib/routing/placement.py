@@ -1,0 +1,85 @@
+"""Where a new conversation goes: the admins' routing rules first (in order), then intent detection
+for what no rule decides; VIP customers and complaints are marked so they are served first."""
+
+from __future__ import annotations
+
+import time
+
+from chalicelib.conversations.service import Placement
+from chalicelib.db import as_dict
+from chalicelib.identity.models import Customer
+from chalicelib.messages import InboundMessage, utcnow
+
+DEFAULT_GROUP = "presales"
+# intent label → skill group; when a deployment lacks the group, the next one that exists
+INTENT_GROUPS: dict[str, tuple[str, ...]] = {
+    "presales": ("presales",),
+    "aftersales": ("aftersales",),
+    "technical": ("technical", "aftersales"),
+    "logistics": ("logistics", "aftersales"),
+    "complaint": ("complaints", "aftersales"),
+    "other": (DEFAULT_GROUP,),
+}
+INTENT_PRIORITY = {"complaint": "high"}
+GROUPS_TTL = 30.0
+_groups: tuple[float, frozenset[str]] | None = None
+
+
+def known_groups() -> frozenset[str]:
+    """The skill groups that exist (one Query on the groups' index, cached for 30 s)."""
+    global _groups
+    now = time.monotonic()
+    if _groups is None or now - _groups[0] > GROUPS_TTL:
+        from chalicelib.agents.service import all_groups
+
+        _groups = (now, frozenset(g.group_id for g in all_groups()))
+    return _groups[1]
+
+
+def reset() -> None:
+    global _groups
+    _groups = None
+
+
+def group_for_intent(label: str, existing: frozenset[str]) -> str:
+    """The first existing group for an intent (falls back to any existing group). Pure."""
+    for group_id in (*INTENT_GROUPS.get(label, ()), DEFAULT_GROUP):
+        if group_id in existing:
+            return group_id
+    return min(existing) if existing else DEFAULT_GROUP
+
+
+def customer_tier(customer: Customer) -> str | None:
+    tier = as_dict(customer.attributes).get("tier")
+    return str(tier).lower() if tier else None
+
+
+def place(msg: InboundMessage, customer: Customer) -> Placement:
+    from chalicelib.routing import intent, rules
+
+    tier = customer_tier(customer)
+    tags = sorted(customer.tags or ())
+    vip = tier == "vip" or "vip" in tags
+    context = rules.RoutingContext(
+        text=msg.text or "", channel=msg.channel, account=msg.account, tier=tier, tags=tags, at=utcnow()
+    )
+    decision = rules.decide(rules.ruleset(), context, rules.calendars())
+    reason: list[tuple[str, str]] = []
+    if decision.matched:
+        reason.append(("rules", ",".join(decision.matched)))
+    existing = known_groups()
+    group = decision.group if decision.group in existing else None
+    priority = decision.priority
+    if group is None:
+        found = intent.detector().detect(msg.text or "")
+        group = group_for_intent(found.label, existing)
+        reason.append(("intent", f"{found.label} {found.confidence:.2f} ({found.backend})"))
+        priority = priority or INTENT_PRIORITY.get(found.label)
+    return Placement(
+        group_id=group,
+        priority=priority or "normal",
+        vip=vip,
+        bot_first=decision.bot_first,
+        tags=tuple(decision.tags),
+        reason=tuple(reason),
+    )
