@@ -15,17 +15,55 @@ from chalice.app import SQSEvent
 
 from chalicelib import api, workspace
 from chalicelib.agents import service as agents
-from chalicelib.api import LoginBody, MergeBody, ReplyBody, route
+from chalicelib.api import (
+    AgentConfigBody,
+    CustomerPatchBody,
+    GroupBody,
+    LoginBody,
+    MergeBody,
+    NoteBody,
+    PresenceBody,
+    PriorityBody,
+    ReplyBody,
+    SnoozeBody,
+    TagsBody,
+    TicketLinkBody,
+    TransferBody,
+    route,
+)
+from chalicelib.assignment import service as assignment
 from chalicelib.audit import service as audit
 from chalicelib.auth import service as auth
+from chalicelib.calendars import service as calendars
+from chalicelib.calendars.hours import CalendarUpdate
+from chalicelib.canned import service as canned
+from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
 from chalicelib.config import settings
+from chalicelib.conversations import actions as conversation_actions
 from chalicelib.conversations import service as conversations
 from chalicelib.db import to_json
+from chalicelib.feed import service as feed
+from chalicelib.identity import profile
 from chalicelib.identity import service as identity
-from chalicelib.observability import metrics
+from chalicelib.observability import invocation, metrics
+from chalicelib.orders import service as orders
 from chalicelib.outbound import service as outbound
 from chalicelib.router import service as router
+from chalicelib.routing import service as routing_rules
+from chalicelib.routing.rules import DryRun, RuleSetUpdate
+from chalicelib.sla import policies as sla_policies
+from chalicelib.sla import reports as sla_reports
 from chalicelib.sla import service as sla
+from chalicelib.sla.policies import PolicySetUpdate
+from chalicelib.tickets import service as tickets
+from chalicelib.tickets.bodies import (
+    AlertBody,
+    CommentBody,
+    FromConversationBody,
+    SubticketBody,
+    TicketBody,
+    TicketPatch,
+)
 
 app = Chalice(app_name="omniflow")
 app.api.binary_types = []  # every API body is JSON text
@@ -34,9 +72,10 @@ S = settings()
 
 @app.middleware("all")
 def observe(event: Any, get_response: Any) -> Any:
-    """Flush EMF metrics after every invocation, whatever its trigger."""
+    """Every invocation, whatever its trigger, logs with its own Lambda context and none of the
+    previous one's keys; EMF metrics are flushed after it."""
     try:
-        return get_response(event)
+        return invocation(event, get_response)
     finally:
         metrics.flush_metrics()
 
@@ -76,11 +115,41 @@ def me() -> dict[str, Any]:
     }
 
 
+@route(app, "/me/presence", role="agent", methods=("PUT",), body=PresenceBody)
+def set_my_presence() -> dict[str, Any]:
+    """Online (takes work), away or offline (hands open conversations back to the queue)."""
+    agent = assignment.set_presence(api.principal().agent_id, api.body(app, PresenceBody).presence)
+    return workspace.agent_view(agent)
+
+
+@route(app, "/events", role="agent")
+def events() -> dict[str, Any]:
+    """Real-time feed: events for me, my skill groups (and supervisors) after ?cursor=; without a
+    cursor, none and a cursor from now. Poll every 1 s (docs/realtime.md)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return feed.read(api.principal(), q.get("cursor"))
+
+
 @route(app, "/conversations", role="agent")
 def list_conversations() -> dict[str, Any]:
-    """Inbox: ?view=queue (waiting in my groups, or ?group=) or ?view=mine; ?cursor= pages."""
+    """Inbox: ?view=mine | queue (my groups', or ?group=) | all (supervisors; ?status=open|closed);
+    filters ?channel= ?priority= ?tag=; ?limit= and ?cursor= page."""
     q: Mapping[str, str] = api.request(app).query_params or {}
-    return workspace.inbox(api.principal(), q.get("view", "queue"), q.get("group"), q.get("cursor"))
+    filters = workspace.InboxFilters(
+        channel=q.get("channel"),
+        priority=q.get("priority"),
+        tag=q.get("tag"),
+        status=q.get("status", "open"),
+        include_snoozed=q.get("snoozed") == "1",
+    )
+    return workspace.inbox(
+        api.principal(),
+        q.get("view", "queue"),
+        q.get("group"),
+        q.get("cursor"),
+        filters,
+        workspace.page_size(q.get("limit")),
+    )
 
 
 @route(app, "/conversations/{conversation_id}", role="agent")
@@ -94,7 +163,34 @@ def claim_conversation(conversation_id: str) -> dict[str, Any]:
     """Take an unassigned conversation from the queue (exactly one agent wins)."""
     p = api.principal()
     workspace.check_access(p, conversations.get(conversation_id))
-    return workspace.conversation_summary(conversations.claim(conversation_id, p.agent_id))
+    return workspace.conversation_summary(assignment.claim(conversation_id, p.agent_id))
+
+
+@route(app, "/conversations/{conversation_id}/transfer", role="agent", methods=("POST",), body=TransferBody)
+def transfer_conversation(conversation_id: str) -> dict[str, Any]:
+    """Hand the conversation to an agent or a skill group, with a private note for them."""
+    p, b = api.principal(), api.body(app, TransferBody)
+    workspace.check_access(p, conversations.get(conversation_id))
+    return workspace.transfer(p, conversation_id, b.to_agent, b.to_group, b.note)
+
+
+@route(app, "/conversations/{conversation_id}/priority", role="agent", methods=("PUT",), body=PriorityBody)
+def set_conversation_priority(conversation_id: str) -> dict[str, Any]:
+    """Change the priority (a waiting conversation moves to its new place in the queue)."""
+    p = api.principal()
+    workspace.check_access(p, conversations.get(conversation_id))
+    return workspace.conversation_summary(
+        assignment.set_priority(conversation_id, api.body(app, PriorityBody).priority)
+    )
+
+
+@route(app, "/conversations/{conversation_id}/queue-position", role="agent")
+def queue_position(conversation_id: str) -> dict[str, Any]:
+    """A waiting conversation's place in its queue and estimated wait."""
+    p = api.principal()
+    conversation = conversations.get(conversation_id)
+    workspace.check_access(p, conversation)
+    return {"conversation_id": conversation_id, "queue": assignment.position(conversation)}
 
 
 @route(app, "/conversations/{conversation_id}/reply", role="agent", methods=("POST",), body=ReplyBody)
@@ -120,21 +216,92 @@ def close_conversation(conversation_id: str) -> dict[str, Any]:
     workspace.check_access(p, conversations.get(conversation_id))
     closed = conversations.close(conversation_id, p.agent_id)
     sla.stop_first_response_clock(conversation_id, "conversation closed")
+    assignment.closed(closed)
     return workspace.conversation_summary(closed)
+
+
+@route(app, "/conversations/{conversation_id}/reopen", role="agent", methods=("POST",))
+def reopen_conversation(conversation_id: str) -> dict[str, Any]:
+    """Reopen a closed conversation, owned by whoever reopens it (409 if the customer has another
+    open conversation: continue there)."""
+    p = api.principal()
+    workspace.check_access(p, conversations.get(conversation_id))
+    return workspace.conversation_summary(assignment.reopen(conversation_id, p.agent_id))
+
+
+@route(app, "/conversations/{conversation_id}/notes", role="agent", methods=("POST",), body=NoteBody)
+def add_note(conversation_id: str) -> Response:
+    """A private note (never sent to the customer); @agent_id mentions notify those agents."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    note = conversation_actions.add_note(c, p.agent_id, api.body(app, NoteBody).text)
+    return Response(body={"message": workspace.message_view(note)}, status_code=201)
+
+
+@route(app, "/conversations/{conversation_id}/tags", role="agent", methods=("PUT",), body=TagsBody)
+def tag_conversation(conversation_id: str) -> dict[str, Any]:
+    """Add and remove the conversation's tags."""
+    p, c, b = api.principal(), conversations.get(conversation_id), api.body(app, TagsBody)
+    workspace.check_access(p, c)
+    return workspace.conversation_summary(conversation_actions.update_tags(c, p.agent_id, b.add, b.remove))
+
+
+@route(app, "/conversations/{conversation_id}/snooze", role="agent", methods=("POST",), body=SnoozeBody)
+def snooze_conversation(conversation_id: str) -> dict[str, Any]:
+    """Hide it from "mine" until a time; the customer's next message wakes it sooner."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    until = api.body(app, SnoozeBody).until
+    return workspace.conversation_summary(conversation_actions.snooze(c, p.agent_id, until))
+
+
+@route(app, "/conversations/{conversation_id}/snooze", role="agent", methods=("DELETE",))
+def wake_conversation(conversation_id: str) -> dict[str, Any]:
+    """End a snooze now."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    return workspace.conversation_summary(conversation_actions.unsnooze(c, p.agent_id))
+
+
+@route(app, "/conversations/{conversation_id}/tickets", role="agent", methods=("POST",), body=TicketLinkBody)
+def link_ticket(conversation_id: str) -> dict[str, Any]:
+    """Link a ticket to the conversation."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    ticket_id = api.body(app, TicketLinkBody).ticket_id
+    return workspace.conversation_summary(conversation_actions.link_ticket(c, p.agent_id, ticket_id))
+
+
+@route(app, "/conversations/{conversation_id}/tickets/{ticket_id}", role="agent", methods=("DELETE",))
+def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
+    """Remove a ticket link (404 if it is not linked)."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    return workspace.conversation_summary(conversation_actions.unlink_ticket(c, p.agent_id, ticket_id))
 
 
 # ---- customers ---------------------------------------------------------------------------------------
 @route(app, "/customers/{customer_id}", role="agent")
 def get_customer(customer_id: str) -> dict[str, Any]:
-    """A customer's profile, identities and conversations."""
-    customer = identity.get_customer(customer_id)
-    return {
-        "customer": workspace.customer_view(customer),
-        "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
-        "conversations": [
-            workspace.conversation_summary(c) for c in conversations.conversations_of(customer.customer_id)
-        ],
-    }
+    """Customer 360: profile, identities, conversations on every channel (?cursor= pages them),
+    tickets and orders."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return workspace.customer_360(customer_id, q.get("cursor"))
+
+
+@route(app, "/customers/{customer_id}", role="agent", methods=("PATCH",), body=CustomerPatchBody)
+def edit_customer(customer_id: str) -> dict[str, Any]:
+    """Edit the customer's tags and attributes (audited; 409 on a merged-away customer)."""
+    b = api.body(app, CustomerPatchBody)
+    tags = b.tags or TagsBody()
+    customer = profile.edit(
+        customer_id,
+        api.principal().agent_id,
+        add_tags=tags.add,
+        remove_tags=tags.remove,
+        attributes=b.attributes,
+    )
+    return {"customer": workspace.customer_view(customer)}
 
 
 @route(app, "/customers/{customer_id}/merge", role="supervisor", methods=("POST",), body=MergeBody)
@@ -148,6 +315,242 @@ def merge_customers(customer_id: str) -> dict[str, Any]:
 def customer_audit(customer_id: str) -> dict[str, Any]:
     """Who did what to this customer's record."""
     return {"items": [to_json(r) for r in audit.history(f"customer#{customer_id}")]}
+
+
+@route(app, "/customers/{customer_id}/orders", role="agent")
+def customer_orders(customer_id: str) -> dict[str, Any]:
+    """The customer's orders from the company's order service (never a 5xx: degraded answer)."""
+    return orders.orders_of(customer_id)
+
+
+# ---- tickets -----------------------------------------------------------------------------------------
+@route(app, "/tickets", role="agent")
+def list_tickets() -> dict[str, Any]:
+    """Ticket views, each a Query on an index: ?view=mine | group (?group=) | status (?status=) |
+    overdue | requester (?customer_id=); ?limit= and ?cursor= page. Agents see their groups' and own."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return tickets.list_view(
+        api.principal(),
+        q.get("view", "mine"),
+        group=q.get("group"),
+        status=q.get("status"),
+        customer_id=q.get("customer_id"),
+        cursor=q.get("cursor"),
+        limit=workspace.page_size(q.get("limit")),
+    )
+
+
+@route(app, "/tickets", role="agent", methods=("POST",), body=TicketBody)
+def create_ticket() -> Response:
+    """Create a ticket (a conversation given is linked both ways)."""
+    t = tickets.create_from_api(api.principal(), api.body(app, TicketBody))
+    return Response(body={"ticket": tickets.summary(t)}, status_code=201)
+
+
+@route(app, "/tickets/alerts", role=None, methods=("POST",), body=AlertBody)
+def ticket_alert() -> Response:
+    """A device's fault alert from the company's backend, signed like the app channel (?account=,
+    default "default"); 401 on a bad signature; a resent alert_id returns the first ticket (200)."""
+    req = api.request(app)
+    q: Mapping[str, str] = req.query_params or {}
+    tickets.verify_alert(q.get("account", "default"), dict(req.headers), req.raw_body or b"")
+    t, created = tickets.create_from_alert(q.get("account", "default"), api.body(app, AlertBody))
+    return Response(
+        body={"ticket_id": t.ticket_id, "number": t.number, "created": created},
+        status_code=201 if created else 200,
+    )
+
+
+@route(app, "/tickets/{ticket_id}", role="agent")
+def get_ticket(ticket_id: str) -> dict[str, Any]:
+    """A ticket with its history, sub-tickets (progress) and linked conversations."""
+    return tickets.view(api.principal(), ticket_id)
+
+
+@route(app, "/tickets/{ticket_id}", role="agent", methods=("PATCH",), body=TicketPatch)
+def patch_ticket(ticket_id: str) -> dict[str, Any]:
+    """Change status, priority, assignee, group, category, tags, custom fields, order number or
+    device serial; send the version read (409 if the ticket moved since)."""
+    b = api.body(app, TicketPatch)
+    return {"ticket": tickets.summary(tickets.patch(api.principal(), ticket_id, b.changes(), b.version))}
+
+
+@route(app, "/tickets/{ticket_id}/comments", role="agent", methods=("POST",), body=CommentBody)
+def comment_ticket(ticket_id: str) -> Response:
+    """An internal comment, or (public: true) a reply that goes out on the customer's channel."""
+    b = api.body(app, CommentBody)
+    return Response(body=tickets.comment(api.principal(), ticket_id, b.text, b.public), status_code=201)
+
+
+@route(app, "/tickets/{ticket_id}/subtickets", role="agent", methods=("POST",), body=SubticketBody)
+def create_subticket(ticket_id: str) -> Response:
+    """A parallel sub-ticket for another department; the parent is solved when all are done."""
+    t = tickets.create_subticket(api.principal(), ticket_id, api.body(app, SubticketBody))
+    return Response(body={"ticket": tickets.summary(t)}, status_code=201)
+
+
+@route(
+    app, "/conversations/{conversation_id}/ticket", role="agent", methods=("POST",), body=FromConversationBody
+)
+def ticket_from_conversation(conversation_id: str) -> Response:
+    """One click: a ticket from this conversation (subject from its preview, its customer, linked)."""
+    b = api.body(app, FromConversationBody)
+    t = tickets.create_from_conversation(api.principal(), conversation_id, b)
+    return Response(body={"ticket": tickets.summary(t)}, status_code=201)
+
+
+# ---- canned replies ----------------------------------------------------------------------------------
+@route(app, "/canned-replies", role="agent")
+def search_canned_replies() -> dict[str, Any]:
+    """Canned replies I can use (mine, my groups', everyone's), ?q= searched, ?group= narrowed."""
+    p = api.principal()
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return {"items": [canned.view(r, p) for r in canned.search(p, q.get("q", ""), q.get("group"))]}
+
+
+@route(app, "/canned-replies", role="agent", methods=("POST",), body=CannedReplyBody)
+def create_canned_reply() -> Response:
+    """A new personal canned reply, or (supervisors) a team one."""
+    p = api.principal()
+    return Response(body=canned.view(canned.create(p, api.body(app, CannedReplyBody)), p), status_code=201)
+
+
+@route(app, "/canned-replies/{reply_id}", role="agent", methods=("PUT",), body=CannedReplyChanges)
+def update_canned_reply(reply_id: str) -> dict[str, Any]:
+    """Edit a canned reply (the owner's personal one; supervisors' team ones)."""
+    p = api.principal()
+    return canned.view(canned.update(p, reply_id, api.body(app, CannedReplyChanges)), p)
+
+
+@route(app, "/canned-replies/{reply_id}", role="agent", methods=("DELETE",))
+def delete_canned_reply(reply_id: str) -> dict[str, Any]:
+    """Delete a canned reply (same rights as editing it)."""
+    canned.delete(api.principal(), reply_id)
+    return {"reply_id": reply_id, "deleted": True}
+
+
+@route(app, "/canned-replies/{reply_id}/render", role="agent", methods=("POST",), body=RenderBody)
+def render_canned_reply(reply_id: str) -> dict[str, Any]:
+    """The reply filled in for a conversation: customer, agent and order variables."""
+    b = api.body(app, RenderBody)
+    return canned.render_for(api.principal(), reply_id, b.conversation_id, b.order_number)
+
+
+# ---- supervisor and admin: queues, agents, skill groups ---------------------------------------------
+@route(app, "/supervisor/queues", role="supervisor")
+def supervisor_queues() -> dict[str, Any]:
+    """Live queues per skill group: waiting, oldest wait, agents online; each agent's presence and load."""
+    return {"groups": assignment.overview(g.group_id for g in agents.all_groups())}
+
+
+@route(app, "/supervisor/agents/{agent_id}/presence", role="supervisor", methods=("PUT",), body=PresenceBody)
+def set_agent_presence(agent_id: str) -> dict[str, Any]:
+    """Set an agent's presence (e.g. offline, which hands their conversations back to the queue)."""
+    return workspace.agent_view(assignment.set_presence(agent_id, api.body(app, PresenceBody).presence))
+
+
+@route(app, "/admin/groups", role="agent")
+def list_groups() -> dict[str, Any]:
+    """Every skill group (agents need them to transfer)."""
+    return {"items": [to_json(g) for g in agents.all_groups()]}
+
+
+@route(app, "/admin/groups/{group_id}", role="admin", methods=("PUT",), body=GroupBody)
+def put_group(group_id: str) -> dict[str, Any]:
+    """Create or edit a skill group."""
+    b = api.body(app, GroupBody)
+    return to_json(workspace.put_group(api.principal(), group_id, b.name, b.description, b.lead_id))
+
+
+@route(app, "/admin/agents", role="supervisor")
+def list_agents() -> dict[str, Any]:
+    """Every agent with groups, capacity, presence and load."""
+    return {"items": [workspace.agent_view(a) for a in agents.all_agents()]}
+
+
+@route(app, "/admin/agents/{agent_id}", role="admin", methods=("PUT",), body=AgentConfigBody)
+def configure_agent(agent_id: str) -> dict[str, Any]:
+    """An agent's skill groups, capacity per channel type and proficiency per group."""
+    b = api.body(app, AgentConfigBody)
+    return workspace.agent_view(
+        workspace.configure_agent(api.principal(), agent_id, b.groups, b.capacity, b.proficiency)
+    )
+
+
+# ---- admin: routing rules and calendars --------------------------------------------------------------
+@route(app, "/admin/routing-rules", role="supervisor")
+def get_routing_rules() -> dict[str, Any]:
+    """The ordered routing rules and their version (send the version back with a change)."""
+    return routing_rules.view(routing_rules.current())
+
+
+@route(app, "/admin/routing-rules", role="admin", methods=("PUT",), body=RuleSetUpdate)
+def put_routing_rules() -> dict[str, Any]:
+    """Replace the whole ordered rule set; 409 if its version moved since it was read."""
+    return routing_rules.view(routing_rules.save(api.body(app, RuleSetUpdate), api.principal().agent_id))
+
+
+@route(app, "/admin/routing-rules/test", role="supervisor", methods=("POST",), body=DryRun)
+def dry_run_routing_rules() -> dict[str, Any]:
+    """Dry run: the group, priority, bot and tags a message would get (saved rules or a draft)."""
+    return routing_rules.dry_run(api.body(app, DryRun))
+
+
+@route(app, "/admin/calendars", role="supervisor")
+def list_calendars() -> dict[str, Any]:
+    """Every business-hours calendar with its version."""
+    return {"items": calendars.list_calendars()}
+
+
+@route(app, "/admin/calendars/{calendar_name}", role="supervisor")
+def get_calendar(calendar_name: str) -> dict[str, Any]:
+    """One business-hours calendar with its version."""
+    return calendars.calendar_view(calendar_name)
+
+
+@route(app, "/admin/calendars/{calendar_name}", role="admin", methods=("PUT",), body=CalendarUpdate)
+def put_calendar(calendar_name: str) -> dict[str, Any]:
+    """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
+    b = api.body(app, CalendarUpdate)
+    return calendars.put_calendar(calendar_name, b, api.principal().agent_id)
+
+
+# ---- SLA ------------------------------------------------------------------------------------------
+@route(app, "/admin/sla-policies", role="supervisor")
+def get_sla_policies() -> dict[str, Any]:
+    """The ordered SLA policies and their version (send the version back with a change)."""
+    return sla_policies.view(sla_policies.current())
+
+
+@route(app, "/admin/sla-policies", role="admin", methods=("PUT",), body=PolicySetUpdate)
+def put_sla_policies() -> dict[str, Any]:
+    """Replace the ordered SLA policies (the last one, without conditions, is the default); 409 if
+    the version moved since it was read."""
+    saved = sla_policies.save(api.body(app, PolicySetUpdate), api.principal().agent_id)
+    return sla_policies.view(saved)
+
+
+@route(app, "/reports/sla", role="supervisor")
+def sla_report() -> dict[str, Any]:
+    """SLA attainment ?by=policy|group|agent for ?from=&to= (UTC days, YYYY-MM-DD; default today)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    today = sla_reports.utcnow().date()
+    start = sla_reports.parse_day(q.get("from"), today)
+    return sla_reports.attainment(q.get("by", "policy"), start, sla_reports.parse_day(q.get("to"), today))
+
+
+@route(app, "/tickets/at-risk", role="supervisor")
+def tickets_at_risk() -> dict[str, Any]:
+    """Open tickets whose next SLA deadline falls within ?within= minutes (default 60), soonest first."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return sla_reports.at_risk(q.get("within"), q.get("limit"))
+
+
+@route(app, "/tickets/breached", role="supervisor")
+def tickets_breached() -> dict[str, Any]:
+    """Open tickets past their next SLA deadline, most overdue first."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return sla_reports.breached(q.get("limit"))
 
 
 # ---- queue consumers -----------------------------------------------------------------------------
@@ -165,5 +568,6 @@ def send_outbound(event: SQSEvent) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=S.queue_name("events"), batch_size=10)
 def handle_event(event: SQSEvent) -> dict[str, Any]:
-    """Events from the SLA state machine (breaches) → the conversation's timeline."""
+    """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
+    and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
     return sla.handle_batch(event.to_dict())

@@ -358,7 +358,9 @@ def customer_360(
 
     out["customer"] = customer_view(customer)
     out["identities"] = [to_json(i) for i in identity.identities_of(customer.customer_id)]
-    out["tickets"] = []  # TODO(tickets issue): the customer's tickets, once tickets exist
+    from chalicelib.tickets import service as tickets
+
+    out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first
     found = orders.orders_for(customer).to_json()  # degraded, never raising, when unavailable
     out["orders"] = found.pop("orders")
     if found:

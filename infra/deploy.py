@@ -50,6 +50,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_EVENTS_QUEUE_URL": "EventsQueueUrl",
     "OMNIFLOW_ALERTS_TOPIC_ARN": "AlertsTopicArn",
     "OMNIFLOW_SLA_STATE_MACHINE_ARN": "SlaStateMachineArn",
+    "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": "TicketSlaStateMachineArn",
     "OMNIFLOW_USER_POOL_ID": "UserPoolId",
     "OMNIFLOW_USER_POOL_ARN": "UserPoolArn",
     "OMNIFLOW_USER_POOL_CLIENT_ID": "UserPoolClientId",
@@ -79,6 +80,7 @@ class Artifacts:
     bucket: str
     webhook_key: str
     sla_key: str
+    ticket_sla_key: str = ""  # infra/ticket-sla.asl.json (tickets' SLA clocks)
 
 
 # ---------------------------------------------------------------------------------------- artifacts
@@ -90,6 +92,11 @@ def artifact_bucket_name(account: str, region: str, stage: str) -> str:
 def artifact_keys(webhook_zip: Path, asl: Path) -> tuple[str, str]:
     """Content-addressed keys: a new key is what tells CloudFormation the code changed."""
     return f"webhooks/{sha256_file(webhook_zip)[:24]}.zip", f"sla/{sha256_file(asl)[:24]}.asl.json"
+
+
+def ticket_sla_artifact_key(asl: Path = INFRA / "ticket-sla.asl.json") -> str:
+    """Content-addressed key of the tickets' SLA machine definition."""
+    return f"sla/{sha256_file(asl)[:24]}.ticket-sla.asl.json"
 
 
 def ensure_artifact_bucket(s3: Any, name: str, region: str) -> None:
@@ -126,12 +133,14 @@ def upload_artifacts(
     from botocore.exceptions import ClientError
 
     webhook_key, sla_key = artifact_keys(webhook_zip, asl)
-    for path, key in ((webhook_zip, webhook_key), (asl, sla_key)):
+    ticket_asl = INFRA / "ticket-sla.asl.json"
+    ticket_sla_key = ticket_sla_artifact_key(ticket_asl)
+    for path, key in ((webhook_zip, webhook_key), (asl, sla_key), (ticket_asl, ticket_sla_key)):
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError:
             s3.upload_file(str(path), bucket, key)
-    return Artifacts(bucket=bucket, webhook_key=webhook_key, sla_key=sla_key)
+    return Artifacts(bucket=bucket, webhook_key=webhook_key, sla_key=sla_key, ticket_sla_key=ticket_sla_key)
 
 
 # ---------------------------------------------------------------------------------------- stacks
@@ -319,6 +328,7 @@ def deploy_stacks(
             "ArtifactBucket": artifacts.bucket,
             "WebhookCodeKey": artifacts.webhook_key,
             "SlaDefinitionKey": artifacts.sla_key,
+            "TicketSlaDefinitionKey": artifacts.ticket_sla_key,
             **app_params,
         },
         capabilities=("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"),  # AUTO_EXPAND: Fn::ForEach
@@ -464,13 +474,18 @@ def deploy(args: argparse.Namespace, log: Log = _stderr) -> int:
         placeholders = {key: f"<{key}>" for key in (*ENV_FROM_OUTPUTS.values(), "CoreRoleArn")}
         plan = {
             "artifact_bucket": artifact_bucket_name("<account>", args.region or "<region>", stage),
-            "uploads": {webhook_key: str(webhook_zip), sla_key: str(INFRA / "sla.asl.json")},
+            "uploads": {
+                webhook_key: str(webhook_zip),
+                sla_key: str(INFRA / "sla.asl.json"),
+                ticket_sla_artifact_key(): str(INFRA / "ticket-sla.asl.json"),
+            },
             "stacks": {
                 f"omniflow-{stage}-data": {"Stage": stage, **data_params},
                 f"omniflow-{stage}-app": {
                     "Stage": stage,
                     "WebhookCodeKey": webhook_key,
                     "SlaDefinitionKey": sla_key,
+                    "TicketSlaDefinitionKey": ticket_sla_artifact_key(),
                     **app_params,
                 },
             },

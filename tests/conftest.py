@@ -54,6 +54,9 @@ def reset_caches() -> None:
     from chalicelib.routing import placement
 
     placement.reset()
+    from chalicelib.sla import policies as sla_policies
+
+    sla_policies.reset()
 
 
 _MOTO_LOCK = threading.RLock()

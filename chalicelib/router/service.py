@@ -1,10 +1,12 @@
 """Inbound queue consumer.
 
 For each normalized message: who is the customer (identity) → which conversation, in order and
-exactly once (conversations) → which skill group queues a new conversation (routing) → start its
-first-response clock (sla). Failures are reported per record (powertools' FIFO partial processor):
-a failed record and the rest of *its* message group go back to the queue, other senders' messages
-carry on, and after ``maxReceiveCount`` deliveries the record is parked in the DLQ.
+exactly once (conversations) → where a new conversation goes (routing: rules, then intent) and who
+takes it (assignment), and its first-response clock (sla); the console hears of it (feed).
+
+Failures are reported per record (powertools' FIFO partial processor): a failed record and the
+rest of *its* message group go back to the queue, other senders' messages carry on, and after
+``maxReceiveCount`` deliveries the record is parked in the DLQ.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from chalicelib import channels, routing
+from chalicelib.assignment import service as assignment
 from chalicelib.conversations import service as conversations
+from chalicelib.feed import service as feed
 from chalicelib.identity import service as identity
 from chalicelib.messages import InboundMessage
 from chalicelib.observability import logger, metrics
 from chalicelib.sla import service as sla
+from chalicelib.tickets import service as tickets
 
 
 class InboundRecord(SqsRecordModel):
@@ -39,11 +44,32 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
     stored = conversations.record_inbound(
         resolution.customer,
         msg,
-        routing.initial_group(msg),
+        lambda: routing.place(msg, resolution.customer),
         mailbox=channels.get(msg.channel).mailbox,
     )
+    if stored.duplicate:
+        return stored
+    conversation = stored.conversation
     if stored.new_conversation:
-        sla.start_first_response_clock(stored.conversation)
+        sla.start_first_response_clock(conversation)
+        assignment.entered_queue(conversation)
+        if assignment.assign(conversation) is None:
+            feed.publish(
+                "conversation.queued",
+                conversation_id=conversation.conversation_id,
+                groups=[conversation.group_id],
+                data={"channel": msg.channel},
+            )
+    else:
+        feed.publish(
+            "message.new",
+            conversation_id=conversation.conversation_id,
+            agents=[conversation.assignee_id] if conversation.assignee_id else (),
+            groups=() if conversation.assignee_id else [conversation.group_id],
+            supervisors=False,  # the busiest kind of event: supervisors follow queues, not every message
+            data={"channel": msg.channel},
+        )
+    tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
     if resolution.created:
         metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
     return stored

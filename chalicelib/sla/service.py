@@ -52,10 +52,16 @@ def stop_first_response_clock(conversation_id: str, reason: str) -> None:
 
 
 def handle_event(event: dict[str, Any]) -> None:
-    """An event from the state machine (``sla.breached``): record the escalation on the conversation
-    and in its timeline, so the console shows it."""
+    """An event from a state machine: ``sla.breached`` (a conversation's first response) is recorded
+    on the conversation and in its timeline, so the console shows it; ``sla.ticket`` (a ticket's
+    warning or escalation level) is carried out by ``chalicelib.sla.escalation``."""
     from chalicelib.conversations import service as conversations
 
+    if event.get("type") == "sla.ticket":
+        from chalicelib.sla import escalation
+
+        escalation.handle(event)
+        return
     if event.get("type") != "sla.breached":
         logger.warning("unknown event type", extra={"type": event.get("type")})
         return

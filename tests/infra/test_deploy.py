@@ -229,7 +229,7 @@ def test_artifact_bucket_is_private_and_uploads_are_content_addressed(moto_sessi
     second = deploy.upload_artifacts(s3, bucket, package)
     assert first.webhook_key != second.webhook_key and first.sla_key == second.sla_key
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert {first.webhook_key, second.webhook_key, first.sla_key} == keys
+    assert {first.webhook_key, second.webhook_key, first.sla_key, first.ticket_sla_key} == keys
 
 
 def test_chalice_deployed_state_round_trips_through_the_artifact_bucket(moto_session, tmp_path):

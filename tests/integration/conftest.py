@@ -60,7 +60,7 @@ def api(team: dict[str, str]) -> Iterator[Callable[[str | None], Api]]:
 
     import app as app_module
 
-    with Client(app_module.app) as client:
+    with Client(app_module.app, stage_name="test") as client:  # no stage env over the tests' own
 
         def as_user(username: str | None) -> Api:
             session = Api(client)

@@ -26,7 +26,7 @@ def test_each_queue_consumer_invocation_logs_with_its_own_context_and_none_of_th
 
     monkeypatch.setattr(sla, "handle_event", handle_event)
     logger.append_keys(channel="wechat")  # left over by an earlier invocation in this process
-    with Client(app_module.app) as client:
+    with Client(app_module.app, stage_name="test") as client:  # no stage env over the tests' own
         event = client.events.generate_sqs_event(
             queue_name=aws["OMNIFLOW_EVENTS_QUEUE_URL"].rsplit("/", 1)[1],
             message_bodies=[json.dumps({"type": "test.event"})],
