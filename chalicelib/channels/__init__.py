@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from chalicelib.channels.base import ChannelAdapter, NotFound
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import NotFound
 
 # Adding a channel: one module here plus one line in infra/app.yaml's channel list.
 CHANNELS: dict[str, str] = {

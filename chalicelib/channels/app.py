@@ -32,34 +32,34 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    MethodNotAllowed,
-    NotFound,
-    Response,
-    Unauthorized,
-    WebhookError,
-    WebhookRequest,
-    constant_time_equals,
-    deliver,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    HintField,
-    InboundMessage,
-    Location,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-    utcnow,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import NotFound
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import Unauthorized
+from chalicelib.channels.base import WebhookError
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.channels.base import deliver
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import HintField
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 
 CLOCK_SKEW_SECONDS = 300
 NONCE_TTL_SECONDS = 600  # > 2 × the skew window: an expired nonce's timestamp is already refused

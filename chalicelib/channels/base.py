@@ -12,20 +12,24 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypedDict
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import TypedDict
 
-from chalicelib.channels.transport import HttpReply, TransportError
-from chalicelib.messages import (
-    Attachment,
-    DeliveryStatus,
-    InboundMessage,
-    Location,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import TransportError
+from chalicelib.messages import Attachment
+from chalicelib.messages import DeliveryStatus
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 
 class WebhookError(Exception):

@@ -36,35 +36,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from pydantic import ValidationError
 
 from chalicelib.channels import json_fields as jf
 from chalicelib.channels import tokens
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    Forbidden,
-    MethodNotAllowed,
-    Response,
-    WebhookRequest,
-    constant_time_equals,
-    deliver,
-    verify_header,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    InboundMessage,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import Forbidden
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.channels.base import deliver
+from chalicelib.channels.base import verify_header
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import json_post
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 CHANNEL = "douyin"
 API_BASE = "https://open.douyin.com"

@@ -23,21 +23,38 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from email import message_from_bytes
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr, parsedate_to_datetime
+from email.utils import formataddr
+from email.utils import formatdate
+from email.utils import parseaddr
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
+from botocore.exceptions import ClientError
 
 from chalicelib.aws import client
 from chalicelib.channels import sns
-from chalicelib.channels.base import BadRequest, ChannelAdapter, Response, WebhookRequest
-from chalicelib.messages import Attachment, CustomerHints, InboundMessage, OutboundMessage, SendResult, utcnow
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 from chalicelib.observability import logger
 
 #: keeps one message well inside SQS's 256 KB even for 3-byte UTF-8 scripts

@@ -31,30 +31,31 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import Literal
 
 from pydantic import ValidationError
 
 from chalicelib.channels import json_fields as jf
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    WebhookRequest,
-    b64_hmac,
-    deliver,
-    verify_header,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
-from chalicelib.messages import (
-    Attachment,
-    InboundMessage,
-    Location,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import b64_hmac
+from chalicelib.channels.base import deliver
+from chalicelib.channels.base import verify_header
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import json_post
+from chalicelib.messages import Attachment
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 CHANNEL = "line"
 API_BASE = "https://api.line.me/v2/bot"

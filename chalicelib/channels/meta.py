@@ -27,35 +27,40 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, NamedTuple
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from chalicelib.channels import json_fields as jf
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Forbidden,
-    MethodNotAllowed,
-    Response,
-    Unauthorized,
-    WebhookRequest,
-    constant_time_equals,
-    deliver,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport
-from chalicelib.messages import (
-    Attachment,
-    DeliveryStatus,
-    InboundMessage,
-    Location,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-    utcnow,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Forbidden
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import Unauthorized
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.channels.base import deliver
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.messages import Attachment
+from chalicelib.messages import DeliveryStatus
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 from chalicelib.observability import logger
 
 GRAPH_VERSION = "v21.0"

@@ -20,19 +20,20 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from chalicelib import channels
 from chalicelib.aws import client
-from chalicelib.channels.base import (
-    BadRequest,
-    NotFound,
-    PayloadTooLarge,
-    Response,
-    RetryLater,
-    WebhookError,
-    WebhookRequest,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import NotFound
+from chalicelib.channels.base import PayloadTooLarge
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import RetryLater
+from chalicelib.channels.base import WebhookError
+from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.credentials import account_credentials
-from chalicelib.config import MAX_BODY_BYTES, settings
+from chalicelib.config import MAX_BODY_BYTES
+from chalicelib.config import settings
 from chalicelib.messages import InboundMessage
-from chalicelib.observability import logger, metrics, tracer
+from chalicelib.observability import logger
+from chalicelib.observability import metrics
+from chalicelib.observability import tracer
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any platform's retry window
 _IDEMPOTENCY_CONFIG = IdempotencyConfig(
@@ -86,7 +87,8 @@ def request_from_event(event: dict[str, Any]) -> WebhookRequest:
 @lru_cache(maxsize=1)
 def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
     """``enqueue(message=...)`` wrapped by powertools idempotency on the message's dedupe key."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table("idempotency"), boto3_client=client("dynamodb")
@@ -114,9 +116,7 @@ def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
 def enqueue_once(msg: InboundMessage) -> None:
     """Put a message on the inbound queue unless this delivery was already accepted (then the
     saved result is returned by powertools and nothing is sent)."""
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     correlation_id = msg.correlation_id or msg.dedupe_key
     payload = {

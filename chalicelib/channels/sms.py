@@ -17,29 +17,30 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Response,
-    WebhookRequest,
-    constant_time_equals,
-    deliver,
-    verify_header,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    InboundMessage,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-    utcnow,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.channels.base import deliver
+from chalicelib.channels.base import verify_header
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 
 API_BASE = "https://api.twilio.com/2010-04-01"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

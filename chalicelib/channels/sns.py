@@ -23,11 +23,15 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.channels.base import BadRequest, Forbidden
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import Forbidden
 from chalicelib.config import settings
 from chalicelib.observability import logger
 
@@ -186,7 +190,8 @@ def reset_cache() -> None:
 def _signature_matches(cert: Certificate, signature: bytes, data: bytes, hash_name: str) -> bool:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):

@@ -35,32 +35,33 @@ Credentials per account: ``bot_token`` (from @BotFather) and ``secret_token`` (c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from pydantic import ValidationError
 
 from chalicelib.channels import json_fields as jf
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    Response,
-    WebhookRequest,
-    deliver,
-    verify_header,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    InboundMessage,
-    Location,
-    OutboundMessage,
-    SendResult,
-    utcnow,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import deliver
+from chalicelib.channels.base import verify_header
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import json_post
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 
 CHANNEL = "telegram"
 API_BASE = "https://api.telegram.org"

@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
+from botocore.exceptions import ClientError
 
 from chalicelib.aws import client
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
 from chalicelib.config import settings
 from chalicelib.observability import logger
 

@@ -9,8 +9,10 @@ report ``sent_local`` and the console shows "sent (local)" with the request.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Protocol
 
 SECRET_PARAMS = ("access_token", "secret", "corpsecret", "appsecret", "token")
 

@@ -27,16 +27,27 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from chalicelib.channels.base import ChannelAdapter, NotFound, Response, WebhookRequest
-from chalicelib.messages import CustomerHints, HintField, InboundMessage, OutboundMessage, SendResult
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import NotFound
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import HintField
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
@@ -289,9 +300,11 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voice-lookup")
 def caller_profile(event: Mapping[str, Any], context: Any = None) -> dict[str, str]:
     """The contact flow Lambda's answer. Never raises: a flow that gets an error takes its error
     branch, and a caller is better routed as unknown than dropped."""
-    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+    from botocore.exceptions import ConnectTimeoutError
+    from botocore.exceptions import ReadTimeoutError
 
-    from chalicelib.observability import logger, metrics
+    from chalicelib.observability import logger
+    from chalicelib.observability import metrics
 
     started = time.monotonic()
     try:
@@ -508,13 +521,12 @@ def transcript_record(record: KinesisStreamRecord) -> int:
 def transcript_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The Kinesis consumer's body: ``{"batchItemFailures": [...]}`` for ReportBatchItemFailures."""
     from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch import EventType
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    from chalicelib.observability import logger, metrics
+    from chalicelib.observability import logger
+    from chalicelib.observability import metrics
 
     enqueued = 0
 

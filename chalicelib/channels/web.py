@@ -23,22 +23,26 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Forbidden,
-    MethodNotAllowed,
-    NotFound,
-    Response,
-    Unauthorized,
-    WebhookRequest,
-    constant_time_equals,
-)
-from chalicelib.messages import CustomerHints, InboundMessage, OutboundMessage, SendResult, utcnow
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Forbidden
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import NotFound
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import Unauthorized
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import utcnow
 
 TOKEN_TTL_SECONDS = 30 * 24 * 3600
 MAX_TEXT = 4000

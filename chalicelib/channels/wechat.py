@@ -31,8 +31,11 @@ import json
 import math
 import os
 import struct
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
@@ -41,27 +44,26 @@ from defusedxml.ElementTree import fromstring as safe_xml
 from pydantic import ValidationError
 
 from chalicelib.channels import tokens
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    Forbidden,
-    MethodNotAllowed,
-    Response,
-    Unauthorized,
-    WebhookRequest,
-    constant_time_equals,
-    deliver,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport, json_post
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    InboundMessage,
-    Location,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import Forbidden
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import Unauthorized
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import constant_time_equals
+from chalicelib.channels.base import deliver
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import json_post
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 CHANNEL = "wechat"
 API_BASE = "https://api.weixin.qq.com/cgi-bin"
@@ -135,7 +137,9 @@ class MessageCrypto:
 
     def _cipher(self) -> Any:
         # Imported here: plaintext-mode deliveries never pay for it on a cold start.
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.ciphers import Cipher
+        from cryptography.hazmat.primitives.ciphers import algorithms
+        from cryptography.hazmat.primitives.ciphers import modes
 
         return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))
 

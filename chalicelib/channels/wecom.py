@@ -31,48 +31,48 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from chalicelib.aws import client
 from chalicelib.channels import tokens
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    MethodNotAllowed,
-    Response,
-    RetryLater,
-    WebhookRequest,
-    deliver,
-)
-from chalicelib.channels.transport import (
-    HttpCall,
-    HttpReply,
-    LiveTransport,
-    RecordingTransport,
-    Transport,
-    TransportError,
-    json_post,
-)
-from chalicelib.channels.wechat import MessageCrypto, check_signature, parse_xml_fields
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import MethodNotAllowed
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import RetryLater
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import deliver
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import LiveTransport
+from chalicelib.channels.transport import RecordingTransport
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import TransportError
+from chalicelib.channels.transport import json_post
+from chalicelib.channels.wechat import MessageCrypto
 from chalicelib.channels.wechat import _errcode as errcode_of
 from chalicelib.channels.wechat import _errmsg as errmsg_of
+from chalicelib.channels.wechat import check_signature
+from chalicelib.channels.wechat import parse_xml_fields
 from chalicelib.config import settings
-from chalicelib.messages import (
-    Attachment,
-    DeliveryStatus,
-    InboundMessage,
-    Location,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.messages import Attachment
+from chalicelib.messages import DeliveryStatus
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 from chalicelib.observability import logger
 
 CHANNEL = "wecom"

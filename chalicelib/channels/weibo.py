@@ -35,35 +35,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from collections.abc import Iterable
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from typing import Any
+from typing import Literal
 from urllib.parse import quote
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_xml
 from pydantic import ValidationError
 
 from chalicelib.channels import json_fields as jf
-from chalicelib.channels.base import (
-    BadRequest,
-    ChannelAdapter,
-    Content,
-    Response,
-    WebhookRequest,
-    deliver,
-)
-from chalicelib.channels.transport import HttpCall, HttpReply, Transport
-from chalicelib.channels.wechat import check_signature, echo_handshake
-from chalicelib.messages import (
-    Attachment,
-    InboundMessage,
-    Location,
-    MessageType,
-    OutboundMessage,
-    SendResult,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import ChannelAdapter
+from chalicelib.channels.base import Content
+from chalicelib.channels.base import Response
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.base import deliver
+from chalicelib.channels.transport import HttpCall
+from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Transport
+from chalicelib.channels.wechat import check_signature
+from chalicelib.channels.wechat import echo_handshake
+from chalicelib.messages import Attachment
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import Location
+from chalicelib.messages import MessageType
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
 
 CHANNEL = "weibo"
 REPLY_URL = "https://m.api.weibo.com/2/messages/reply.json"

@@ -24,36 +24,35 @@ same as JSON text).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.channels import json_fields as jf
-from chalicelib.channels.base import BadRequest, WebhookRequest
-from chalicelib.channels.meta import (
-    GRAPH_URL,
-    OUTSIDE_24H_TEXT,
-    STANDARD_WINDOW,
-    AttachmentKind,
-    GraphError,
-    MetaAdapter,
-    State,
-    build,
-    items,
-    last_inbound_age,
-    location,
-    member,
-    meta_time,
-    refused,
-    status_message,
-)
-from chalicelib.messages import (
-    Attachment,
-    CustomerHints,
-    InboundMessage,
-    OutboundMessage,
-    SendResult,
-    TemplateRef,
-)
+from chalicelib.channels.base import BadRequest
+from chalicelib.channels.base import WebhookRequest
+from chalicelib.channels.meta import GRAPH_URL
+from chalicelib.channels.meta import OUTSIDE_24H_TEXT
+from chalicelib.channels.meta import STANDARD_WINDOW
+from chalicelib.channels.meta import AttachmentKind
+from chalicelib.channels.meta import GraphError
+from chalicelib.channels.meta import MetaAdapter
+from chalicelib.channels.meta import State
+from chalicelib.channels.meta import build
+from chalicelib.channels.meta import items
+from chalicelib.channels.meta import last_inbound_age
+from chalicelib.channels.meta import location
+from chalicelib.channels.meta import member
+from chalicelib.channels.meta import meta_time
+from chalicelib.channels.meta import refused
+from chalicelib.channels.meta import status_message
+from chalicelib.messages import Attachment
+from chalicelib.messages import CustomerHints
+from chalicelib.messages import InboundMessage
+from chalicelib.messages import OutboundMessage
+from chalicelib.messages import SendResult
+from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
 
 CHANNEL = "whatsapp"
