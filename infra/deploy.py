@@ -55,6 +55,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_USER_POOL_ARN": "UserPoolArn",
     "OMNIFLOW_USER_POOL_CLIENT_ID": "UserPoolClientId",
     "OMNIFLOW_PUBLIC_URL": "WebhookApiUrl",
+    "OMNIFLOW_INTENT_BACKEND": "IntentBackend",
 }
 REQUIRED_ENV = ("OMNIFLOW_STAGE", *ENV_FROM_OUTPUTS, "OMNIFLOW_FIRST_RESPONSE_SECONDS")
 # Chalice merges per-function environment only from the stage's own lambda_functions, so every

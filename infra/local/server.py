@@ -2,7 +2,8 @@
 
 - ``/api/...``        → the Chalice app, as API Gateway REST (v1) proxy events on the ``api`` stage;
 - ``/webhooks/<ch>``  → ``functions.<ch>.handler``, as API Gateway HTTP API (payload 2.0) events;
-- ``/``               → redirect to the console.
+- ``/``               → redirect to the console;
+- ``/demo/shop``      → the demo shop page with the chat widget (``shop.py``).
 
 The events are built the way AWS builds them (header folding, query-string folding, which bodies are
 base64-encoded, what a missing route answers), so code that works here meets the same shapes in the
@@ -361,6 +362,10 @@ class Gateway:
         parts = [p for p in req.path.split("/") if p]
         if len(parts) >= 2 and parts[0] == "webhooks":
             return self._webhook(req, parts[1], has_proxy=len(parts) > 2)
+        if req.path == "/demo/shop" and req.method in ("GET", "HEAD"):
+            from infra.local import shop  # the demo shop page that embeds the chat widget
+
+            return HttpResponse(*shop.page(req.query))
         if req.path == "/demo/orders" and req.method == "GET":
             # The company's order API stand-in (infra/local/orders_demo.py). Not a Lambda, so not
             # under the invocation lock: the API calls it while holding that lock.

@@ -301,6 +301,7 @@ def banner(stack: LocalStack) -> str:
         f"Omniflow local stack — stage {STAGE!r}, AWS = moto at {stack.env['OMNIFLOW_AWS_ENDPOINT']}",
         f"  Console      {stack.url}/api/console",
         f"  Agent API    {stack.url}/api   (e.g. GET {stack.url}/api/health)",
+        f"  Demo shop    {stack.url}/demo/shop   (the website chat widget, embedded with one line)",
         "  Webhooks     " + "\n               ".join(f"{stack.url}/webhooks/{c}" for c in webhook_channels()),
         "  Telegram     register the bot's webhook once (Telegram only calls HTTPS: use a tunnel's URL):",
         f"               {telegram_set_webhook(stack.env['OMNIFLOW_PUBLIC_URL'])}",

@@ -1,0 +1,31 @@
+"""The demo shop page (``GET /demo/shop`` on the local stack): a company's website that embeds
+the chat widget with its one line (``shop.html``). ``?lang=en`` switches the widget to English.
+
+The page has a Content Security Policy of its own, as a careful shop would (its inline ``<style>``
+allowed, scripts only from its own origin), so the widget is exercised under one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+PAGE = Path(__file__).with_name("shop.html")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def page(query: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
+    """``(status, headers, body)`` of the shop page."""
+    html = PAGE.read_text(encoding="utf-8")
+    lang = (parse_qs(query).get("lang") or [""])[0]
+    if lang in ("en", "zh-CN"):
+        html = html.replace('data-lang="zh-CN"', f'data-lang="{lang}"')
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cache-Control", "no-cache"),
+    ]
+    return 200, headers, html.encode("utf-8")
