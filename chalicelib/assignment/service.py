@@ -297,6 +297,18 @@ def assign(conversation: Conversation) -> str | None:
     return None
 
 
+def offer_if_waiting(conversation_id: str) -> str | None:
+    """Assign a conversation if it is open and still waiting (a redelivered first message whose
+    first attempt stored it but died before assigning it). One GetItem when there is nothing to do."""
+    try:
+        conversation = Conversation.get(conversation_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if conversation.status != OPEN or conversation.assignee_id or not conversation.queue_key:
+        return None
+    return assign(conversation)
+
+
 def _heal(agent_id: str) -> None:
     """A seat said "available" but the agent was not (a stale index entry): rewrite their seats."""
     try:

@@ -71,12 +71,26 @@ def dedupe_marker_key(dedupe_key: str) -> str:
     return f"dedupe#{dedupe_key}"
 
 
-def already_stored(msg: InboundMessage) -> bool:
+def stored_where(msg: InboundMessage) -> tuple[str, int] | None:
+    """Where a redelivered message was stored — (conversation id, seq) — or None if it was not
+    (yet): no dedupe marker, or a marker whose message is missing because the first attempt died
+    between the two writes (then storing it again completes it at the marker's place)."""
     try:
-        Message.get(dedupe_marker_key(msg.dedupe_key), 0)
-        return True
+        marker = Message.get(dedupe_marker_key(msg.dedupe_key), 0, consistent_read=True)
     except DoesNotExist:
-        return False
+        return None
+    if not marker.stored_at:
+        return None
+    conversation_id, seq = marker.stored_at.rsplit("#", 1)
+    try:
+        Message.get(conversation_id, int(seq), consistent_read=True, attributes_to_get=["seq"])
+    except DoesNotExist:
+        return None
+    return conversation_id, int(seq)
+
+
+def already_stored(msg: InboundMessage) -> bool:
+    return stored_where(msg) is not None
 
 
 @dataclass(frozen=True)

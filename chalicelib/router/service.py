@@ -35,8 +35,13 @@ class InboundRecord(SqsRecordModel):
 
 def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored | None:
     """Store one inbound message. None if a redelivery finds it already stored."""
-    if receive_count > 1 and conversations.already_stored(msg):
-        return None
+    if receive_count > 1:
+        where = conversations.stored_where(msg)
+        if where is not None:
+            # A duplicate. If the first attempt died after storing but before assigning a new
+            # conversation, it still waits in its queue: offer it to the agents now.
+            assignment.offer_if_waiting(where[0])
+            return None
     if msg.type == "status" and msg.status is not None:
         conversations.record_delivery(msg.channel, msg.account, msg.status)
         return None

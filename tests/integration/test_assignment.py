@@ -237,3 +237,22 @@ def test_supervisor_overview(desk):
     assert chat["waiting"] == 1 and chat["online"] == 1 and chat["oldest_wait_seconds"] >= 0
     loads = {a["agent_id"]: (a["presence"], a["load"]["chat"]) for a in view["agents"]}
     assert loads == {"a1": ("online", 2), "a2": ("offline", 0), "a3": ("offline", 0)}
+
+
+def test_a_first_message_redelivered_after_a_crash_before_assignment_gets_assigned(desk, monkeypatch):
+    from chalicelib.router import service as router
+
+    desk.set_presence("a1", "online")
+    msg = inbound(user="+15550001201", text="Is the blue one in stock?")
+    real_assign = desk.assign
+
+    def crash(conversation: Any) -> None:
+        raise RuntimeError("Lambda timed out")
+
+    monkeypatch.setattr(desk, "assign", crash)
+    with pytest.raises(RuntimeError):
+        router.store(msg)
+    monkeypatch.setattr(desk, "assign", real_assign)
+    [cid] = waiting()
+    assert router.store(msg, receive_count=2) is None  # a duplicate: nothing stored twice …
+    assert owner(cid) == "a1" and waiting() == []  # … but the waiting conversation is offered now

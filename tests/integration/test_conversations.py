@@ -115,8 +115,8 @@ def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_t
         router.store(msg)
     monkeypatch.setattr(Message, "save", real_save)
     router.store(inbound("sms", "+15550000006", "after"))
-    redelivered = router.store(msg, receive_count=1)
+    redelivered = router.store(msg, receive_count=2)  # SQS redelivers it: the marker alone is no proof
     assert redelivered is not None and redelivered.message is not None
     cid = redelivered.conversation.conversation_id
     assert [m.text for m in conversations.messages_of(cid)] == ["before", "half-written", "after"]
-    assert router.store(msg, receive_count=2) is None
+    assert router.store(msg, receive_count=3) is None
