@@ -21,7 +21,6 @@ messages cost no extra DynamoDB request: the checks are on the text and the conv
 
 from __future__ import annotations
 
-import importlib
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -134,14 +133,21 @@ def get(ticket_id: str, consistent: bool = False) -> Ticket:
 
 
 def _sla_changed(ticket: Ticket, reason: str) -> None:
-    """Tell the SLA helper that deadlines may move; never fails the ticket action."""
+    """After a change that can move deadlines: the SLA clock follows it, and the console hears of
+    it (feed event to the assignee and the department). Never fails the ticket action."""
+    from chalicelib.feed import service as feed
+    from chalicelib.sla import tickets as sla_tickets
+
     try:
-        sla_tickets = importlib.import_module("chalicelib.sla.tickets")  # written by the SLA work
         sla_tickets.on_change(ticket, reason)
-    except ImportError:
-        logger.debug("sla.tickets not available", extra={"reason": reason})
     except Exception:  # noqa: BLE001 — the ticket action has happened; the SLA side logs its own
         logger.exception("sla on_change failed", extra={"ticket_id": ticket.ticket_id, "reason": reason})
+    feed.publish(
+        "ticket.updated",
+        agents=[ticket.assignee_id] if ticket.assignee_id else (),
+        groups=[ticket.group_id] if ticket.group_id else (),
+        data={"ticket_id": ticket.ticket_id, "reason": reason, "status": ticket.status},
+    )
 
 
 def add_event(

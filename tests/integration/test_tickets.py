@@ -432,3 +432,19 @@ def test_sub_tickets_show_progress_and_solve_the_parent_when_all_are_done(api, a
     r = agent1.post(f"/tickets/{pid}/subtickets", {"group_id": "presales", "subject": "late"})
     assert r.status_code == 409  # a closed parent takes no more parts
     assert tickets.get(pid).children_total == 2
+
+
+def test_ticket_changes_reach_the_console_feed(api, aws):
+    agent1 = api("agent1")
+    start = body(agent1.get("/events"))["cursor"]
+    t = tickets.create(
+        subject="Replace a broken cup",
+        actor="agent1",
+        source="api",
+        group_id="presales",
+        assignee_id="agent1",
+    )
+    tickets.update(t.ticket_id, "agent1", {"priority": "urgent"}, notify_customer=False)
+    events = body(agent1.get(f"/events?cursor={start}"))["events"]
+    seen = [(e["kind"], e["data"]["reason"]) for e in events if e["data"].get("ticket_id") == t.ticket_id]
+    assert seen[:1] == [("ticket.updated", "created")] and ("ticket.updated", "priority") in seen
