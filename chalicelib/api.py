@@ -25,6 +25,7 @@ from pydantic import (
 
 from chalicelib import channels
 from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
@@ -226,6 +227,8 @@ def route(
                 )
             except ReplyLimitReached as exc:
                 return error(409, "reply_limit_reached", str(exc))
+            except MediaUnavailable as exc:  # expired, refused, too large, or the local stack
+                return error(409, "media_unavailable", str(exc))
             except KeyError as exc:
                 return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
             except NotAllowed as exc:

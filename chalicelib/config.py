@@ -36,6 +36,7 @@ class Settings:
     # builtin | comprehend:<endpoint-arn> | bedrock:<model-id> (chalicelib/routing/intent.py)
     intent_backend: str = "builtin"
     ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
+    media_bucket: str = ""  # customers' files copied from the platforms (infra/data.yaml MediaBucket)
 
     @property
     def prefix(self) -> str:
@@ -96,6 +97,7 @@ def settings() -> Settings:
         queue_urls=queue_urls,
         intent_backend=env.get("OMNIFLOW_INTENT_BACKEND") or "builtin",
         ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
+        media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
     )
 
 

@@ -56,6 +56,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_USER_POOL_CLIENT_ID": "UserPoolClientId",
     "OMNIFLOW_PUBLIC_URL": "WebhookApiUrl",
     "OMNIFLOW_INTENT_BACKEND": "IntentBackend",
+    "OMNIFLOW_MEDIA_BUCKET": "MediaBucketName",
 }
 REQUIRED_ENV = ("OMNIFLOW_STAGE", *ENV_FROM_OUTPUTS, "OMNIFLOW_FIRST_RESPONSE_SECONDS")
 # Chalice merges per-function environment only from the stage's own lambda_functions, so every

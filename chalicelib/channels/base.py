@@ -22,6 +22,8 @@ from typing import ClassVar
 from typing import TypedDict
 
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import TransportError
 from chalicelib.messages import Attachment
 from chalicelib.messages import DeliveryStatus
@@ -253,3 +255,10 @@ class ChannelAdapter:
     def send(self, msg: OutboundMessage, creds: Mapping[str, str], http: Any) -> SendResult:
         """Send one reply through the platform's API using ``http`` (a ``Transport``)."""
         raise NotImplementedError
+
+    # ---- media ---------------------------------------------------------------------------------
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Any) -> Media:
+        """Download a file the customer sent (``attachment.media_id`` or ``url``) with the account's
+        credentials through ``http`` (a ``Transport``), ending in ``transport.download_media``.
+        Raises MediaUnavailable; by default the channel cannot fetch media at all."""
+        raise MediaUnavailable(f"{self.name} attachments cannot be fetched")

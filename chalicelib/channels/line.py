@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -48,8 +49,12 @@ from chalicelib.channels.base import deliver
 from chalicelib.channels.base import verify_header
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import download_media
 from chalicelib.channels.transport import json_post
+from chalicelib.channels.transport import media_get
 from chalicelib.messages import Attachment
 from chalicelib.messages import InboundMessage
 from chalicelib.messages import Location
@@ -61,6 +66,8 @@ CHANNEL = "line"
 API_BASE = "https://api.line.me/v2/bot"
 REPLY_URL = f"{API_BASE}/message/reply"
 PUSH_URL = f"{API_BASE}/message/push"
+#: Media content lives on a separate host: ``GET {DATA_URL}/message/<messageId>/content``.
+DATA_URL = "https://api-data.line.me/v2/bot"
 SIGNATURE_HEADER = "x-line-signature"
 #: LINE documents reply tokens as usable for "about a minute"; 10 s of margin covers the queue,
 #: the send itself and clock skew, after which we push instead of risking a refused reply.
@@ -233,6 +240,18 @@ def _send_result(reply: HttpReply) -> SendResult:
     return SendResult(status="failed", error=f"LINE: {message}")
 
 
+def _media_refusal(reply: HttpReply) -> str | None:
+    if reply.recorded:
+        return None
+    if reply.status == 202:  # video and audio are transcoded first
+        return "LINE is still preparing this file: try again in a moment"
+    if reply.status == 404:
+        return "LINE no longer has this file (content is kept for a limited time)"
+    if reply.status == 401:
+        return "LINE rejected the channel access token"
+    return None if reply.ok else f"LINE: {_message_of(reply) or f'HTTP {reply.status}'}"
+
+
 class LineAdapter(ChannelAdapter):
     name = CHANNEL
     credential_fields = ("channel_secret", "channel_access_token")
@@ -264,6 +283,24 @@ class LineAdapter(ChannelAdapter):
             return http.call(_call(PUSH_URL, token, push, {"x-line-retry-key": retry_key(msg.message_id)}))
 
         return deliver(attempt, _send_result)
+
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Transport) -> Media:
+        """``GET api-data.line.me/v2/bot/message/<messageId>/content`` with the channel access
+        token; a file the sender's app hosts itself (``contentProvider: external``) from its URL."""
+        if attachment.url:
+            call = media_get(attachment.url)
+        elif attachment.media_id:
+            content = f"{DATA_URL}/message/{quote(attachment.media_id, safe='')}/content"
+            call = media_get(content, headers={"authorization": f"Bearer {creds['channel_access_token']}"})
+        else:
+            raise MediaUnavailable("the attachment names no file")
+        return download_media(
+            lambda: http.call(call),
+            platform="LINE",
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            refused=_media_refusal,
+        )
 
 
 ADAPTER = LineAdapter()

@@ -37,6 +37,7 @@ from typing import Any
 from typing import ClassVar
 from typing import Literal
 from typing import NamedTuple
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -52,7 +53,11 @@ from chalicelib.channels.base import constant_time_equals
 from chalicelib.channels.base import deliver
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import download_media
+from chalicelib.channels.transport import media_get
 from chalicelib.messages import Attachment
 from chalicelib.messages import DeliveryStatus
 from chalicelib.messages import InboundMessage
@@ -257,6 +262,18 @@ def send_result(reply: HttpReply, sent_id: str | None) -> SendResult:
     return SendResult(status="failed", error=error.describe(), retryable=retryable)
 
 
+def graph_refusal(reply: HttpReply) -> str | None:
+    """A Graph API error as the agent reads it (an expired or deleted media id is Graph error 100
+    or a 404), or None for a 2xx."""
+    if reply.ok or reply.recorded:
+        return None
+    data = reply.json()
+    error = GraphError.of(data.get("error") if isinstance(data, dict) else None)
+    if reply.status == 404 or error is None:
+        return f"media not found or expired (HTTP {reply.status})"
+    return f"media not available: {error.describe()}"
+
+
 def last_inbound_age(msg: OutboundMessage) -> timedelta | None:
     """How long ago the customer last wrote, from ``reply_context["last_inbound_at"]`` (ISO UTC,
     set by the core); None when the core did not say or said something unreadable."""
@@ -371,6 +388,35 @@ class MetaAdapter(ChannelAdapter):
     ) -> tuple[str, dict[str, Any]] | SendResult:
         """The URL and JSON body of the send, or a refusal that needs no call."""
         raise NotImplementedError
+
+    # ---- media ---------------------------------------------------------------------------------
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Transport) -> Media:
+        """WhatsApp gives a media id: ``GET /{media-id}`` (Bearer token) answers a URL valid for
+        5 minutes, downloaded with the same token. Messenger and Instagram give a CDN URL that
+        works without a token until it expires."""
+        auth = {"authorization": f"Bearer {creds[self.token_field]}"}
+        media_id, url = attachment.media_id, attachment.url
+
+        def attempt() -> HttpReply:
+            if not media_id:
+                return http.call(media_get(url or ""))
+            found = http.call(HttpCall("GET", f"{GRAPH_URL}/{quote(media_id, safe='')}", headers=auth))
+            data = found.json() if found.ok and not found.recorded else None
+            if not isinstance(data, dict):
+                return found  # an error (or the local stack's record) for download_media to tell
+            if not isinstance(data.get("url"), str) or not data["url"]:
+                raise MediaUnavailable(f"{self.name} gave no download URL for this media")
+            return http.call(media_get(data["url"], headers=auth))
+
+        if not media_id and not url:
+            raise MediaUnavailable("the attachment names no file")
+        return download_media(
+            attempt,
+            platform=self.name,
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            refused=graph_refusal,
+        )
 
     def sent_id(self, data: Mapping[str, Any]) -> str | None:
         """The platform's id for the message just sent, from the Graph API's answer."""

@@ -53,8 +53,12 @@ from chalicelib.channels.base import deliver
 from chalicelib.channels.base import verify_header
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import download_media
 from chalicelib.channels.transport import json_post
+from chalicelib.channels.transport import media_get
 from chalicelib.messages import Attachment
 from chalicelib.messages import CustomerHints
 from chalicelib.messages import InboundMessage
@@ -75,6 +79,22 @@ LOCAL_BOT_TOKEN = "local-bot-token"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 AttachmentKind = Literal["image", "file", "voice", "video"]
+
+
+def file_url(bot_token: str, file_path: str) -> str:
+    """Where ``getFile``'s ``file_path`` is downloaded (valid for at least an hour; a secret too)."""
+    return f"{API_BASE}/file/bot{bot_token}/{file_path}"
+
+
+def _media_refusal(reply: HttpReply) -> str | None:
+    """The Bot API's ``{"ok": false, "description"}`` (e.g. "file is too big": over 20 MB)."""
+    if reply.ok or reply.recorded:
+        return None
+    if reply.status in (401, 404) and not reply.body.startswith(b"{"):
+        return "Telegram rejected the bot token or no longer has the file"
+    data = reply.json()
+    description = data.get("description") if isinstance(data, dict) else None
+    return f"Telegram: {description}" if description else f"Telegram answered HTTP {reply.status}"
 
 
 def method_url(bot_token: str, method: str) -> str:
@@ -378,6 +398,33 @@ class TelegramAdapter(ChannelAdapter):
         call = json_post(method_url(token, "sendMessage"), payload, content_type="application/json")
         # unreachable: a network failure must not be told with the URL, which holds the bot token
         return deliver(lambda: http.call(call), _send_result, unreachable="Telegram")
+
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Transport) -> Media:
+        """``getFile?file_id=`` → ``file_path`` → ``/file/bot<token>/<file_path>`` (bots may
+        download files up to 20 MB)."""
+        if not attachment.media_id:
+            raise MediaUnavailable("the attachment names no file")
+        token = LOCAL_BOT_TOKEN if http.recording else creds["bot_token"]
+        file_id = attachment.media_id
+
+        def attempt() -> HttpReply:
+            found = http.call(HttpCall("GET", method_url(token, "getFile"), params={"file_id": file_id}))
+            data = found.json() if found.ok and not found.recorded else None
+            if not isinstance(data, dict):
+                return found
+            result = data.get("result")
+            path = result.get("file_path") if isinstance(result, dict) else None
+            if data.get("ok") is not True or not isinstance(path, str) or not path:
+                raise MediaUnavailable("Telegram gave no file path for this file")
+            return http.call(media_get(file_url(token, path)))
+
+        return download_media(
+            attempt,
+            platform="Telegram",
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            refused=_media_refusal,
+        )
 
 
 ADAPTER = TelegramAdapter()

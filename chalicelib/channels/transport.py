@@ -4,11 +4,17 @@
 ``RecordingTransport`` is the local stack's: the platforms cannot be reached from a laptop, so it
 keeps the exact request that would have gone out and answers ``recorded=True``; adapters then
 report ``sent_local`` and the console shows "sent (local)" with the request.
+
+``download_media`` is the tail every channel's ``fetch_media`` shares: the file a customer sent,
+downloaded with a size cap (``HttpCall.max_bytes``, enforced while streaming) and served only as a
+type a browser may show inline (images, audio, video, PDF, office documents); anything else is
+``application/octet-stream`` offered as a download.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -26,6 +32,8 @@ class HttpCall:
     json: Any = None
     data: dict[str, str] | bytes | None = None
     auth: tuple[str, str] | None = None
+    #: download cap: a body (or a Content-Length) above it raises ResponseTooLarge, unread
+    max_bytes: int | None = None
 
     def redacted(self) -> dict[str, Any]:
         """The call as shown to agents and stored: secrets and auth replaced by ***."""
@@ -87,6 +95,10 @@ class TransportError(Exception):
     """Network failure talking to a platform: the send is retried from the queue."""
 
 
+class ResponseTooLarge(TransportError):
+    """The answer is larger than the call's ``max_bytes``: nothing more of it was read."""
+
+
 class LiveTransport:
     recording = False
 
@@ -109,10 +121,27 @@ class LiveTransport:
                 data=req.data,
                 auth=req.auth,
                 timeout=self._timeout,
+                stream=req.max_bytes is not None,
             )
+            body = r.content if req.max_bytes is None else _capped(r, req.max_bytes)
         except requests.RequestException as exc:
             raise TransportError(f"{req.method} {req.url.split('?')[0]}: {type(exc).__name__}") from exc
-        return HttpReply(r.status_code, r.content, dict(r.headers))
+        return HttpReply(r.status_code, body, dict(r.headers))
+
+
+def _capped(r: Any, limit: int) -> bytes:
+    """A streamed body, read only up to ``limit`` bytes (the declared length is checked first)."""
+    with r:
+        declared = r.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(f"{declared} bytes")
+        chunks, size = [], 0
+        for chunk in r.iter_content(chunk_size=256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 class RecordingTransport:
@@ -128,3 +157,113 @@ class RecordingTransport:
 
 def transport_for(mode: str) -> Transport:
     return RecordingTransport() if mode == "record" else LiveTransport()
+
+
+# ================================================================================================
+# Media: what customers sent, downloaded once for the agent
+# ================================================================================================
+
+MAX_MEDIA_BYTES = 20 * 1024 * 1024  # Telegram's Bot API download limit; WhatsApp images are 5 MB
+OCTET_STREAM = "application/octet-stream"
+#: Types shown inline in the console. No SVG or HTML: they can carry script.
+_INLINE_PREFIXES = ("image/", "audio/", "video/")
+_INLINE_EXCLUDED = frozenset({"image/svg+xml"})
+#: What CDNs answer when they do not know the type: the webhook's ``mime_type`` is then used.
+_GENERIC_TYPES = frozenset({"", OCTET_STREAM, "binary/octet-stream"})
+_INLINE_DOCUMENTS = frozenset(
+    {
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "text/csv",
+        "text/plain",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A downloaded attachment. ``content_type`` is already restricted (``served_type``);
+    ``inline`` says whether a browser may show it (else it is offered as a download)."""
+
+    content_type: str
+    body: bytes
+    name: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        return self.content_type != OCTET_STREAM
+
+
+class MediaUnavailable(Exception):
+    """The file cannot be had: the channel cannot fetch media, the platform refused or expired
+    it, it is too large, the platform is unreachable, or (local stack) platforms are not called.
+    The message is what the agent sees: never a token or a URL holding one."""
+
+
+def served_type(content_type: str | None) -> str:
+    """The type a file is served as: its own when it is an image, audio, video, PDF or office
+    type, else ``application/octet-stream``."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    if base in _INLINE_DOCUMENTS or (base.startswith(_INLINE_PREFIXES) and base not in _INLINE_EXCLUDED):
+        return base
+    return OCTET_STREAM
+
+
+def media_get(
+    url: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> HttpCall:
+    """A GET of a media file, capped at ``MAX_MEDIA_BYTES``."""
+    return HttpCall("GET", url, params=params, headers=headers or {}, max_bytes=MAX_MEDIA_BYTES)
+
+
+def header(reply: HttpReply, name: str) -> str:
+    """A reply header by case-insensitive name ("" when absent)."""
+    wanted = name.lower()
+    return next((v for k, v in reply.headers.items() if k.lower() == wanted), "")
+
+
+def download_media(
+    attempt: Callable[[], HttpReply],
+    *,
+    platform: str,
+    name: str | None = None,
+    mime_type: str | None = None,
+    refused: Callable[[HttpReply], str | None] | None = None,
+) -> Media:
+    """The tail every channel's ``fetch_media`` shares: make the platform call(s) in ``attempt``
+    (the last one a ``media_get``), then turn the answer into ``Media`` or ``MediaUnavailable``:
+
+    - the local stack recorded the call → "not available locally" (platforms are not called);
+    - network failure, too large, no access token, non-2xx → unavailable, saying why (never the
+      URL: Telegram's holds the bot token);
+    - ``refused(reply)``: the platform's own refusal inside a 2xx (WeChat's JSON ``errcode``);
+    - the type is ``served_type`` of the answer's Content-Type, or of ``mime_type`` (what the
+      webhook said) when the answer gives none or a generic one.
+    """
+    from chalicelib.channels.tokens import TokenError  # tokens loads boto3: only when needed
+
+    try:
+        reply = attempt()
+    except ResponseTooLarge as exc:
+        raise MediaUnavailable(f"larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB") from exc
+    except TokenError as exc:
+        raise MediaUnavailable(f"{platform} access token: {exc}") from exc
+    except TransportError as exc:
+        raise MediaUnavailable(f"{platform} unreachable ({type(exc.__cause__).__name__})") from exc
+    if reply.recorded:
+        raise MediaUnavailable(f"media not available locally: the local stack does not call {platform}")
+    problem = refused(reply) if refused is not None else None
+    if problem is None and not reply.ok:
+        problem = f"{platform} answered HTTP {reply.status}"
+    if problem is not None:
+        raise MediaUnavailable(problem)
+    if len(reply.body) > MAX_MEDIA_BYTES:  # a transport that does not stream (tests, recordings)
+        raise MediaUnavailable(f"larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB")
+    given = header(reply, "content-type")
+    generic = given.split(";", 1)[0].strip().lower() in _GENERIC_TYPES
+    return Media(served_type(mime_type if generic and mime_type else given), reply.body, name)

@@ -56,8 +56,12 @@ from chalicelib.channels.base import constant_time_equals
 from chalicelib.channels.base import deliver
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import Transport
+from chalicelib.channels.transport import download_media
 from chalicelib.channels.transport import json_post
+from chalicelib.channels.transport import media_get
 from chalicelib.messages import Attachment
 from chalicelib.messages import CustomerHints
 from chalicelib.messages import InboundMessage
@@ -69,6 +73,7 @@ CHANNEL = "wechat"
 API_BASE = "https://api.weixin.qq.com/cgi-bin"
 TOKEN_URL = f"{API_BASE}/token"
 CUSTOM_SEND_URL = f"{API_BASE}/message/custom/send"
+MEDIA_URL = f"{API_BASE}/media/get"  # temporary media: kept by WeChat for 3 days
 LOCAL_ACCESS_TOKEN = "local-access-token"  # what the local stack records instead of a real token
 
 #: errcodes meaning "this access token is not (or no longer) valid": drop it, fetch anew, retry once
@@ -434,6 +439,30 @@ API = tokens.TokenApi(
 )
 
 
+#: media/get's errcode for a media_id it does not (or no longer) know
+INVALID_MEDIA_ID = 40007
+
+
+def media_refusal(platform: str) -> Callable[[HttpReply], str | None]:
+    """How the WeChat family's ``media/get`` refuses: HTTP 200 with JSON ``{"errcode", "errmsg"}``
+    instead of the file (shared by WeChat and WeCom)."""
+
+    def refusal(reply: HttpReply) -> str | None:
+        if not reply.ok or reply.recorded or not reply.body.lstrip()[:1] == b"{":
+            return None
+        code = _errcode(reply)
+        if code == INVALID_MEDIA_ID:
+            return f"{platform} no longer has this file (temporary media are kept 3 days)"
+        return f"{platform} error {code}: {_errmsg(reply)}" if code else None
+
+    return refusal
+
+
+def media_call(access_token: str, media_id: str, url: str = MEDIA_URL) -> HttpCall:
+    """``GET media/get?access_token=&media_id=`` (WeChat's and WeCom's alike)."""
+    return media_get(url, params={"access_token": access_token, "media_id": media_id})
+
+
 def _custom_send_call(access_token: str, payload: Mapping[str, Any]) -> HttpCall:
     return json_post(CUSTOM_SEND_URL, payload, params={"access_token": access_token})
 
@@ -515,6 +544,27 @@ class WeChatAdapter(ChannelAdapter):
         it. An access token WeChat rejects is dropped and the send retried once with a fresh one."""
         payload = {"touser": msg.channel_user_id, "msgtype": "text", "text": {"content": msg.text}}
         return deliver(lambda: API.call(creds, http, lambda t: _custom_send_call(t, payload)), _send_result)
+
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Transport) -> Media:
+        """``media/get`` with the shared access token (retried once with a fresh token if WeChat
+        rejects it). Videos come back as JSON ``{"video_url"}``, downloaded from there."""
+        media_id = attachment.media_id
+        if not media_id:
+            raise MediaUnavailable("the attachment names no WeChat media id")
+
+        def attempt() -> HttpReply:
+            reply = API.call(creds, http, lambda t: media_call(t, media_id))
+            data = reply.json() if reply.ok and reply.body.lstrip()[:1] == b"{" else None
+            video = data.get("video_url") if isinstance(data, dict) else None
+            return http.call(media_get(video)) if isinstance(video, str) and video else reply
+
+        return download_media(
+            attempt,
+            platform="WeChat",
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            refused=media_refusal("WeChat"),
+        )
 
 
 ADAPTER = WeChatAdapter()

@@ -57,14 +57,19 @@ from chalicelib.channels.base import deliver
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
 from chalicelib.channels.transport import LiveTransport
+from chalicelib.channels.transport import Media
+from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.channels.transport import RecordingTransport
 from chalicelib.channels.transport import Transport
 from chalicelib.channels.transport import TransportError
+from chalicelib.channels.transport import download_media
 from chalicelib.channels.transport import json_post
 from chalicelib.channels.wechat import MessageCrypto
 from chalicelib.channels.wechat import _errcode as errcode_of
 from chalicelib.channels.wechat import _errmsg as errmsg_of
 from chalicelib.channels.wechat import check_signature
+from chalicelib.channels.wechat import media_call
+from chalicelib.channels.wechat import media_refusal
 from chalicelib.channels.wechat import parse_xml_fields
 from chalicelib.config import settings
 from chalicelib.messages import Attachment
@@ -80,6 +85,7 @@ API_BASE = "https://qyapi.weixin.qq.com/cgi-bin"
 TOKEN_URL = f"{API_BASE}/gettoken"
 SYNC_MSG_URL = f"{API_BASE}/kf/sync_msg"
 SEND_MSG_URL = f"{API_BASE}/kf/send_msg"
+MEDIA_URL = f"{API_BASE}/media/get"
 LOCAL_ACCESS_TOKEN = "local-access-token"  # what the local stack records instead of a real token
 
 #: WeCom's limits on replies, enforced by the core before a reply is even queued.
@@ -698,6 +704,19 @@ class WeComAdapter(ChannelAdapter):
         }
         return deliver(
             lambda: API.call(creds, http, lambda t: _post_json(SEND_MSG_URL, t, payload)), send_result
+        )
+
+    def fetch_media(self, creds: Mapping[str, str], attachment: Attachment, http: Transport) -> Media:
+        """``cgi-bin/media/get`` with the kf access token (the media_id sync_msg gave; 3 days)."""
+        media_id = attachment.media_id
+        if not media_id:
+            raise MediaUnavailable("the attachment names no WeCom media id")
+        return download_media(
+            lambda: API.call(creds, http, lambda t: media_call(t, media_id, MEDIA_URL)),
+            platform="WeCom",
+            name=attachment.name,
+            mime_type=attachment.mime_type,
+            refused=media_refusal("WeCom"),
         )
 
 

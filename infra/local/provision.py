@@ -217,6 +217,7 @@ def provision(
         "OMNIFLOW_OUTBOUND_QUEUE_URL": outputs["OutboundQueueUrl"],
         "OMNIFLOW_EVENTS_QUEUE_URL": outputs["EventsQueueUrl"],
         "OMNIFLOW_ALERTS_TOPIC_ARN": outputs["AlertsTopicArn"],
+        "OMNIFLOW_MEDIA_BUCKET": outputs["MediaBucketName"],
         "OMNIFLOW_SLA_STATE_MACHINE_ARN": machine["stateMachineArn"],
         "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": ticket_machine["stateMachineArn"],
         "OMNIFLOW_USER_POOL_ID": pool["Id"],

@@ -15,4 +15,5 @@ FAKE_DATA_OUTPUTS: dict[str, str] = {
     "OutboundQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-outbound.fifo",
     "EventsQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-events",
     "AlertsTopicArn": "arn:aws:sns:us-east-1:123456789012:omniflow-prod-alerts",
+    "MediaBucketName": "omniflow-prod-media-123456789012-us-east-1",
 }
