@@ -17,11 +17,11 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv dev test lint bench eval-intent replay-dlq deploy clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
-	@echo "make test        every test: unit, integration, infra, e2e"
+	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
 	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make bench       the load benchmark"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
@@ -56,7 +56,21 @@ venv: $(STAMP)
 dev: venv
 	$(PY) -m infra.local.stack
 
-test: venv
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; never a
+# downloaded browser build (`playwright install`). As root it is installed when missing;
+# otherwise those tests skip, saying so.
+chromium:
+	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium and a Chinese font for the browser tests (apt-get)"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	else \
+	  echo "note: not root, so Chromium (or a Chinese font) is not installed: browser tests skip without Chromium" \
+	    "(sudo apt-get install chromium)"; \
+	fi
+
+test: venv chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -38,13 +38,17 @@ from chalicelib.calendars import service as calendars
 from chalicelib.calendars.hours import CalendarUpdate
 from chalicelib.canned import service as canned
 from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
+from chalicelib.channels import accounts as channel_accounts
+from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
+from chalicelib.console import service as console
 from chalicelib.conversations import actions as conversation_actions
 from chalicelib.conversations import service as conversations
 from chalicelib.db import to_json
 from chalicelib.feed import service as feed
 from chalicelib.identity import profile
 from chalicelib.identity import service as identity
+from chalicelib.media import service as media
 from chalicelib.observability import invocation, metrics
 from chalicelib.orders import service as orders
 from chalicelib.outbound import service as outbound
@@ -112,6 +116,7 @@ def me() -> dict[str, Any]:
         "role": p.role,
         "display_name": agent.display_name if agent else p.agent_id,
         "groups": sorted(agent.groups or []) if agent else [],
+        "presence": (agent.presence if agent else None) or "offline",
     }
 
 
@@ -278,6 +283,19 @@ def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
     p, c = api.principal(), conversations.get(conversation_id)
     workspace.check_access(p, c)
     return workspace.conversation_summary(conversation_actions.unlink_ticket(c, p.agent_id, ticket_id))
+
+
+# ---- media -------------------------------------------------------------------------------------------
+@route(app, "/conversations/{conversation_id}/messages/{seq}/attachments/{index}", role="agent")
+def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
+    """A file the customer sent: 302 to a 5-minute link (?redirect=0: the link as JSON), copied
+    from the platform on first use; 409 when it cannot be had (expired, refused, local stack)."""
+    workspace.check_access(api.principal(), conversations.get(conversation_id))
+    link = media.open_attachment(conversation_id, media.position(seq, "seq"), media.position(index, "index"))
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    if q.get("redirect") == "0":
+        return Response(body=link.to_json(), status_code=200, headers={"Cache-Control": "no-store"})
+    return Response(body="", status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})
 
 
 # ---- customers ---------------------------------------------------------------------------------------
@@ -477,6 +495,20 @@ def configure_agent(agent_id: str) -> dict[str, Any]:
     )
 
 
+# ---- admin: channel accounts -----------------------------------------------------------------------
+@route(app, "/admin/channels", role="admin")
+def list_channel_accounts() -> dict[str, Any]:
+    """Every channel with its configured accounts and their credential field names (never values)."""
+    return {"items": channel_accounts.list_channels()}
+
+
+@route(app, "/admin/channels/{channel}/{account}", role="admin", methods=("PUT",), body=ChannelAccountBody)
+def put_channel_account(channel: str, account: str) -> dict[str, Any]:
+    """Write an account's credential fields into the channel's secret (merged; write-only, audited)."""
+    fields = api.body(app, ChannelAccountBody).root
+    return channel_accounts.put_account(channel, account, fields, api.principal().agent_id)
+
+
 # ---- admin: routing rules and calendars --------------------------------------------------------------
 @route(app, "/admin/routing-rules", role="supervisor")
 def get_routing_rules() -> dict[str, Any]:
@@ -551,6 +583,11 @@ def tickets_breached() -> dict[str, Any]:
     """Open tickets past their next SLA deadline, most overdue first."""
     q: Mapping[str, str] = api.request(app).query_params or {}
     return sla_reports.breached(q.get("limit"))
+
+
+# ---- console and widget (static) -------------------------------------------------------------------
+# GET /console, /console/static/{name}, /widget.js: public files with a strict CSP (chalicelib/console).
+console.register(app)
 
 
 # ---- queue consumers -----------------------------------------------------------------------------

@@ -43,6 +43,9 @@ def reset_caches() -> None:
     tokens.reset()
     JWKS.clear()
     pipeline._idempotent_enqueue.cache_clear()
+    from chalicelib.console import service as console
+
+    console.security_headers.cache_clear()
     from chalicelib.orders import service as orders
 
     orders.reset()

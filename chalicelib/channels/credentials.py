@@ -28,7 +28,11 @@ def channel_accounts(channel: str) -> Mapping[str, Mapping[str, str]]:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
-        data = _provider().get(settings().secret_name(channel), transform="json", max_age=MAX_AGE)
+        # AWSCURRENT named explicitly: the same as the default on AWS, and what moto needs to follow
+        # the label when the admin API moves it (chalicelib/channels/accounts.py)
+        data = _provider().get(
+            settings().secret_name(channel), transform="json", max_age=MAX_AGE, VersionStage="AWSCURRENT"
+        )
     except GetParameterError as exc:
         raise NotFound(f"channel {channel!r} is not configured") from exc
     if not isinstance(data, dict):

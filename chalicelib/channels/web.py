@@ -3,6 +3,7 @@
     POST /webhooks/web[/<site>]/sessions   start or resume a visitor session → signed visitor token
     POST /webhooks/web[/<site>]/messages   the visitor writes (Authorization: Bearer <token>)
     GET  /webhooks/web[/<site>]/messages?after=<iso>   the visitor's thread, incl. agent replies
+    GET  /webhooks/web[/<site>]/status     {"open", "next_open"}: business hours (the offline form)
 
 The visitor token is an HMAC-SHA256-signed claim set (site, visitor id, verified hints, expiry)
 under the site's ``visitor_secret``. The company's site may pass its logged-in user as
@@ -48,6 +49,7 @@ TOKEN_TTL_SECONDS = 30 * 24 * 3600
 MAX_TEXT = 4000
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{5,20}$")
+DEFAULT_CALENDAR = "cn-support"  # the demo's; set the account's ``calendar`` credential in production
 
 
 def _b64(data: bytes) -> str:
@@ -99,6 +101,30 @@ def _clean(value: Any, pattern: re.Pattern[str] | None = None, limit: int = 200)
     return value.strip()
 
 
+def site_status(creds: Mapping[str, str], now: datetime | None = None) -> dict[str, Any]:
+    """Whether the site's support desk is open now (the widget shows its offline form when not):
+    ``{"open", "next_open", "calendar"}``. The calendar is the account's ``calendar`` credential,
+    else ``DEFAULT_CALENDAR``; without such a calendar the desk counts as always open. The
+    calendar code is imported here, not at module level, to keep the webhook's cold start light
+    (one cached GetItem per instance every half minute)."""
+    from chalicelib.calendars import service as calendars
+    from chalicelib.calendars.hours import NeverOpen
+
+    name = creds.get("calendar") or DEFAULT_CALENDAR
+    try:
+        calendar = calendars.get_calendar(name)
+    except KeyError:
+        return {"open": True, "next_open": None, "calendar": None}
+    at = now or datetime.now(UTC)
+    if calendar.is_open(at):
+        return {"open": True, "next_open": None, "calendar": name}
+    try:
+        next_open: str | None = calendar.next_open(at).astimezone(UTC).isoformat()
+    except NeverOpen:
+        next_open = None
+    return {"open": False, "next_open": next_open, "calendar": name}
+
+
 class WebAdapter(ChannelAdapter):
     name = "web"
     credential_fields = ("visitor_secret", "identity_secret")
@@ -129,10 +155,14 @@ class WebAdapter(ChannelAdapter):
     # ---- the visitor API -------------------------------------------------------------------------
     def route(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
         action = self._action(req)
-        if action not in ("sessions", "messages"):
+        if action not in ("sessions", "messages", "status"):
             raise NotFound("no such web endpoint")
         if req.method == "OPTIONS":
             return self._cors(req, creds, Response(204, ""))
+        if action == "status":
+            if req.method != "GET":
+                raise MethodNotAllowed("GET the status")
+            return self._cors(req, creds, Response.json(site_status(creds)))
         if action == "sessions":
             if req.method != "POST":
                 raise MethodNotAllowed("POST a session")

@@ -1,0 +1,1 @@
+"""The agent console and the website widget: static files served by the Chalice app."""
