@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::S3::BucketPolicy")  # moto skips it
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF blobs would drown the log
 
