@@ -405,7 +405,7 @@ def append_reply(
     Returns (conversation, message, first_response)."""
     now_dt = utcnow()
     now = iso(now_dt)
-    channel, account, user_id = target
+    channel, account, _ = target
     key = channel_key(channel, account)
     conversation = Conversation(conversation_id)
     owner_ok = Conversation.assignee_id.does_not_exist() | (Conversation.assignee_id == agent_id)
@@ -440,12 +440,30 @@ def append_reply(
                 check_reply_rules(current, channel, account, rules, now_dt)  # raises the precise reason
             raise NotAllowed("conversation is closed or owned by another agent") from exc
         raise
+    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox)
+    first = conversation.first_responded_at == now
+    return conversation, message, first
+
+
+def save_outbound(
+    conversation: Conversation,
+    target: tuple[str, str, str],
+    text: str,
+    author_id: str,
+    now: str,
+    *,
+    mailbox: bool,
+) -> Message:
+    """Store an outbound message (status queued) at the sequence number ``conversation`` — the state
+    an UpdateItem that took the number returned — now holds, with what the channel's sender needs
+    to answer in context: the last inbound's reply context (reply tokens) and time."""
+    channel, account, user_id = target
     reply_context = as_dict(conversation.last_reply_context) if channel == conversation.last_channel else {}
-    last_inbound = as_dict(conversation.inbound_at).get(key)
+    last_inbound = as_dict(conversation.inbound_at).get(channel_key(channel, account))
     if last_inbound:
         reply_context["last_inbound_at"] = last_inbound
     message = Message(
-        conversation_id,
+        conversation.conversation_id,
         conversation.next_seq,
         direction="out",
         channel=channel,
@@ -453,15 +471,14 @@ def append_reply(
         channel_user_id=user_id,
         type="text",
         text=text,
-        author_id=agent_id,
+        author_id=author_id,
         created_at=now,
         status="queued",
         reply_context=reply_context or None,
         mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
     )
     message.save(condition=Message.seq.does_not_exist())
-    first = conversation.first_responded_at == now
-    return conversation, message, first
+    return message
 
 
 def close(conversation_id: str, agent_id: str) -> Conversation:

@@ -125,9 +125,26 @@ def reply(
         rules=reply_rules(adapter, target[1], template),
     )
     assignment.took_by_reply(conversation, agent_id)  # a reply to a waiting conversation takes it
+    enqueue(conversation, message, target, text, agent_id, template=template)
+    if first:
+        sla.stop_first_response_clock(conversation_id, "first response sent")
+    return message
+
+
+def enqueue(
+    conversation: Conversation,
+    message: Message,
+    target: tuple[str, str, str],
+    text: str,
+    author_id: str,
+    *,
+    template: TemplateRef | None = None,
+) -> None:
+    """Put a stored outbound message on the outbound FIFO queue (one message group per conversation,
+    deduplicated by its place); if that fails, the message is marked failed and the error raised."""
     out = OutboundMessage(
-        message_id=f"{conversation_id}#{message.seq}",
-        conversation_id=conversation_id,
+        message_id=f"{conversation.conversation_id}#{message.seq}",
+        conversation_id=conversation.conversation_id,
         seq=int(message.seq),
         customer_id=conversation.customer_id,
         channel=target[0],
@@ -135,7 +152,7 @@ def reply(
         channel_user_id=target[2],
         text=text,
         template=template,
-        agent_id=agent_id,
+        agent_id=author_id,
         reply_context=as_dict(message.reply_context),
         created_at=utcnow(),
     )
@@ -143,16 +160,15 @@ def reply(
         client("sqs").send_message(
             QueueUrl=settings().queue_url("outbound"),
             MessageBody=out.model_dump_json(),
-            MessageGroupId=conversation_id,
+            MessageGroupId=conversation.conversation_id,
             MessageDeduplicationId=out.message_id.replace("#", "-"),
             MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": out.message_id}},
         )
     except Exception:
-        conversations.set_status(conversation_id, int(message.seq), "failed", error="could not be queued")
+        conversations.set_status(
+            conversation.conversation_id, int(message.seq), "failed", error="could not be queued"
+        )
         raise
-    if first:
-        sla.stop_first_response_clock(conversation_id, "first response sent")
-    return message
 
 
 def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:

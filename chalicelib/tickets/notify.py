@@ -19,13 +19,10 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import channels
-from chalicelib.aws import client
-from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import OPEN, Conversation, Message
-from chalicelib.db import as_dict
 from chalicelib.identity import service as identity
-from chalicelib.messages import OutboundMessage, iso, utcnow
+from chalicelib.messages import iso, utcnow
 from chalicelib.outbound import service as outbound
 
 
@@ -95,32 +92,7 @@ def send(
     message = _append(conversation, author, text, target, adapter.mailbox, rules, now_dt)
     if message is None:
         return Notice(False, conversation.conversation_id, channel=target[0], reason="reply limit reached")
-    out = OutboundMessage(
-        message_id=f"{conversation.conversation_id}#{message.seq}",
-        conversation_id=conversation.conversation_id,
-        seq=int(message.seq),
-        customer_id=conversation.customer_id,
-        channel=target[0],
-        account=target[1],
-        channel_user_id=target[2],
-        text=text,
-        agent_id=author,
-        reply_context=as_dict(message.reply_context),
-        created_at=now_dt,
-    )
-    try:
-        client("sqs").send_message(
-            QueueUrl=settings().queue_url("outbound"),
-            MessageBody=out.model_dump_json(),
-            MessageGroupId=conversation.conversation_id,
-            MessageDeduplicationId=out.message_id.replace("#", "-"),
-            MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": out.message_id}},
-        )
-    except Exception:
-        conversations.set_status(
-            conversation.conversation_id, int(message.seq), "failed", error="could not be queued"
-        )
-        raise
+    outbound.enqueue(conversation, message, target, text, author)
     return Notice(True, conversation.conversation_id, int(message.seq), target[0])
 
 
@@ -135,7 +107,7 @@ def _append(
 ) -> Message | None:
     """The next sequence number (conditional: the conversation exists, the channel's per-message
     limit holds), then the message. None if the limit was reached meanwhile."""
-    channel, account, user_id = target
+    channel, account, _ = target
     key = conversations.channel_key(channel, account)
     now = iso(utcnow())
     condition = Conversation.conversation_id.exists()
@@ -155,24 +127,5 @@ def _append(
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return None
         raise
-    reply_context = as_dict(updated.last_reply_context) if channel == updated.last_channel else {}
-    last_inbound = as_dict(updated.inbound_at).get(key)
-    if last_inbound:
-        reply_context["last_inbound_at"] = last_inbound
-    message = Message(
-        updated.conversation_id,
-        updated.next_seq,
-        direction="out",
-        channel=channel,
-        account=account,
-        channel_user_id=user_id,
-        type="text",
-        text=text,
-        author_id=author,
-        created_at=now,
-        status="queued",
-        reply_context=reply_context or None,
-        mailbox_key=conversations.mailbox_key(channel, account, user_id) if mailbox else None,
-    )
-    message.save(condition=Message.seq.does_not_exist())
+    message = conversations.save_outbound(updated, target, text, author, now, mailbox=mailbox)
     return message
