@@ -310,14 +310,15 @@ def _fallback_errors() -> tuple[type[BaseException], ...]:
     return (BotoCoreError, ClientError, KeyError, IndexError, TypeError, ValueError)
 
 
-class ComprehendDetector:
-    """A Comprehend custom classifier (multi-class mode) whose class names are LABELS, or aliases
-    such as PRE_SALES or 售后; the top class and its score are the answer."""
+class _AwsDetector:
+    """An AWS-backed detector: empty text, and any failure of the service, go to the fallback
+    (the builtin model) with a warning that names the error only, never the text."""
 
-    name = "comprehend"
+    name = "aws"
+    service = ""
 
-    def __init__(self, endpoint_arn: str, client: Any = None, fallback: IntentDetector | None = None) -> None:
-        self.endpoint_arn = endpoint_arn
+    def __init__(self, resource: str, client: Any = None, fallback: IntentDetector | None = None) -> None:
+        self.resource = resource
         self._client = client
         self._fallback = fallback or BuiltinDetector()
 
@@ -330,14 +331,31 @@ class ComprehendDetector:
             _warn_fallback(self.name, exc)
             return self._fallback.detect(text)
 
-    def _classify(self, text: str) -> Intent:
-        client = self._client
-        if client is None:
+    def _aws(self) -> Any:
+        if self._client is None:
             from chalicelib.aws import client as aws_client
 
-            client = self._client = aws_client("comprehend")
+            self._client = aws_client(self.service)
+        return self._client
+
+    def _classify(self, text: str) -> Intent:  # pragma: no cover - each backend has its own
+        raise NotImplementedError
+
+
+class ComprehendDetector(_AwsDetector):
+    """A Comprehend custom classifier (multi-class mode) whose class names are LABELS, or aliases
+    such as PRE_SALES or 售后; the top class and its score are the answer."""
+
+    name = "comprehend"
+    service = "comprehend"
+
+    @property
+    def endpoint_arn(self) -> str:
+        return self.resource
+
+    def _classify(self, text: str) -> Intent:
         body = text.encode("utf-8")[:COMPREHEND_MAX_BYTES].decode("utf-8", "ignore")
-        response = client.classify_document(Text=body, EndpointArn=self.endpoint_arn)
+        response = self._aws().classify_document(Text=body, EndpointArn=self.endpoint_arn)
         top = max(response["Classes"], key=lambda c: float(c["Score"]))
         label = _label_named(str(top["Name"]))
         if label is None:
@@ -356,33 +374,19 @@ _BEDROCK_SYSTEM = (
 )
 
 
-class BedrockDetector:
+class BedrockDetector(_AwsDetector):
     """A Bedrock model via Converse (any model that supports it): a short classification prompt,
     temperature 0, a few output tokens; the first label named in the answer wins."""
 
     name = "bedrock"
+    service = "bedrock-runtime"
 
-    def __init__(self, model_id: str, client: Any = None, fallback: IntentDetector | None = None) -> None:
-        self.model_id = model_id
-        self._client = client
-        self._fallback = fallback or BuiltinDetector()
-
-    def detect(self, text: str) -> Intent:
-        if not text or not text.strip():
-            return self._fallback.detect(text)
-        try:
-            return self._classify(text)
-        except _fallback_errors() as exc:
-            _warn_fallback(self.name, exc)
-            return self._fallback.detect(text)
+    @property
+    def model_id(self) -> str:
+        return self.resource
 
     def _classify(self, text: str) -> Intent:
-        client = self._client
-        if client is None:
-            from chalicelib.aws import client as aws_client
-
-            client = self._client = aws_client("bedrock-runtime")
-        response = client.converse(
+        response = self._aws().converse(
             modelId=self.model_id,
             system=[{"text": _BEDROCK_SYSTEM}],
             messages=[{"role": "user", "content": [{"text": text[:BEDROCK_MAX_CHARS]}]}],
