@@ -6,10 +6,10 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.agents.models import Agent, SkillGroup
+from chalicelib.assignment import ranking
 from chalicelib.messages import iso, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
-DEFAULT_CAPACITY = {"chat": 5, "email": 10, "voice": 1}
 
 
 def put_group(group_id: str, name: str, description: str = "", lead_id: str | None = None) -> SkillGroup:
@@ -33,8 +33,8 @@ def put_agent(
         display_name=display_name,
         role=role,
         groups=set(groups) or None,
-        capacity=dict(capacity or DEFAULT_CAPACITY),
-        load=dict.fromkeys(DEFAULT_CAPACITY, 0),
+        capacity=dict(capacity or ranking.DEFAULT_CAPACITY),
+        load=dict.fromkeys(ranking.CHANNEL_TYPES, 0),
         created_at=iso(utcnow()),
     )
     agent.save()

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chalice import Chalice, Response
 
@@ -80,7 +81,17 @@ def load(folder: Path = STATIC) -> dict[str, Asset]:
     return assets
 
 
-ASSETS = load()
+@functools.cache
+def _assets() -> dict[str, Asset]:
+    return load()
+
+
+def __getattr__(name: str) -> Any:
+    """``ASSETS`` is read on first use, not at import: every core Lambda imports app.py (and so
+    this module), but only the API's serves the console; the router and sender skip the reads."""
+    if name == "ASSETS":
+        return _assets()
+    raise AttributeError(name)
 
 
 def serve(
@@ -91,7 +102,7 @@ def serve(
     assets: dict[str, Asset] | None = None,
 ) -> Response:
     """The file ``name`` from the whitelist (404 otherwise), with its content type, CSP and caching."""
-    asset = (ASSETS if assets is None else assets).get(name)
+    asset = (_assets() if assets is None else assets).get(name)
     if asset is None:
         return Response(
             body="not found",

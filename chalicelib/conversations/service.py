@@ -329,28 +329,6 @@ def get(conversation_id: str) -> Conversation:
         raise KeyError(conversation_id) from exc
 
 
-def claim(conversation_id: str, agent_id: str) -> Conversation:
-    """Make ``agent_id`` the owner of an unassigned open conversation (exactly one owner wins)."""
-    conversation = Conversation(conversation_id)
-    now = iso(utcnow())
-    try:
-        conversation.update(
-            actions=[
-                Conversation.assignee_id.set(agent_id),
-                Conversation.owner_key.set(agent_id),
-                *dequeue_actions(),
-                Conversation.last_message_at.set(Conversation.last_message_at | now),
-            ],
-            condition=(Conversation.status == OPEN)
-            & (Conversation.assignee_id.does_not_exist() | (Conversation.assignee_id == agent_id)),
-        )
-    except UpdateError as exc:
-        if _is_condition_failure(exc):
-            raise NotAllowed("conversation is closed or owned by another agent") from exc
-        raise
-    return conversation
-
-
 @dataclass(frozen=True)
 class ReplyRules:
     """A channel's limits on agent replies (see ChannelAdapter.reply_window/replies_per_inbound)."""

@@ -3,7 +3,9 @@ for what no rule decides; VIP customers and complaints are marked so they are se
 
 from __future__ import annotations
 
-import time
+import threading
+
+from cachetools import TTLCache, cached
 
 from chalicelib.conversations.service import Placement
 from chalicelib.db import as_dict
@@ -22,23 +24,21 @@ INTENT_GROUPS: dict[str, tuple[str, ...]] = {
 }
 INTENT_PRIORITY = {"complaint": "high"}
 GROUPS_TTL = 30.0
-_groups: tuple[float, frozenset[str]] | None = None
+_GROUPS: TTLCache[str, frozenset[str]] = TTLCache(maxsize=1, ttl=GROUPS_TTL)
+_LOCK = threading.Lock()
 
 
+@cached(cache=_GROUPS, lock=_LOCK, key=lambda: "groups")
 def known_groups() -> frozenset[str]:
     """The skill groups that exist (one Query on the groups' index, cached for 30 s)."""
-    global _groups
-    now = time.monotonic()
-    if _groups is None or now - _groups[0] > GROUPS_TTL:
-        from chalicelib.agents.service import all_groups
+    from chalicelib.agents.service import all_groups
 
-        _groups = (now, frozenset(g.group_id for g in all_groups()))
-    return _groups[1]
+    return frozenset(g.group_id for g in all_groups())
 
 
 def reset() -> None:
-    global _groups
-    _groups = None
+    with _LOCK:
+        _GROUPS.clear()
 
 
 def group_for_intent(label: str, existing: frozenset[str]) -> str:

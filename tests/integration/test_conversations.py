@@ -74,9 +74,11 @@ def test_a_new_conversation_waits_in_the_group_its_first_message_asks_for(aws):
 def test_exactly_one_agent_wins_a_claim_race(aws):
     cid = router.store(inbound("sms", "+15550000004")).conversation.conversation_id
 
+    from chalicelib.assignment import service as assignment
+
     def claim(agent: str) -> str | None:
         try:
-            conversations.claim(cid, agent)
+            assignment.claim(cid, agent)
             return agent
         except conversations.NotAllowed:
             return None
