@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cachetools import TTLCache, cached
-from pydantic import ValidationError
-from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import channels
 from chalicelib.agents import service as agents
@@ -21,7 +19,6 @@ from chalicelib.audit import service as audit
 from chalicelib.calendars import service as calendar_store
 from chalicelib.calendars.hours import BusinessHours
 from chalicelib.messages import iso, utcnow
-from chalicelib.observability import logger
 from chalicelib.routing.models import RULES_KIND, RULES_NAME, RuleSetItem
 from chalicelib.routing.rules import (
     Decision,
@@ -36,7 +33,7 @@ from chalicelib.routing.rules import (
     dump,
     referenced,
 )
-from chalicelib.versions import VersionConflict, save_versioned
+from chalicelib.versions import VersionConflict, read_list_item, save_versioned
 
 CACHE_SECONDS = 30
 MAX_STORED_BYTES = 300_000  # DynamoDB items stop at 400 KB
@@ -52,24 +49,16 @@ _LOCK = threading.Lock()
 
 
 def _read(consistent: bool) -> RuleSet:
-    try:
-        item = RuleSetItem.get(RULES_KIND, RULES_NAME, consistent_read=consistent)
-    except DoesNotExist:
-        return RuleSet()
-    try:
-        return RuleSet(
-            version=int(item.version),
-            rules=item.rules,
-            updated_at=item.updated_at,
-            updated_by=item.updated_by,
-        )
-    except ValidationError:
-        # Saved through the same models, so only a hand-edited item gets here. Routing carries on
-        # without rules (intent detection places every conversation) rather than failing messages.
-        logger.error(
-            "stored routing rules are invalid; routing without rules", extra={"version": item.version}
-        )
-        return RuleSet(version=int(item.version))
+    # A hand-edited set that no longer validates: routing carries on without rules (intent
+    # detection places every conversation) rather than failing messages.
+    return read_list_item(
+        RuleSetItem,
+        (RULES_KIND, RULES_NAME),
+        "rules",
+        RuleSet,
+        consistent=consistent,
+        invalid="stored routing rules are invalid; routing without rules",
+    )
 
 
 @cached(cache=_CACHE, lock=_LOCK, key=lambda: "rules")

@@ -26,15 +26,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.calendars.hours import NAME_PATTERN
 from chalicelib.messages import iso, utcnow
-from chalicelib.observability import logger
 from chalicelib.sla.models import POLICIES_KIND, POLICIES_NAME, PolicySetItem
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -213,22 +210,18 @@ _LOCK = threading.Lock()
 
 
 def _read(consistent: bool) -> PolicySet:
-    try:
-        item = PolicySetItem.get(POLICIES_KIND, POLICIES_NAME, consistent_read=consistent)
-    except DoesNotExist:
-        return PolicySet()
-    try:
-        return PolicySet(
-            version=int(item.version),
-            policies=item.policies,
-            updated_at=item.updated_at,
-            updated_by=item.updated_by,
-        )
-    except ValidationError:
-        # Saved through the same models, so only a hand-edited item gets here: carry on with the
-        # built-in default rather than failing every ticket change.
-        logger.error("stored SLA policies are invalid; using the default", extra={"version": item.version})
-        return PolicySet(version=int(item.version))
+    # A hand-edited set that no longer validates: the built-in default applies rather than
+    # failing every ticket change.
+    from chalicelib.versions import read_list_item
+
+    return read_list_item(
+        PolicySetItem,
+        (POLICIES_KIND, POLICIES_NAME),
+        "policies",
+        PolicySet,
+        consistent=consistent,
+        invalid="stored SLA policies are invalid; using the default",
+    )
 
 
 @cached(cache=_CACHE, lock=_LOCK, key=lambda: "policies")
