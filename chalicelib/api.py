@@ -16,7 +16,6 @@ from chalice.app import Request
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -25,6 +24,7 @@ from pydantic import (
 
 from chalicelib import channels
 from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
+from chalicelib.bodies import Body, TagsBody
 from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
 from chalicelib.messages import TemplateRef
@@ -45,10 +45,6 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class LoginBody(Body):
@@ -104,20 +100,6 @@ class AgentConfigBody(Body):
 
 class MergeBody(Body):
     source_customer_id: str = Field(min_length=1, description="the customer folded into the target")
-
-
-# Tags: letters (any script), digits and a few separators; stored lower-case.
-Tag = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=1, max_length=40, pattern=r"^\w[\w .:/+#&-]*$"
-    ),
-]
-
-
-class TagsBody(Body):
-    add: list[Tag] = Field(default_factory=list, max_length=20)
-    remove: list[Tag] = Field(default_factory=list, max_length=20)
 
 
 class NoteBody(Body):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chalicelib.api import Body
+from chalicelib.bodies import Body
 from chalicelib.canned.models import PERSONAL, TEAM
 from chalicelib.canned.text import VARIABLES, fold, unknown_variables
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.api import Body, Tag, TagsBody
+from chalicelib.bodies import Body, Tag, TagsBody
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal["new", "open", "pending_customer", "on_hold", "solved", "closed"]
