@@ -27,6 +27,7 @@ from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticat
 from chalicelib.bodies import Body, TagsBody
 from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
+from chalicelib.errors import DomainError
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
 from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
@@ -211,6 +212,10 @@ def route(
                 return error(409, "reply_limit_reached", str(exc))
             except MediaUnavailable as exc:  # expired, refused, too large, or the local stack
                 return error(409, "media_unavailable", str(exc))
+            except DomainError as exc:
+                return Response(
+                    body={"error": exc.code, "message": exc.message, **exc.details}, status_code=exc.status
+                )
             except KeyError as exc:
                 return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
             except NotAllowed as exc:

@@ -60,6 +60,11 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.bot import knowledge
+    from chalicelib.bot import service as bot
+
+    bot.reset()
+    knowledge.use(None)
 
 
 _MOTO_LOCK = threading.RLock()
