@@ -112,6 +112,25 @@ def use(kb: KnowledgeBase | None) -> None:
     _installed = kb
 
 
+READERS = ("get_article", "published_article", "read_article", "article")
+
+
+class _Module:
+    """``chalicelib.kb``'s functions behind the interface (its article reader by any of
+    ``READERS``' names)."""
+
+    def __init__(self, module: Any, reader: str) -> None:
+        self._module, self._reader = module, reader
+
+    def search(
+        self, query: str, *, language: str | None = None, limit: int = 5, channel: str | None = None
+    ) -> Any:
+        return self._module.search(query, language=language, limit=limit, channel=channel)
+
+    def get_article(self, article_id: str) -> Any:
+        return getattr(self._module, self._reader)(article_id)
+
+
 def knowledge_base() -> KnowledgeBase:
     """The installed knowledge base, else ``chalicelib.kb`` (its service module), else none."""
     if _installed is not None:
@@ -121,8 +140,9 @@ def knowledge_base() -> KnowledgeBase:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if hasattr(module, "search") and hasattr(module, "get_article"):
-            return module
+        reader = next((r for r in READERS if callable(getattr(module, r, None))), None)
+        if callable(getattr(module, "search", None)) and reader is not None:
+            return _Module(module, reader)
     return _Missing()
 
 
