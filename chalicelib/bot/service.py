@@ -380,14 +380,13 @@ def handle(c: Conversation, msg: InboundMessage, seq: int) -> bool:
         turn = Turn(handoff="error")
     if not memory.save(previous, now):
         return True  # another delivery of this message got there first
-    for key, fields in [*memory.pending, *turn.counters]:
-        count(key, **fields)
     if turn.handoff is not None:
         hand_off(c, memory, turn.handoff, message, msg.channel, now, reply=turn.reply)
-        return True
-    if turn.reply is not None:
-        send(c, turn.reply, msg.channel)
-    if turn.resolved is not None:
+    elif turn.reply is not None:
+        send(c, turn.reply, msg.channel)  # the customer's answer first; bookkeeping after
+    for key, fields in [*memory.pending, *turn.counters]:
+        count(key, **fields)
+    if turn.handoff is None and turn.resolved is not None:
         resolve(c, memory, turn.resolved, msg.channel, now)
     return True
 
@@ -667,6 +666,7 @@ def hand_off(
     moved = conversations.hand_over_from_bot(c.conversation_id, summary)
     if moved is None:
         return None
+    send(c, reply or Reply(bot_text.say("handoff", memory.language)), channel)
     conversations.add_note(c.conversation_id, "bot", summary_note(summary))
     assignment.entered_queue(moved)
     sla.start_first_response_clock(moved)
@@ -680,7 +680,6 @@ def hand_off(
     _outcome(channel, handed_off=1)
     for shown in memory.shown:
         count(f"article#{shown['article_id']}", handoffs_after=1)
-    send(c, reply or Reply(bot_text.say("handoff", memory.language)), channel)
     logger.info("bot handoff", extra={"conversation_id": c.conversation_id, "reason": reason})
     return moved
 
