@@ -572,7 +572,7 @@ def _act(c: Conversation, memory: Memory, turn: FlowTurn, now: datetime) -> Turn
         )
     memory.failures = 0
     memory.awaiting = key
-    out = Turn(reply=Reply(body, footer=bot_text.say("solved?", language)))
+    out = Turn(reply=Reply(body, footer=bot_text.say("solved?", language), markdown=False))
     out.add(key, completed=1)
     return out
 

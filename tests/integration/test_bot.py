@@ -300,3 +300,56 @@ def test_without_a_bot_rule_conversations_queue_for_agents_as_before(aws, team):
     assert outbound() == []
     c = conversation(stored)
     assert c.bot_status is None and c.queue_key is not None and c.first_response_due
+
+
+def test_ticket_progress_lists_the_customers_open_tickets(aws, kb, monkeypatch):
+    from chalicelib.tickets import service as tickets
+
+    monkeypatch.setattr(tickets, "_sla_changed", lambda t, reason: None)  # SLA clocks are not under test
+    customer = identity.resolve(inbound("sms", "+15550900012", "hi")).customer
+    made = tickets.create_from_bot(customer.customer_id, "洗衣机漏水", None, None)
+    outbound()
+    answer = reply_to("+15550900012", "我的工单处理进度怎么样")
+    assert f"#{made.number}" in answer and "洗衣机漏水" in answer and "解决您的问题了吗" in answer
+    assert len(outbound()) == 0  # the tickets' own status answer stays quiet: one answer, the bot's
+
+
+def test_refund_conditions_ask_what_and_when_then_answer_from_the_policy_article(aws, kb):
+    assert "什么商品" in reply_to("+15550900013", "这个能退吗")
+    assert "什么时候买的" in reply_to("+15550900013", "一件羽绒服")
+    assert "没能识别日期" in reply_to("+15550900013", "忘了")
+    answer = reply_to("+15550900013", "3天前")
+    assert "7 天内" in answer and "羽绒服" in answer and "3 天前" in answer  # the policy, and what they said
+    assert counters()["flow#refund-conditions"]["completed"] == 1
+
+
+def test_opening_hours_come_from_the_business_hours_calendar(aws, kb):
+    from chalicelib.calendars import service as calendars
+    from chalicelib.calendars.hours import CalendarUpdate
+
+    always = {
+        "time_zone": "UTC",
+        "weekly": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    }
+    calendars.put_calendar("cn-support", CalendarUpdate.model_validate({"version": 0, **always}), "admin")
+    assert "We're open now. Today's hours: 00:00–24:00" in reply_to(
+        "+15550900014", "what are your opening hours?"
+    )
+
+
+def test_cancel_ends_a_flow_and_the_next_question_is_searched(aws, kb):
+    assert "订单号" in reply_to("+15550900015", "我的快递到哪了")
+    assert "已取消" in reply_to("+15550900015", "算了")
+    assert "如何开发票" in reply_to("+15550900015", "怎么开发票")
+
+
+def test_supervisors_read_the_days_counters(aws, kb, api):
+    reply_to("+15550900016", "怎么开发票")
+    r = api("supervisor").get("/reports/bot")
+    assert r.status_code == 200
+    data = json.loads(r.body)
+    assert (
+        data["counters"]["outcomes"]["answered"] == 1
+        and data["counters"]["channel#sms"]["conversations"] == 1
+    )
+    assert api("agent1").get("/reports/bot").status_code == 403
