@@ -171,9 +171,24 @@ def reset() -> None:
 
 
 # ---- counters ----------------------------------------------------------------------------------------
+KB_COUNTERS = {
+    "shown": knowledge.SHOWN,
+    "answered": knowledge.BOT_ANSWERS,
+    "helpful": knowledge.HELPFUL,
+    "not_helpful": knowledge.NOT_HELPFUL,
+    "handoffs_after": knowledge.HANDOFFS,
+}
+
+
 def count(key: str, **fields: int) -> None:
-    """Add to today's counters under ``key`` (one UpdateItem, atomic ADD). Never raises: a
-    counter must not undo a conversation's turn."""
+    """Add to today's counters under ``key`` (one UpdateItem, atomic ADD); an article's go to the
+    knowledge base's own usage counters (``article#<id>``). Never raises: a counter must not undo
+    a conversation's turn."""
+    if key.startswith("article#"):
+        for name, n in fields.items():
+            for _ in range(n):
+                knowledge.record(key.removeprefix("article#"), KB_COUNTERS[name])
+        return
     try:
         BotStat(utcnow().date().isoformat(), key).update(
             actions=[getattr(BotStat, name).add(value) for name, value in fields.items()]
@@ -451,7 +466,7 @@ def decide(c: Conversation, memory: Memory, msg: InboundMessage, message: str, n
 
 def _search(memory: Memory, message: str, channel: str, prefix: str = "") -> Turn:
     language = memory.language
-    found = knowledge.search(message, language=language, limit=5, channel=channel)
+    found = knowledge.search(message, language=language, limit=5, channel=channel)  # a miss is counted
     plan = after_search(found, min_score=min_suggest_score())
     if plan.kind == "answer" and plan.article_id:
         return _answer(memory, plan.article_id, channel, prefix)
