@@ -72,7 +72,22 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     seed_orders_connector(env)
     seed_canned_replies()
     seed_routing()
+    seed_bot_accounts()
     return USERS
+
+
+BOT_ACCOUNT = "bot"  # the self-service accounts: the routing rule "bot-desk" puts the bot first there
+BOT_CHANNELS = ("sms", "wechat", "web")
+
+
+def seed_bot_accounts() -> None:
+    """A "bot" account on SMS, WeChat and the website (the default account's credentials), so
+    ``make dev`` shows the bot: ``/webhooks/<channel>/bot``, ``simulate … --account bot``."""
+    from chalicelib.channels import accounts
+    from infra.local.provision import channel_credentials
+
+    for channel in BOT_CHANNELS:
+        accounts.put_account(channel, BOT_ACCOUNT, dict(channel_credentials()[channel]["default"]), "demo")
 
 
 def seed_orders_connector(env: dict[str, str]) -> None:

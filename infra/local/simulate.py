@@ -409,11 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", default="o_demo_1", help="the customer's openid")
     p.add_argument("--safe-mode", action="store_true", help="AES-encrypt the message (encrypt_type=aes)")
     p.add_argument("--msg-id", help="WeChat MsgId (repeat one to see deduplication)")
+    p.add_argument("--account", default="default", help='the channel account ("bot": the bot answers)')
     p.add_argument("text")
 
     p = sub.add_parser("sms", help="an SMS through Twilio")
     p.add_argument("--from", dest="sender", default="+8613800138000")
     p.add_argument("--sid", help="MessageSid (repeat one to see deduplication)")
+    p.add_argument("--account", default="default", help='the channel account ("bot": the bot answers)')
     p.add_argument("text")
 
     p = sub.add_parser("email", help="an email received by SES and delivered through SNS")
@@ -442,11 +444,17 @@ def main(argv: list[str] | None = None) -> int:
             text=args.text,
             safe_mode=args.safe_mode,
             msg_id=args.msg_id,
+            account=args.account,
         )
         ok = _show("wechat", req.send())
     elif args.channel == "sms":
         req = sms_request(
-            target, credentials("sms"), sender=args.sender, text=args.text, message_sid=args.sid
+            target,
+            credentials("sms"),
+            sender=args.sender,
+            text=args.text,
+            message_sid=args.sid,
+            account=args.account,
         )
         ok = _show("sms", req.send())
     elif args.channel == "email":
