@@ -22,6 +22,7 @@ the runner-up both clear calibrated thresholds (:class:`Tuning`; ``make eval-kb`
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -39,6 +40,7 @@ from chalicelib.language import (
     fold,
     syllables,
     tokens_of_folded,
+    words_of_folded,
 )
 
 MAX_QUESTIONS = 16  # alternative questions embedded per article
@@ -106,6 +108,15 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    ids: list[str]
+    score: np.ndarray
+    word_coverage: np.ndarray
+    query_tokens: list[str]
+    language: str
+
+
+@dataclass(frozen=True)
 class Tuning:
     """Weights and thresholds, calibrated on tests/data/kb/dev (docs: ``make eval-kb``)."""
 
@@ -114,8 +125,9 @@ class Tuning:
     w_rank: float = 0.10
     same_language_bonus: float = 0.03
     min_result: float = 0.22  # below: not a result
-    answer_score: float = 0.55  # an answer needs at least this score ...
-    answer_margin: float = 0.06  # ... and this lead over the next article
+    answer_score: float = 0.48  # an answer needs at least this score ...
+    answer_margin: float = 0.03  # ... and this lead over the next article ...
+    answer_coverage: float = 0.2  # ... and contain this share of the question's content words
 
 
 def units(doc: Doc) -> list[str]:
@@ -190,6 +202,7 @@ class Index:
         self._head: dict[str, dict[str, int]] = {}  # token -> article_id -> tf
         self._body: dict[str, dict[str, int]] = {}
         self._matrix: _Matrix | None = None
+        self._vocabulary: list[str] | None = None
 
     # ---- building ---------------------------------------------------------------------------
     def analyse(self, text: str) -> list[str]:
@@ -225,6 +238,7 @@ class Index:
             for token, tf in counts.items():
                 postings.setdefault(token, {})[doc.article_id] = tf
         self._matrix = None
+        self._vocabulary = None
 
     def remove(self, article_id: str) -> None:
         entry = self._entries.pop(article_id, None)
@@ -238,6 +252,7 @@ class Index:
                     if not docs:
                         del postings[token]
         self._matrix = None
+        self._vocabulary = None
 
     def extend(self, docs: Iterable[Doc]) -> None:
         """Add many articles, embedding them in batches."""
@@ -309,18 +324,62 @@ class Index:
         coverage = matched / total_idf if total_idf else matched
         return bm25, coverage
 
-    def search(
-        self, query: str, *, language: str | None = None, limit: int = 5, channel: str | None = None
-    ) -> SearchResult:
-        query = query[:MAX_QUERY_CHARS]
-        asker = language or detect_language(query)
-        if not query.strip() or not self._entries:
-            return SearchResult([], None, asker)
+    def _spelling(self) -> list[str]:
+        if self._vocabulary is None:
+            words = {t for t in (*self._head, *self._body) if t.isascii() and t.isalpha() and len(t) >= 4}
+            words |= {w for w in self.synonyms.canonical if w.isascii() and w.isalpha() and len(w) >= 4}
+            self._vocabulary = sorted(words)
+        return self._vocabulary
+
+    def correct(self, tokens: Sequence[str]) -> list[str]:
+        """English words the KB does not know replaced by the closest one it does (trak → track,
+        adress → address), then by their synonym group's word. Chinese typos go through pinyin."""
+        out = []
+        for token in tokens:
+            if (
+                token.isascii()
+                and token.isalpha()
+                and len(token) >= 4
+                and token not in self._head
+                and token not in self._body
+            ):
+                close = difflib.get_close_matches(token, self._spelling(), n=1, cutoff=0.8)
+                if close:
+                    token = self.synonyms.canonical.get(close[0], close[0])
+            out.append(token)
+        return out
+
+    def word_coverage(self, words: Sequence[str], ids: list[str]) -> np.ndarray:
+        """Per article, the IDF-weighted share of the query's content words it contains (in the
+        head or body; a Han word also through its pinyin, for homophone typos). A word no article
+        has weighs the most: a question about something the KB never mentions stays uncovered."""
+        n = max(len(ids), 1)
+        position = {a: i for i, a in enumerate(ids)}
+        matched = np.zeros(len(ids), dtype=np.float64)
+        total = 0.0
+        for word in dict.fromkeys(words):
+            head, body = self._head.get(word, {}), self._body.get(word, {})
+            holders = head.keys() | body.keys()
+            if not holders and word[0] >= "\u3400" and len(word) >= 2:
+                sounds = pinyin_tokens(word)
+                if sounds:
+                    sets = [set(self._head.get(t, {})) for t in sounds]
+                    holders = set.intersection(*sets)
+            idf = self._idf(len(holders), n)
+            total += idf
+            for article_id in holders:
+                matched[position[article_id]] += idf
+        return matched / total if total else matched
+
+    def rank(self, query: str, *, language: str | None = None, channel: str | None = None) -> Ranking:
+        """Every article's fused score (and the top ones' word coverage), for ``search`` and for
+        the evaluation's threshold sweep."""
         t = self.tuning
         matrix = self._ensure_matrix()
         folded = self.synonyms.rewrite(fold(query))
-        query_tokens = tokens_of_folded(folded) + pinyin_tokens(folded)
+        query_tokens = self.correct(tokens_of_folded(folded)) + pinyin_tokens(folded)
         bm25, coverage = self._keyword(query_tokens, matrix.ids)
+        word_coverage = self.word_coverage(self.correct(words_of_folded(folded)), matrix.ids)
         qvec = self.embedder.encode([query])[0]
         cos_units = matrix.vectors @ qvec
         cosine = np.maximum.reduceat(cos_units, matrix.starts) if len(matrix.starts) else cos_units
@@ -335,6 +394,7 @@ class Index:
             rrf += part
         rrf = rrf * (RRF_K + 1) / 2  # 1.0 when first on both
         score = t.w_sem * cosine + t.w_kw * coverage + t.w_rank * rrf
+        asker = language or detect_language(query)
         family = _language_family(asker)
         bonus = np.array(
             [
@@ -355,38 +415,48 @@ class Index:
                 ]
             )
             score = np.where(allowed, score, -1.0)
-        order = np.argsort(-score, kind="stable")[: max(limit, 2)]
+        return Ranking(matrix.ids, score, word_coverage, query_tokens, asker)
+
+    def decide(self, ranking: Ranking) -> Answer | None:
+        """The confident answer, if any: the best article clears the score, its lead over the next
+        one, and covers enough of the question's content words."""
+        t = self.tuning
+        order = np.argsort(-ranking.score, kind="stable")[:2]
+        if not len(order):
+            return None
+        best = float(ranking.score[order[0]])
+        runner_up = float(ranking.score[order[1]]) if len(order) > 1 else 0.0
+        if (
+            best >= t.answer_score
+            and best - runner_up >= t.answer_margin
+            and ranking.word_coverage[order[0]] >= t.answer_coverage
+        ):
+            return Answer(ranking.ids[order[0]], round(best, 4))
+        return None
+
+    def search(
+        self, query: str, *, language: str | None = None, limit: int = 5, channel: str | None = None
+    ) -> SearchResult:
+        query = query[:MAX_QUERY_CHARS]
+        if not query.strip() or not self._entries:
+            return SearchResult([], None, language or detect_language(query))
+        ranking = self.rank(query, language=language, channel=channel)
+        score = ranking.score
         hits = []
-        for i in order[:limit]:
-            if score[i] < t.min_result:
+        for i in np.argsort(-score, kind="stable")[:limit]:
+            if score[i] < self.tuning.min_result:
                 break
-            doc = self._entries[matrix.ids[i]].doc
+            doc = self._entries[ranking.ids[i]].doc
             hits.append(
                 Hit(
                     doc.article_id,
                     doc.title,
-                    self.snippet(doc.article_id, query_tokens),
+                    self.snippet(doc.article_id, ranking.query_tokens),
                     round(float(score[i]), 4),
                     doc.language,
                 )
             )
-        answer = None
-        if len(order) and score[order[0]] >= t.answer_score:
-            runner_up = float(score[order[1]]) if len(order) > 1 else 0.0
-            if float(score[order[0]]) - runner_up >= t.answer_margin:
-                answer = Answer(matrix.ids[order[0]], round(float(score[order[0]]), 4))
-        return SearchResult(hits, answer, asker)
-
-    def features(
-        self, query: str, language: str | None = None
-    ) -> list[tuple[str, float, float, float, float]]:
-        """(article_id, score, cosine, coverage, rrf) for every article, best first (evaluation)."""
-        matrix = self._ensure_matrix()
-        folded = self.synonyms.rewrite(fold(query))
-        bm25, coverage = self._keyword(tokens_of_folded(folded) + pinyin_tokens(folded), matrix.ids)
-        cosine = np.maximum.reduceat(matrix.vectors @ self.embedder.encode([query])[0], matrix.starts)
-        order = np.argsort(-cosine)
-        return [(matrix.ids[i], 0.0, float(cosine[i]), float(coverage[i]), float(bm25[i])) for i in order]
+        return SearchResult(hits, self.decide(ranking), ranking.language)
 
     def snippet(self, article_id: str, query_tokens: Sequence[str]) -> str:
         """The body sentence sharing most tokens with the query (the first one if none does)."""

@@ -129,37 +129,34 @@ def print_figures(name: str, total: Figures, by_kind: dict[str, Figures]) -> boo
 
 
 def sweep(index: Index, questions: Sequence[Question]) -> None:
-    """Each question searched once (with no answer threshold), then every threshold pair applied
-    to its best score and margin."""
+    """Each question ranked once, then every threshold triple applied (how Tuning's were chosen)."""
     base = index.tuning
-    index.tuning = replace(base, answer_score=0.0, answer_margin=0.0)
-    rows = []
-    for question in questions:
-        result = index.search(question.q, limit=5)
-        hits = result.results
-        best = hits[0].score if hits else 0.0
-        margin = best - (hits[1].score if len(hits) > 1 else base.min_result)
-        rows.append((question, hits[0].article_id if hits else None, best, margin))
+    ranked = [(q, index.rank(q.q)) for q in questions]
+    print("answer_score margin coverage   right  silence  wrong")
+    for score in (0.40, 0.44, 0.48, 0.52, 0.56):
+        for margin in (0.0, 0.03, 0.06):
+            for coverage in (0.0, 0.2, 0.3, 0.4):
+                index.tuning = replace(
+                    base, answer_score=score, answer_margin=margin, answer_coverage=coverage
+                )
+                figures = Figures()
+                for question, ranking in ranked:
+                    found = index.decide(ranking)
+                    answer = found.article_id if found else None
+                    if question.article is None:
+                        figures.unanswerable += 1
+                        figures.silent += answer is None
+                        figures.wrong += answer is not None
+                    else:
+                        figures.answerable += 1
+                        figures.right += answer == question.article
+                        figures.wrong += answer is not None and answer != question.article
+                r = figures.rates()
+                print(
+                    f"{score:12.2f} {margin:6.2f} {coverage:8.2f} {r['right answer']:7.1%} "
+                    f"{r['right silence']:8.1%} {r['wrong answer']:6.1%}"
+                )
     index.tuning = base
-    print("answer_score answer_margin  right  silence  wrong")
-    for score in (0.40, 0.44, 0.48, 0.52, 0.56, 0.60):
-        for margin in (0.0, 0.02, 0.04, 0.06, 0.08, 0.10):
-            figures = Figures()
-            for question, top, best, lead in rows:
-                answer = top if best >= score and lead >= margin else None
-                if question.article is None:
-                    figures.unanswerable += 1
-                    figures.silent += answer is None
-                    figures.wrong += answer is not None
-                else:
-                    figures.answerable += 1
-                    figures.right += answer == question.article
-                    figures.wrong += answer is not None and answer != question.article
-            r = figures.rates()
-            print(
-                f"{score:12.2f} {margin:13.2f} {r['right answer']:6.1%} "
-                f"{r['right silence']:7.1%} {r['wrong answer']:6.1%}"
-            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ tables, jieba's dictionary, the pinyin table) load on first use, each once per p
 from chalicelib.language.pinyin import pinyin_key, syllables
 from chalicelib.language.synonyms import DEFAULT_GROUPS, Synonyms, default_synonyms, expand
 from chalicelib.language.text import detect_language, fold, fold_with_offsets, han_count, to_simplified
-from chalicelib.language.tokens import tokens, tokens_of_folded
+from chalicelib.language.tokens import tokens, tokens_of_folded, words_of_folded
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -28,4 +28,5 @@ __all__ = [
     "to_simplified",
     "tokens",
     "tokens_of_folded",
+    "words_of_folded",
 ]
