@@ -91,8 +91,12 @@ def bot_says(agent: Api, cid: str, count: int) -> list[str]:
 def test_an_sms_customer_gets_their_order_status_from_a_flow_then_hands_off_with_a_summary(
     local_stack: LocalStack, bot_accounts: Api
 ):
+    from infra.local import orders_demo
+
     agent = bot_accounts
     phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
+    while not orders_demo.orders_for([phone], [], []):  # one phone in four has never ordered
+        phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
     sms(local_stack, phone, "我的快递到哪了")
     c = conversation_showing(agent, "我的快递到哪了")
     cid = c["conversation_id"]
@@ -101,7 +105,7 @@ def test_an_sms_customer_gets_their_order_status_from_a_flow_then_hands_off_with
     assert "订单号" in ask
 
     orders = agent.get(f"/customers/{c['customer_id']}/orders").json()["orders"]
-    assert orders, "the demo order service has orders for every phone"
+    assert orders, "the demo order service knows this phone's orders"
     order = orders[0]
     sms(local_stack, phone, order["number"].lower())
     answer = bot_says(agent, cid, 2)[1]
