@@ -64,10 +64,12 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
         if stored.new_conversation:
             bot.started(conversation, msg.channel)
         answered = bot.on_inbound(stored, msg)
-        tickets.on_inbound(stored, msg, answer_status=not answered)
-        if resolution.created:
-            metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
-        return stored
+        if answered or stored.new_conversation or not conversation.assignee_id:
+            tickets.on_inbound(stored, msg, answer_status=not answered)
+            if resolution.created:
+                metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
+            return stored
+        # The bot let go (an agent had stepped in): the message is the agents', as below.
     if stored.new_conversation:
         sla.start_first_response_clock(conversation)
         assignment.entered_queue(conversation)

@@ -385,3 +385,30 @@ def test_the_bot_answers_from_the_real_knowledge_base_and_counts_its_usage(aws, 
     total = kb_stats.article_stats(article_id)["total"]
     assert total["bot_answers"] == 2 and total["shown"] == 2
     assert "没有找到" in reply_to("+15550900018", "你们老板叫什么名字")  # never invented
+
+
+def test_an_angry_customer_or_a_picture_goes_straight_to_a_person(aws, kb):
+    stored = says("+15550900019", "你们这什么破机器人，气死我了")
+    (handoff,) = outbound()
+    assert "转接人工" in handoff.text and conversation(stored).bot_summary["reason"] == "negative"
+    picture = says("+15550900020", "", type="image")
+    outbound()
+    assert conversation(picture).bot_summary["reason"] == "media"
+
+
+def test_an_agent_who_steps_in_takes_the_conversation_from_the_bot(aws, kb, api):
+    stored = says("+15550900021", "怎么开发票")
+    outbound()
+    cid = stored.conversation.conversation_id
+    r = api("supervisor").post(f"/conversations/{cid}/reply", {"text": "您好，我来帮您看看。"})
+    assert r.status_code == 202, r.body
+    outbound()
+    says("+15550900021", "好的谢谢")
+    assert outbound() == []  # the bot stays out once an agent owns the conversation
+    c = Conversation.get(cid, consistent_read=True)
+    assert c.bot_status == "taken_over" and c.bot_key is None
+    assert counters()["outcomes"]["taken_over"] == 1
+    from chalicelib.feed.models import FeedEvent
+
+    heard = [e.kind for e in FeedEvent.query("agent#supervisor")]
+    assert "message.new" in heard  # the agent who stepped in hears of the customer's message
