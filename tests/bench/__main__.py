@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if "bot" in args.sections:  # on the local stack (its own moto server), after the in-process ones
         from tests.bench import bot
 
+        timed("bot_calls", lambda: bot.run_calls(summary))
         timed("bot", lambda: bot.run(summary))
 
     load_after = os.getloadavg()

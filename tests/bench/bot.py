@@ -195,3 +195,57 @@ def run(summary: Summary, questions: int = 30) -> dict[str, Any]:
         "by_kind": {k: [round(s, 3) for s in v] for k, v in kinds.items()},
         "target_p95_seconds": TARGET_P95,
     }
+
+
+SCENARIOS = (
+    ("first message, answered from an article", "怎么开发票"),
+    ("follow-up, 'did you mean' (3 options)", "订单问题"),
+    ("follow-up, a pick answered", "2"),
+    ("follow-up, 'yes' resolves and closes", "是"),
+    ("new conversation, '人工' hands off", "人工"),
+)
+
+
+def run_calls(summary: Summary) -> dict[str, Any]:
+    """AWS requests per bot turn, in-process on moto (the router's storing included; the knowledge
+    base is the tests' in-memory one, so only the bot's own requests count): the cost figure that
+    does not depend on how busy the machine is."""
+    from chalicelib.agents import service as agents
+    from chalicelib.bot import knowledge
+    from chalicelib.router import service as router
+    from chalicelib.routing import service as routing_rules
+    from chalicelib.routing.rules import RuleSetUpdate
+    from tests.bench.awscalls import CallCounter
+    from tests.bench.env import moto_stack
+    from tests.support.factories import inbound
+    from tests.support.kb import demo_kb
+
+    print(heading("AWS requests per bot turn (in-process, moto)"))
+    rows, out = [], {}
+    with moto_stack():
+        counter = CallCounter()
+        counter.install()
+        agents.put_group("presales", "Pre-sales")
+        rule = {
+            "rule_id": "bot",
+            "name": "Bot",
+            "match": {"channels": ["sms"]},
+            "actions": {"bot_first": True},
+        }
+        routing_rules.save(RuleSetUpdate.model_validate({"version": 0, "rules": [rule]}), "bench")
+        knowledge.use(demo_kb())
+        try:
+            router.store(inbound("sms", "+15550999000", "warm up"))  # caches, clients
+            for what, text in SCENARIOS:
+                with counter.window() as tally:
+                    router.store(inbound("sms", "+15550999001", text))
+                rows.append(
+                    (what, tally.count("dynamodb"), tally.count("sqs"), tally.hooked, tally.breakdown())
+                )
+                out[what] = tally.as_json()
+        finally:
+            knowledge.use(None)
+    print(table(["turn", "dynamodb", "sqs", "total", "operations"], rows, right=(1, 2, 3)))
+    answered = out[SCENARIOS[0][0]]["total"]
+    summary.add("bot: AWS requests, first message answered", None, f"{answered} (router + bot + reply)")
+    return out
