@@ -93,6 +93,11 @@ def idle_seconds() -> int:
     return int(os.environ.get("OMNIFLOW_BOT_IDLE_SECONDS", "1800"))
 
 
+def handoff_calendar() -> str:
+    """The business hours a handoff quotes when agents are away (``OMNIFLOW_BOT_CALENDAR``)."""
+    return os.environ.get("OMNIFLOW_BOT_CALENDAR", DEFAULT_CALENDAR)
+
+
 def min_suggest_score() -> float:
     return float(os.environ.get("OMNIFLOW_BOT_MIN_SUGGEST_SCORE", "0"))
 
@@ -681,7 +686,7 @@ def hand_off(
     moved = conversations.hand_over_from_bot(c.conversation_id, summary)
     if moved is None:
         return None
-    send(c, reply or Reply(bot_text.say("handoff", memory.language)), channel)
+    send(c, reply or Reply(_handoff_text(memory.language, now)), channel)
     conversations.add_note(c.conversation_id, "bot", summary_note(summary))
     assignment.entered_queue(moved)
     sla.start_first_response_clock(moved)
@@ -697,6 +702,18 @@ def hand_off(
         count(f"article#{shown['article_id']}", handoffs_after=1)
     logger.info("bot handoff", extra={"conversation_id": c.conversation_id, "reason": reason})
     return moved
+
+
+def _handoff_text(language: str | None, now: datetime) -> str:
+    """ "Connecting you", and when the agents are away, when they will answer."""
+    try:
+        calendar = calendars.get_calendar(handoff_calendar())
+        if calendar.is_open(now):
+            return bot_text.say("handoff", language)
+        opens = calendar.next_open(now)
+    except (KeyError, ValueError):
+        return bot_text.say("handoff", language)
+    return bot_text.say("handoff_closed", language, next_open=bot_text.when(opens, language, calendar.zone))
 
 
 def resolve(c: Conversation, memory: Memory, key: str, channel: str, now: datetime) -> None:

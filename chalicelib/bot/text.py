@@ -327,8 +327,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Connecting you to an agent. They can see what you asked, so there's no need to repeat it.",
     },
     "handoff_closed": {
-        "zh": "正在为您转接人工客服。现在是非服务时间，客服上班后会第一时间回复您（{next_open}）。",
-        "en": "Connecting you to an agent. We're closed right now; "
+        "zh": "正在为您转接人工客服，您的问题已经转给客服，无需重复描述。现在是非服务时间，"
+        "客服上班后会第一时间回复您（{next_open}）。",
+        "en": "Connecting you to an agent; they can see what you asked. We're closed right now: "
         "an agent will reply when we open ({next_open}).",
     },
     "cancelled": {

@@ -412,3 +412,17 @@ def test_an_agent_who_steps_in_takes_the_conversation_from_the_bot(aws, kb, api)
 
     heard = [e.kind for e in FeedEvent.query("agent#supervisor")]
     assert "message.new" in heard  # the agent who stepped in hears of the customer's message
+
+
+def test_a_handoff_while_the_agents_are_away_says_when_they_answer(aws, kb):
+    from chalicelib.calendars import service as calendars
+    from chalicelib.calendars.hours import CalendarUpdate
+
+    never_today = {"time_zone": "UTC", "weekly": {}, "special_days": {}}
+    tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+    never_today["special_days"] = {tomorrow: [["09:00", "17:00"]]}
+    calendars.put_calendar(
+        "cn-support", CalendarUpdate.model_validate({"version": 0, **never_today}), "admin"
+    )
+    text = reply_to("+15550900022", "agent please")
+    assert "We're closed right now" in text and "09:00" in text and "they can see what you asked" in text
