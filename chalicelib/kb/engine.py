@@ -189,6 +189,14 @@ class _Matrix:
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, DIM), dtype=np.float32))
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     languages: list[str] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    head_len: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    body_len: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    language_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    families: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    # token -> (positions, tf) per field, built on a token's first use after a change
+    head_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    body_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 class Index:
@@ -285,7 +293,17 @@ class Index:
                 if ids
                 else np.zeros((0, DIM), dtype=np.float32)
             )
-            self._matrix = _Matrix(ids, vectors, starts, [e.doc.language for e in entries])
+            self._matrix = _Matrix(
+                ids,
+                vectors,
+                starts,
+                [e.doc.language for e in entries],
+                {a: i for i, a in enumerate(ids)},
+                np.array([e.head_len for e in entries], dtype=np.float64),
+                np.array([e.body_len for e in entries], dtype=np.float64),
+                np.array([e.doc.language for e in entries], dtype=object),
+                np.array([_language_family(e.doc.language) for e in entries], dtype=object),
+            )
         return self._matrix
 
     def memory_bytes(self) -> int:
@@ -296,31 +314,45 @@ class Index:
     def _idf(self, df: int, n: int) -> float:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def _postings(self, token: str, head: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A token's postings in one field as (positions, tf) arrays, cached until the next change."""
+        matrix = self._ensure_matrix()
+        cache = matrix.head_postings if head else matrix.body_postings
+        found = cache.get(token)
+        if found is None:
+            docs = (self._head if head else self._body).get(token, {})
+            found = (
+                np.fromiter((matrix.position[a] for a in docs), dtype=np.int64, count=len(docs)),
+                np.fromiter(docs.values(), dtype=np.float64, count=len(docs)),
+            )
+            cache[token] = found
+        return found
+
     def _keyword(self, query_tokens: Sequence[str], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(bm25, coverage) per article, in ``ids`` order. Coverage counts a token matched in the
         head fully and one matched only in the body at ``BODY_COVERAGE`` (bodies mention much)."""
+        matrix = self._ensure_matrix()
         n = max(len(ids), 1)
-        position = {a: i for i, a in enumerate(ids)}
         bm25 = np.zeros(len(ids), dtype=np.float64)
         matched = np.zeros(len(ids), dtype=np.float64)
         total_idf = 0.0
-        head_avg = sum(e.head_len for e in self._entries.values()) / n or 1.0
-        body_avg = sum(e.body_len for e in self._entries.values()) / n or 1.0
+        head_norm = K1 * (1 - B + B * matrix.head_len / (matrix.head_len.mean() or 1.0)) if len(ids) else None
+        body_norm = K1 * (1 - B + B * matrix.body_len / (matrix.body_len.mean() or 1.0)) if len(ids) else None
         for token in dict.fromkeys(query_tokens):
-            head, body = self._head.get(token, {}), self._body.get(token, {})
-            idf = self._idf(len(head.keys() | body.keys()), n)
+            h_pos, h_tf = self._postings(token, True)
+            b_pos, b_tf = self._postings(token, False)
+            df = len(np.union1d(h_pos, b_pos)) if len(h_pos) and len(b_pos) else len(h_pos) + len(b_pos)
+            idf = self._idf(df, n)
             total_idf += idf
-            for article_id, tf in head.items():
-                i = position[article_id]
-                norm = K1 * (1 - B + B * self._entries[article_id].head_len / head_avg)
-                bm25[i] += HEAD_WEIGHT * idf * tf * (K1 + 1) / (tf + norm)
-                matched[i] += idf
-            for article_id, tf in body.items():
-                i = position[article_id]
-                norm = K1 * (1 - B + B * self._entries[article_id].body_len / body_avg)
-                bm25[i] += idf * tf * (K1 + 1) / (tf + norm)
-                if article_id not in head:
-                    matched[i] += BODY_COVERAGE * idf
+            if len(h_pos):
+                assert head_norm is not None
+                bm25[h_pos] += HEAD_WEIGHT * idf * h_tf * (K1 + 1) / (h_tf + head_norm[h_pos])
+                matched[h_pos] += idf
+            if len(b_pos):
+                assert body_norm is not None
+                bm25[b_pos] += idf * b_tf * (K1 + 1) / (b_tf + body_norm[b_pos])
+                only_body = b_pos[~np.isin(b_pos, h_pos)] if len(h_pos) else b_pos
+                matched[only_body] += BODY_COVERAGE * idf
         coverage = matched / total_idf if total_idf else matched
         return bm25, coverage
 
@@ -354,21 +386,19 @@ class Index:
         head or body; a Han word also through its pinyin, for homophone typos). A word no article
         has weighs the most: a question about something the KB never mentions stays uncovered."""
         n = max(len(ids), 1)
-        position = {a: i for i, a in enumerate(ids)}
         matched = np.zeros(len(ids), dtype=np.float64)
         total = 0.0
         for word in dict.fromkeys(words):
-            head, body = self._head.get(word, {}), self._body.get(word, {})
-            holders = head.keys() | body.keys()
-            if not holders and word[0] >= "\u3400" and len(word) >= 2:
+            holders = np.union1d(self._postings(word, True)[0], self._postings(word, False)[0])
+            if not len(holders) and word[0] >= "\u3400" and len(word) >= 2:
                 sounds = pinyin_tokens(word)
                 if sounds:
-                    sets = [set(self._head.get(t, {})) for t in sounds]
-                    holders = set.intersection(*sets)
+                    holders = self._postings(sounds[0], True)[0]
+                    for sound in sounds[1:]:
+                        holders = np.intersect1d(holders, self._postings(sound, True)[0])
             idf = self._idf(len(holders), n)
             total += idf
-            for article_id in holders:
-                matched[position[article_id]] += idf
+            matched[holders] += idf
         return matched / total if total else matched
 
     def rank(self, query: str, *, language: str | None = None, channel: str | None = None) -> Ranking:
@@ -396,16 +426,9 @@ class Index:
         score = t.w_sem * cosine + t.w_kw * coverage + t.w_rank * rrf
         asker = language or detect_language(query)
         family = _language_family(asker)
-        bonus = np.array(
-            [
-                t.same_language_bonus
-                if lang == asker
-                else t.same_language_bonus / 2
-                if _language_family(lang) == family
-                else 0.0
-                for lang in matrix.languages
-            ]
-        )
+        same = matrix.language_codes == asker
+        related = matrix.families == family
+        bonus = np.where(same, t.same_language_bonus, np.where(related, t.same_language_bonus / 2, 0.0))
         score = score + bonus
         if channel:
             allowed = np.array(

@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "bot")
+SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "bot", "kb")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -154,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
 
         timed("bot_calls", lambda: bot.run_calls(summary))
         timed("bot", lambda: bot.run(summary))
+
+    if "kb" in args.sections:  # in process, with its own moto for publish -> searchable
+        from tests.bench import kb
+
+        timed("kb", lambda: kb.run(summary))
 
     load_after = os.getloadavg()
     results["meta"].update(
