@@ -82,6 +82,16 @@ class BusinessHoursCondition(BaseModel):
     calendar: str = Field(pattern=NAME_PATTERN, description="a calendar's name (/admin/calendars)")
 
 
+class QueueCondition(BaseModel):
+    """Holds while a skill group's queue is at least this long (the peak-day lever: the bot first
+    once the agents fall behind)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str = Field(pattern=GROUP_PATTERN, description="skill group id")
+    waiting_at_least: int = Field(ge=1, le=100_000, description="conversations waiting in its chat queue")
+
+
 class RuleMatch(BaseModel):
     """Conditions; every one present must hold. Lists mean "any of"."""
 
@@ -103,6 +113,7 @@ class RuleMatch(BaseModel):
     )
     tags: list[Label] | None = Field(default=None, max_length=50, description="the customer has any of")
     business_hours: BusinessHoursCondition | None = None
+    queue: QueueCondition | None = Field(default=None, description="the group's queue is at least this long")
 
     @field_validator("keywords", "channels", "accounts", "tiers", "tags")
     @classmethod
@@ -210,6 +221,7 @@ class RoutingContext(BaseModel):
     tier: str | None = None
     tags: list[str] = Field(default_factory=list)
     at: datetime
+    waiting: dict[str, int] = Field(default_factory=dict, description="group -> conversations waiting")
 
     @field_validator("at")
     @classmethod
@@ -302,6 +314,8 @@ def _matches(
             return False
         if calendar.is_open(ctx.at) != (m.business_hours.state == "open"):
             return False
+    if m.queue is not None and ctx.waiting.get(m.queue.group, 0) < m.queue.waiting_at_least:
+        return False
     return m.regex is None or _regex_matches(rule.rule_id, m.regex, text, budget)
 
 
@@ -359,6 +373,8 @@ def check_references(
                 problems.append(f"rule {rule.rule_id!r}: unknown channel {channel!r}")
         if rule.actions.group is not None and rule.actions.group not in groups:
             problems.append(f"rule {rule.rule_id!r}: unknown skill group {rule.actions.group!r}")
+        if rule.match.queue is not None and rule.match.queue.group not in groups:
+            problems.append(f"rule {rule.rule_id!r}: unknown skill group {rule.match.queue.group!r}")
         hours = rule.match.business_hours
         if hours is not None and hours.calendar not in calendars:
             problems.append(f"rule {rule.rule_id!r}: unknown calendar {hours.calendar!r}")
@@ -371,6 +387,7 @@ def check_references(
 def referenced(rules: Sequence[Rule]) -> tuple[set[str], set[str]]:
     """The skill groups and calendars ``rules`` name."""
     groups = {r.actions.group for r in rules if r.actions.group is not None}
+    groups |= {r.match.queue.group for r in rules if r.match.queue is not None}
     calendars = {r.match.business_hours.calendar for r in rules if r.match.business_hours is not None}
     return groups, calendars
 

@@ -426,3 +426,31 @@ def test_a_handoff_while_the_agents_are_away_says_when_they_answer(aws, kb):
     )
     text = reply_to("+15550900022", "agent please")
     assert "We're closed right now" in text and "09:00" in text and "they can see what you asked" in text
+
+
+def test_the_bot_takes_first_contact_once_the_queue_passes_the_threshold(aws, team):
+    from chalicelib.assignment.models import STATS, QueueItem
+
+    rules = {
+        "version": 0,
+        "rules": [
+            {
+                "rule_id": "peak",
+                "name": "Peak day: bot first",
+                "match": {"queue": {"group": "presales", "waiting_at_least": 2}},
+                "actions": {"bot_first": True},
+            },
+            {"rule_id": "all", "name": "Pre-sales", "actions": {"group": "presales"}},
+        ],
+    }
+    routing_rules.save(RuleSetUpdate.model_validate(rules), "admin")
+    knowledge.use(demo_kb())
+    quiet = conversation(says("+15550900030", "你好"))
+    assert quiet.bot_status is None and quiet.queue_key == "presales#chat"  # one waiting: agents
+    busy = conversation(says("+15550900031", "你好"))
+    assert busy.bot_status is None  # the rule looked at 1 waiting
+    assert int(QueueItem.get("presales#chat", STATS).waiting) == 2
+    third = conversation(says("+15550900032", "怎么开发票"))
+    assert third.bot_status == "active" and third.queue_key is None  # the bot takes it
+    (answer,) = [m for m in outbound() if m.agent_id == "bot"]
+    assert "如何开发票" in answer.text

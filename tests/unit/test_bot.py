@@ -293,3 +293,31 @@ def test_when_reads_naturally():
     assert bot_text.when(at, "zh-CN", ZoneInfo("Asia/Shanghai")) == "6月9日 周一 09:00"
     assert bot_text.when(at, "en", ZoneInfo("Asia/Shanghai")) == "Mon 09 Jun 09:00"
     assert date(2025, 6, 9).weekday() == 0
+
+
+# ---- the peak-day lever: the bot first once a queue is long ----------------------------------------
+def test_a_queue_condition_puts_the_bot_first_only_while_the_queue_is_long():
+    from chalicelib.routing.rules import RoutingContext, Rule, check_references, decide, referenced
+
+    peak = Rule.model_validate(
+        {
+            "rule_id": "peak",
+            "name": "Bot first when pre-sales falls behind",
+            "match": {"queue": {"group": "presales", "waiting_at_least": 20}},
+            "actions": {"bot_first": True},
+        }
+    )
+
+    def bot_first(waiting: int) -> bool:
+        ctx = RoutingContext(text="hi", channel="web", at=NOW, waiting={"presales": waiting})
+        return decide([peak], ctx, {}).bot_first
+
+    assert not bot_first(19) and bot_first(20) and bot_first(500)
+    assert not decide([peak], RoutingContext(text="hi", channel="web", at=NOW), {}).bot_first
+    assert referenced([peak])[0] == {"presales"}
+    with pytest.raises(ValueError, match="unknown skill group 'presales'"):
+        check_references([peak], channels={"web"}, groups=set(), calendars=set())
+    with pytest.raises(ValidationError):
+        Rule.model_validate(
+            {**peak.model_dump(), "match": {"queue": {"group": "presales", "waiting_at_least": 0}}}
+        )
