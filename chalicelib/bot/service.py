@@ -746,7 +746,8 @@ def sweep_abandoned(now: datetime | None = None, limit: int = 100) -> int:
             c = Conversation.get(conversation_id, consistent_read=True)
         except DoesNotExist:
             continue
-        if not conversations.end_bot_hold(conversation_id, "abandoned"):
+        summary = Memory.load(c).summary("abandoned", "", now)  # what it was shown, for the figures
+        if not conversations.end_bot_hold(conversation_id, "abandoned", summary):
             continue
         channel = c.last_channel
         _outcome(channel, abandoned=1)

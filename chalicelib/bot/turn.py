@@ -31,6 +31,7 @@ REASON_TEXT = {
     "no_article": "no policy article was found",
     "media": "the customer sent something other than text",
     "resolved": "resolved by the bot",
+    "abandoned": "the customer went quiet",
     "error": "the bot could not answer (an internal error)",
 }
 

@@ -290,6 +290,7 @@ def test_a_conversation_left_with_the_bot_ends_abandoned(aws, kb):
     assert bot.sweep_abandoned(utcnow() + timedelta(seconds=bot.idle_seconds() + 60)) == 1
     c = conversation(stored)
     assert c.status == "closed" and c.bot_status == "abandoned"
+    assert c.bot_summary["articles_answered"] == ["art-invoice"]  # the articles it used
     assert counters()["outcomes"]["abandoned"] == 1
     assert bot.sweep_abandoned(utcnow() + timedelta(hours=2)) == 0
 
