@@ -453,6 +453,8 @@ def decide(c: Conversation, memory: Memory, msg: InboundMessage, message: str, n
     memory.offered = []
     if chosen is not None:
         return _answer(memory, chosen, msg.channel, prefix)
+    if bot_text.choice(message, 5) is not None:
+        return Turn()  # a lone 1–5 with nothing offered: a satisfaction score (the tickets' to take)
     # 4. A flow's trigger.
     flow = find(flows, message)
     if flow is not None:

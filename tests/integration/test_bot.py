@@ -455,3 +455,8 @@ def test_the_bot_takes_first_contact_once_the_queue_passes_the_threshold(aws, te
     assert third.bot_status == "active" and third.queue_key is None  # the bot takes it
     (answer,) = [m for m in outbound() if m.agent_id == "bot"]
     assert "如何开发票" in answer.text
+
+
+def test_a_lone_score_is_left_to_the_satisfaction_survey(aws, kb):
+    says("+15550900033", "5")
+    assert outbound() == []  # no "nothing found" to a CSAT answer; the tickets' survey takes it
