@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
 
@@ -80,7 +81,7 @@ def get_customer(customer_id: str) -> Customer:
     try:
         customer = Customer.get(customer_id)
     except Customer.DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     seen = {customer_id}
     while customer.merged_into and customer.merged_into not in seen:
         seen.add(customer.merged_into)
@@ -174,10 +175,10 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
     from chalicelib.conversations.models import Conversation
 
     if target_id == source_id:
-        raise ValueError("cannot merge a customer into itself")
+        raise Invalid("cannot merge a customer into itself")
     target, source = Customer.get(target_id), Customer.get(source_id)
     if target.merged_into or source.merged_into:
-        raise ValueError("one of these customers was already merged")
+        raise Invalid("one of these customers was already merged")
     moved_identities = []
     for ident in identities_of(source_id):
         ident.update(

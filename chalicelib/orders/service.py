@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from chalicelib.aws import client
 from chalicelib.config import settings
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.observability import logger
@@ -55,15 +56,15 @@ def _provider() -> Any:
 def parse_config(raw: Any) -> ConnectorConfig:
     """The connector configuration from the secret's JSON; ValueError if unusable. Pure."""
     if not isinstance(raw, dict):
-        raise ValueError("the orders connector secret must be a JSON object")
+        raise Invalid("the orders connector secret must be a JSON object")
     try:
         config = ConnectorConfig.model_validate(raw)
     except ValidationError as exc:
         # Field names only: the input (which may hold the auth value) stays out of the message.
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-        raise ValueError(f"invalid orders connector config: {', '.join(fields)}") from None
+        raise Invalid(f"invalid orders connector config: {', '.join(fields)}") from None
     if bool(config.auth_header) != (config.auth_value is not None):
-        raise ValueError("invalid orders connector config: auth_header and auth_value go together")
+        raise Invalid("invalid orders connector config: auth_header and auth_value go together")
     return config
 
 
@@ -98,7 +99,7 @@ def parse_orders(payload: Any) -> tuple[list[Order], int]:
     """(orders newest first, how many were unreadable) from the company's answer. ValueError if
     the answer is not ``{"orders": [...]}`` at all. One malformed order is skipped, not fatal. Pure."""
     if not isinstance(payload, dict) or not isinstance(payload.get("orders"), list):
-        raise ValueError('expected {"orders": [...]}')
+        raise Invalid('expected {"orders": [...]}')
     orders: list[Order] = []
     skipped = 0
     for raw in payload["orders"]:
@@ -199,5 +200,5 @@ def orders_of(customer_id: str) -> dict[str, Any]:
     try:
         customer = identity.get_customer(customer_id)
     except DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     return orders_for(customer).to_json()

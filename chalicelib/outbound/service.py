@@ -26,6 +26,7 @@ from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.db import as_dict
+from chalicelib.errors import Invalid
 from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
 from chalicelib.observability import logger, metrics
@@ -40,8 +41,10 @@ class SendLater(Exception):
     """A transient failure: the record goes back to the queue."""
 
 
-class NoSuchChannel(ValueError):
+class NoSuchChannel(Invalid):
     """The agent picked a channel on which the customer cannot be reached."""
+
+    code = "no_such_channel"
 
 
 def send_attempts() -> int:
@@ -76,8 +79,10 @@ def choose_target(conversation: Conversation, channel: str | None = None) -> tup
     return channel, ref.account, ref.user_id
 
 
-class UnknownTemplate(ValueError):
+class UnknownTemplate(Invalid):
     """The agent picked a template the channel account does not have."""
+
+    code = "unknown_template"
 
 
 def templates_for(adapter: ChannelAdapter, account: str) -> list[dict[str, Any]]:
@@ -115,15 +120,19 @@ def reply(
         raise NoSuchChannel(f"agents cannot write on {target[0]}")
     if template is not None and not text:
         text = f"[template {template.name}] " + " / ".join(template.params)
-    conversation, message, first = conversations.append_reply(
-        conversation_id,
-        agent_id,
-        text,
-        target,
-        may_take_over=may_take_over,
-        mailbox=adapter.mailbox,
-        rules=reply_rules(adapter, target[1], template),
-    )
+    try:
+        conversation, message, first = conversations.append_reply(
+            conversation_id,
+            agent_id,
+            text,
+            target,
+            may_take_over=may_take_over,
+            mailbox=adapter.mailbox,
+            rules=reply_rules(adapter, target[1], template),
+        )
+    except conversations.ReplyWindowClosed as exc:  # the agent's way out: the account's templates
+        exc.details["templates"] = templates_for(adapter, exc.account)
+        raise
     assignment.took_by_reply(conversation, agent_id)  # a reply to a waiting conversation takes it
     enqueue(conversation, message, target, text, agent_id, template=template)
     if first:
