@@ -34,11 +34,12 @@ for _var in ("OMNIFLOW_AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
 
 def reset_caches() -> None:
     """Forget every cached client, setting and secret (each test gets fresh moto state)."""
-    from chalicelib import config
+    from chalicelib import aws, config
     from chalicelib.auth.service import JWKS
     from chalicelib.channels import credentials, pipeline, tokens
 
     config.reset()
+    aws.reset()
     credentials.reset()
     tokens.reset()
     JWKS.clear()

@@ -18,7 +18,7 @@ from pydantic import Json
 
 from chalicelib import channels
 from chalicelib.assignment import service as assignment
-from chalicelib.aws import client
+from chalicelib.aws import client, queue_url
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import TransportError, transport_for
@@ -167,7 +167,7 @@ def enqueue(
     )
     try:
         client("sqs").send_message(
-            QueueUrl=settings().queue_url("outbound"),
+            QueueUrl=queue_url("outbound"),
             MessageBody=out.model_dump_json(),
             MessageGroupId=conversation.conversation_id,
             MessageDeduplicationId=out.message_id.replace("#", "-"),
