@@ -358,11 +358,12 @@ def customer_360(
     from chalicelib.orders import service as orders
 
     out["customer"] = customer_view(customer)
-    out["identities"] = [to_json(i) for i in identity.identities_of(customer.customer_id)]
+    identities = identity.identities_of(customer.customer_id)
+    out["identities"] = [to_json(i) for i in identities]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first
-    found = orders.orders_for(customer).to_json()  # degraded, never raising, when unavailable
+    found = orders.orders_for(customer, identities).to_json()  # degraded, never raising, when unavailable
     out["orders"] = found.pop("orders")
     if found:
         out["orders_error"] = found  # {"error": "orders service unavailable", "reason": …}

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import db
 from chalicelib.agents.models import AWAY, OFFLINE, ONLINE, PRESENCES, Agent
 from chalicelib.assignment import ranking
 from chalicelib.assignment.models import STATS, QueueItem, seat_item
@@ -70,8 +71,8 @@ def kinds_of(agent: Agent) -> list[str]:
     return [k for k in ranking.CHANNEL_TYPES if int(capacity.get(k, 0)) > 0]
 
 
-def _seat(agent: Agent, group_id: str, kind: str) -> None:
-    """Write one seat from the agent's current state; a seat already reflecting a newer state wins."""
+def _seat_write(agent: Agent, group_id: str, kind: str) -> tuple[QueueItem, list[Action], Any]:
+    """One seat's conditional update from the agent's current state: (item, actions, condition)."""
     available = agent.presence == ONLINE
     slots = ranking.spare(as_dict(agent.capacity), as_dict(agent.load), kind)
     key = ranking.queue_key(group_id, kind)
@@ -86,20 +87,42 @@ def _seat(agent: Agent, group_id: str, kind: str) -> None:
         actions += [QueueItem.avail_key.set(key), QueueItem.avail_rank.set(rank)]
     else:
         actions += [QueueItem.avail_key.remove(), QueueItem.avail_rank.remove()]
+    condition = QueueItem.rev.does_not_exist() | (QueueItem.rev <= int(agent.rev))
+    return QueueItem(key, seat_item(agent.agent_id)), actions, condition
+
+
+def _seat(agent: Agent, group_id: str, kind: str) -> None:
+    """Write one seat from the agent's current state; a seat already reflecting a newer state wins."""
+    seat, actions, condition = _seat_write(agent, group_id, kind)
     try:
-        QueueItem(key, seat_item(agent.agent_id)).update(
-            actions=actions, condition=QueueItem.rev.does_not_exist() | (QueueItem.rev <= int(agent.rev))
-        )
+        seat.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if not _condition_failed(exc):
             raise
 
 
 def reseat(agent: Agent, kinds: Iterable[str] | None = None) -> None:
-    """Bring the agent's seats in line with ``agent`` (the state a conditional write returned)."""
-    for group_id in sorted(agent.groups or ()):
-        for kind in kinds if kinds is not None else ranking.CHANNEL_TYPES:
-            _seat(agent, group_id, kind)
+    """Bring the agent's seats in line with ``agent`` (the state a conditional write returned).
+    Several seats go in one TransactWriteItems (one request, not one per group); if a seat already
+    reflects a newer state the transaction is refused and each seat is written alone, so the others
+    still move and the newer one wins."""
+    seats = [
+        (group_id, kind)
+        for group_id in sorted(agent.groups or ())
+        for kind in (kinds if kinds is not None else ranking.CHANNEL_TYPES)
+    ]
+    if len(seats) > 1:
+        try:
+            with db.transact_write() as tx:
+                for group_id, kind in seats:
+                    seat, actions, condition = _seat_write(agent, group_id, kind)
+                    tx.update(seat, actions=actions, condition=condition)
+            return
+        except TransactWriteError as exc:  # a newer seat, or a concurrent transaction: one by one
+            if getattr(exc, "cause_response_code", None) != "TransactionCanceledException":
+                raise
+    for group_id, kind in seats:
+        _seat(agent, group_id, kind)
 
 
 def _unseat(agent_id: str, group_id: str) -> None:

@@ -323,9 +323,12 @@ def dequeue_actions() -> list[Action]:
     ]
 
 
-def get(conversation_id: str) -> Conversation:
+def get(conversation_id: str, *, consistent: bool = False) -> Conversation:
+    """``consistent``: a strongly consistent read, for a request that goes on to write the
+    conversation under a condition (its later consistent reads are then answered by the identity
+    map instead of asking DynamoDB again)."""
     try:
-        return Conversation.get(conversation_id)
+        return Conversation.get(conversation_id, consistent_read=consistent)
     except DoesNotExist as exc:
         raise NotFound(conversation_id) from exc
 

@@ -19,6 +19,7 @@ auth value. Redirects are not followed: they would carry the auth header to anot
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +29,7 @@ from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
-from chalicelib.identity.models import Customer
+from chalicelib.identity.models import Customer, Identity
 from chalicelib.observability import logger
 from chalicelib.orders.models import ConnectorConfig, Order, OrderQuery, OrdersAnswer
 
@@ -173,12 +174,13 @@ def lookup(query: OrderQuery) -> OrdersAnswer:
     return OrdersAnswer(tuple(orders), skipped=skipped)
 
 
-def query_for(customer: Customer) -> OrderQuery:
+def query_for(customer: Customer, identities: Iterable[Identity] | None = None) -> OrderQuery:
     """How the company can recognise this customer: verified phones and e-mails, and the company
-    user ids that signed-in channels (web, app) vouched for."""
+    user ids that signed-in channels (web, app) vouched for. ``identities``: the customer's, when
+    the caller has them already (one Query fewer)."""
     external = sorted(
         i.identity_key.split("#", 2)[2]
-        for i in identity.identities_of(customer.customer_id)
+        for i in (identity.identities_of(customer.customer_id) if identities is None else identities)
         if i.kind == "external_id" and i.identity_key.count("#") >= 2
     )
     return OrderQuery(
@@ -188,8 +190,8 @@ def query_for(customer: Customer) -> OrderQuery:
     )
 
 
-def orders_for(customer: Customer) -> OrdersAnswer:
-    return lookup(query_for(customer))
+def orders_for(customer: Customer, identities: Iterable[Identity] | None = None) -> OrdersAnswer:
+    return lookup(query_for(customer, identities))
 
 
 def orders_of(customer_id: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from chalicelib.channels.transport import TransportError, transport_for
 from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
-from chalicelib.db import as_dict
+from chalicelib.db import as_dict, identity_map
 from chalicelib.errors import Invalid
 from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
@@ -213,6 +213,7 @@ def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:
     return result
 
 
+@identity_map()  # one read per fact, per message
 def _record_handler(record: OutboundRecord) -> None:
     out = record.body
     logger.set_correlation_id(out.message_id)

@@ -79,6 +79,9 @@ def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The events queue handler body (partial batch failures: one bad event never blocks others)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    from chalicelib.db import identity_map
+
+    @identity_map()  # one read per fact, per event
     def record_handler(record: Any) -> None:
         handle_event(json.loads(record.body))
 

@@ -703,7 +703,7 @@ def assign(ticket_id: str, actor: str, assignee_id: str | None = None, group_id:
 
 def patch(p: Principal, ticket_id: str, changes: Mapping[str, Any], version: int) -> Ticket:
     """PATCH /tickets/{id}: an agent's change (the agent must see the ticket as it is now)."""
-    check_access(p, get(ticket_id))
+    check_access(p, get(ticket_id, consistent=True))  # update() reads it so: one read
     return update(ticket_id, p.agent_id, changes, version=version)
 
 
@@ -748,7 +748,7 @@ def comment(p: Principal, ticket_id: str, text: str, public: bool) -> dict[str, 
     """An internal comment, or a public reply that goes out on the customer's channel: through
     ``outbound.reply`` on an open conversation (the agent's reply, as in the inbox), else on the
     customer's last channel. 409 when the customer cannot be reached."""
-    t = get(ticket_id)
+    t = get(ticket_id, consistent=public)  # a public reply changes the ticket: one read
     check_access(p, t)
     if not public:
         event = add_event(ticket_id, "comment", p.agent_id, text=text)
