@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import SQSEvent
 
-from chalicelib import api, workspace
+from chalicelib import api, bootstrap, workspace
 from chalicelib.agents import service as agents
 from chalicelib.api import (
     AgentConfigBody,
@@ -70,6 +70,7 @@ from chalicelib.tickets.bodies import (
 )
 
 app = Chalice(app_name="omniflow")
+bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
 app.api.binary_types = []  # every API body is JSON text
 S = settings()
 

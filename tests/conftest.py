@@ -63,6 +63,14 @@ def reset_caches() -> None:
     sla_policies.reset()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def event_subscriptions() -> None:
+    """The in-process event subscriptions app.py installs: tests call services without app.py."""
+    from chalicelib import bootstrap
+
+    bootstrap.install()
+
+
 _MOTO_LOCK = threading.RLock()
 
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from chalicelib import channels
+from chalicelib import channels, events
 from chalicelib.assignment import service as assignment
 from chalicelib.aws import client, queue_url
 from chalicelib.channels.base import ChannelAdapter
@@ -27,10 +27,10 @@ from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.db import as_dict, identity_map
 from chalicelib.errors import Invalid
+from chalicelib.events import ConversationAnswered
 from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
 from chalicelib.observability import logger, metrics
-from chalicelib.sla import service as sla
 
 
 class OutboundRecord(SqsRecordModel):
@@ -136,7 +136,7 @@ def reply(
     assignment.took_by_reply(conversation, agent_id)  # a reply to a waiting conversation takes it
     enqueue(conversation, message, target, text, agent_id, template=template)
     if first:
-        sla.stop_first_response_clock(conversation_id, "first response sent")
+        events.publish(ConversationAnswered(conversation_id, "first response sent"))
     return message
 
 

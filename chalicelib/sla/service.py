@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.conversations.models import Conversation
+from chalicelib.events import ConversationAnswered
 from chalicelib.observability import logger
 
 
@@ -49,6 +50,11 @@ def stop_first_response_clock(conversation_id: str, reason: str) -> None:
         pass
     except sfn.exceptions.ClientError as exc:  # already finished
         logger.info("sla execution not stopped", extra={"reason": str(exc)[:200]})
+
+
+def on_conversation_answered(event: ConversationAnswered) -> None:
+    """Subscriber of ``ConversationAnswered`` (see ``chalicelib.bootstrap``)."""
+    stop_first_response_clock(event.conversation_id, event.reason)
 
 
 def handle_event(event: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import channels
+from chalicelib import channels, events
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import SkillGroup
 from chalicelib.auth.service import AuthError, Forbidden, Principal
@@ -42,6 +42,7 @@ from chalicelib.conversations.models import OPEN, Conversation
 from chalicelib.conversations.service import NotAllowed
 from chalicelib.db import as_dict, to_json, transact_write
 from chalicelib.errors import Invalid, NotFound
+from chalicelib.events import ConversationAnswered, TicketChanged
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import InboundMessage, iso, utcnow
@@ -137,12 +138,8 @@ def _sla_changed(ticket: Ticket, reason: str) -> None:
     """After a change that can move deadlines: the SLA clock follows it, and the console hears of
     it (feed event to the assignee and the department). Never fails the ticket action."""
     from chalicelib.feed import service as feed
-    from chalicelib.sla import tickets as sla_tickets
 
-    try:
-        sla_tickets.on_change(ticket, reason)
-    except Exception:  # noqa: BLE001 — the ticket action has happened; the SLA side logs its own
-        logger.exception("sla on_change failed", extra={"ticket_id": ticket.ticket_id, "reason": reason})
+    events.publish(TicketChanged(ticket, reason))  # a notification: never fails the ticket action
     feed.publish(
         "ticket.updated",
         agents=[ticket.assignee_id] if ticket.assignee_id else (),
@@ -1113,13 +1110,12 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
 def _close_quietly(c: Conversation) -> None:
     """Close a conversation that only carried a survey answer (as the close route does)."""
     from chalicelib.assignment import service as assignment
-    from chalicelib.sla import service as sla
 
     try:
         closed = conversations.close(c.conversation_id, "bot")
     except NotAllowed:
         return
-    sla.stop_first_response_clock(c.conversation_id, "survey answer")
+    events.publish(ConversationAnswered(c.conversation_id, "survey answer"))
     assignment.closed(closed)
 
 
