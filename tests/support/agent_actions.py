@@ -11,6 +11,7 @@ it, transfers the second conversation to after-sales and closes the first.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,7 +117,8 @@ def measure(session: Session, counter: DynamoCounter, tag: str = "") -> list[Act
         p, b = path(), body() if body else None
         with counter.window() as tally:
             status, answer = session.call(method, p, b)
-        rows.append(ActionCount(action, f"{method} {p.split('?')[0]}", status, tally))
+        route = re.sub(r"\b(cnv|cus|tkt)_\w+", "{id}", p.split("?")[0])
+        rows.append(ActionCount(action, f"{method} {route}", status, tally))
         if status >= 300:
             raise RuntimeError(f"{action}: {method} {p} answered {status}: {answer}")
         return answer
