@@ -4,7 +4,6 @@ supervisors and admins see all."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
@@ -12,56 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.agents import ranking
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import Agent, SkillGroup
-from chalicelib.assignment import ranking
 from chalicelib.assignment import service as assignment
 from chalicelib.audit import service as audit
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.conversations import service as conversations
+from chalicelib.conversations.access import check_access
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.conversations.views import conversation_summary
 from chalicelib.db import as_dict, to_json
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
+from chalicelib.paging import decode_cursor, encode_cursor
 
 HISTORY_CONVERSATIONS = 20
 _GROUP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
-
-
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise NotFound("cursor") from exc
-    if not isinstance(value, dict):
-        raise NotFound("cursor")
-    return value
-
-
-def conversation_summary(c: Conversation, customer: Customer | None = None) -> dict[str, Any]:
-    data = to_json(c)
-    for internal in (
-        "queue_key",
-        "queue_rank",
-        "dequeued_from",
-        "owner_key",
-        "next_seq",
-        "last_reply_context",
-        "sla_execution_arn",
-    ):
-        data.pop(internal, None)
-    data["channels"] = sorted(c.channels or [])
-    if customer is not None:
-        data["customer"] = {"customer_id": customer.customer_id, "display_name": customer.display_name}
-    return data
 
 
 def message_view(m: Message) -> dict[str, Any]:
@@ -236,13 +204,6 @@ def _merged_page(
         # else: nothing of it shown yet; it resumes where it stood
     done = all(state.get(name, "start") is None for name in sources)
     return [c for _, c in taken], None if done else state
-
-
-def check_access(p: Principal, c: Conversation) -> None:
-    if p.allows("supervisor") or c.assignee_id == p.agent_id:
-        return
-    if c.group_id not in agents.groups_of(p.agent_id):
-        raise Forbidden("this conversation belongs to another skill group")
 
 
 def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import db
+from chalicelib.agents import ranking
 from chalicelib.agents.models import AWAY, OFFLINE, ONLINE, PRESENCES, Agent
-from chalicelib.assignment import ranking
 from chalicelib.assignment.models import STATS, QueueItem, seat_item
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation

@@ -19,7 +19,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib.assignment import ranking
+from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict

@@ -334,20 +334,6 @@ def decide(
     return Decision(group=group, priority=priority, bot_first=bool(bot_first), tags=tags, matched=matched)
 
 
-def ruleset() -> RuleSet:
-    """The saved rule set, cached per Lambda instance for ~30 s (chalicelib.routing.service)."""
-    from chalicelib.routing import service
-
-    return service.ruleset()
-
-
-def calendars() -> Mapping[str, BusinessHours]:
-    """Every stored calendar by name, cached per Lambda instance for ~30 s."""
-    from chalicelib.routing import service
-
-    return service.calendars()
-
-
 def check_references(
     rules: Sequence[Rule], *, channels: set[str], groups: set[str], calendars: set[str]
 ) -> None:

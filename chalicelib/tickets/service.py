@@ -31,15 +31,17 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import channels, events
+from chalicelib import channels, events, paging
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import SkillGroup
 from chalicelib.auth.service import AuthError, Forbidden, Principal
 from chalicelib.aws import client
 from chalicelib.config import settings
+from chalicelib.conversations import access as conversation_access
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import OPEN, Conversation
 from chalicelib.conversations.service import NotAllowed
+from chalicelib.conversations.views import conversation_summary
 from chalicelib.db import as_dict, to_json, transact_write
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.events import ConversationAnswered, TicketChanged
@@ -318,9 +320,7 @@ def _created(ticket: Ticket, actor: str, conversation: Conversation | None, noti
 def create_from_api(p: Principal, b: TicketBody) -> Ticket:
     """POST /tickets: an agent's ticket (a conversation given is linked; agents must see it)."""
     if b.conversation_id:
-        from chalicelib import workspace
-
-        workspace.check_access(p, conversations.get(b.conversation_id))
+        conversation_access.check_access(p, conversations.get(b.conversation_id))
     return create(
         subject=b.subject,
         actor=p.agent_id,
@@ -344,10 +344,8 @@ def create_from_api(p: Principal, b: TicketBody) -> Ticket:
 def create_from_conversation(p: Principal, conversation_id: str, b: FromConversationBody) -> Ticket:
     """One click in a conversation: subject from its preview, requester its customer, owned by the
     agent, in the conversation's group; linked both ways."""
-    from chalicelib import workspace
-
     c = conversations.get(conversation_id)
-    workspace.check_access(p, c)
+    conversation_access.check_access(p, c)
     preview = c.preview
     return create(
         subject=b.subject or rules.default_subject(preview),
@@ -893,8 +891,6 @@ def event_view(e: TicketEvent) -> dict[str, Any]:
 
 def view(p: Principal, ticket_id: str) -> dict[str, Any]:
     """The ticket, its history, its sub-tickets (progress) and its linked conversations."""
-    from chalicelib import workspace
-
     t = get(ticket_id)
     check_access(p, t)
     linked = sorted(t.conversation_ids or ())
@@ -903,9 +899,7 @@ def view(p: Principal, ticket_id: str) -> dict[str, Any]:
         "ticket": summary(t),
         "history": [event_view(e) for e in history(ticket_id)],
         "children": [summary(c) for c in children(ticket_id)] if t.children_total else [],
-        "conversations": [
-            workspace.conversation_summary(c) for c in sorted(convs, key=lambda c: c.created_at)
-        ],
+        "conversations": [conversation_summary(c) for c in sorted(convs, key=lambda c: c.created_at)],
     }
 
 
@@ -924,9 +918,7 @@ def list_view(
 ) -> dict[str, Any]:
     """GET /tickets?view=…: each view one Query on an index (most recently updated first; overdue:
     the earliest deadline first). Agents' pages are filtered to what they may see."""
-    from chalicelib import workspace
-
-    after = workspace.decode_cursor(cursor)
+    after = paging.decode_cursor(cursor)
     groups = agents.groups_of(p.agent_id)
     visible: Any = None
     if not p.allows("supervisor"):
@@ -961,7 +953,7 @@ def list_view(
     else:
         raise Invalid(f"view must be one of {', '.join(VIEWS)}")
     items = [summary(t) for t in page]
-    return {"items": items, "next_cursor": workspace.encode_cursor(page.last_evaluated_key)}
+    return {"items": items, "next_cursor": paging.encode_cursor(page.last_evaluated_key)}
 
 
 def tickets_of(customer_id: str, limit: int = 20) -> list[Ticket]:
