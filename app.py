@@ -45,11 +45,11 @@ from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.conversations import actions as conversation_actions
+from chalicelib.conversations import merge as customer_merge
 from chalicelib.conversations import service as conversations
 from chalicelib.db import identity_map, to_json
 from chalicelib.feed import service as feed
 from chalicelib.identity import profile
-from chalicelib.identity import service as identity
 from chalicelib.media import service as media
 from chalicelib.observability import invocation, metrics
 from chalicelib.orders import service as orders
@@ -402,7 +402,7 @@ def edit_customer(customer_id: str) -> dict[str, Any]:
 def merge_customers(customer_id: str) -> dict[str, Any]:
     """Fold another customer into this one (audited; the record allows undoing it)."""
     b = api.body(app, MergeBody)
-    return identity.merge(customer_id, b.source_customer_id, api.principal().agent_id)
+    return customer_merge.merge(customer_id, b.source_customer_id, api.principal().agent_id)
 
 
 @route(app, "/customers/{customer_id}/audit", role="supervisor", response=R.AUDIT)
