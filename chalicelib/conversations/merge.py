@@ -11,10 +11,17 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.audit import service as audit
 from chalicelib.conversations.models import Conversation
-from chalicelib.errors import Invalid
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.identity.service import identities_of
 from chalicelib.messages import iso, utcnow
+
+
+def _customer(customer_id: str) -> Customer:
+    try:
+        return Customer.get(customer_id)
+    except Customer.DoesNotExist as exc:  # an unknown id is the caller's 404, not our 500
+        raise NotFound(f"customer {customer_id}") from exc
 
 
 def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
@@ -26,7 +33,7 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
     """
     if target_id == source_id:
         raise Invalid("cannot merge a customer into itself")
-    target, source = Customer.get(target_id), Customer.get(source_id)
+    target, source = _customer(target_id), _customer(source_id)
     if target.merged_into or source.merged_into:
         raise Invalid("one of these customers was already merged")
     moved_identities = []

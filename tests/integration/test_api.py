@@ -125,6 +125,16 @@ def test_only_supervisors_merge_customers(api):
     assert audit[0]["action"] == "customer.merge"
 
 
+def test_merging_an_unknown_customer_is_a_404_that_changes_nothing(api):
+    known = router.store(inbound("sms", "+15550200007")).conversation.customer_id
+    supervisor = api("supervisor")
+    for target, source in ((known, "cus_nobody"), ("cus_nobody", known)):
+        r = supervisor.post(f"/customers/{target}/merge", {"source_customer_id": source})
+        assert r.status_code == 404 and json.loads(r.body)["error"] == "not_found", r.body
+    assert json.loads(supervisor.get(f"/customers/{known}/audit").body)["items"] == []
+    assert "merged_into" not in json.loads(supervisor.get(f"/customers/{known}").body)["customer"]
+
+
 def test_the_openapi_document_describes_every_route(api):
     doc = json.loads(api(None).get("/openapi.json").body)
     assert doc["openapi"].startswith("3.")
