@@ -212,7 +212,10 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     c = conversations.get(conversation_id)
     check_access(p, c)
     customer = identity.get_customer(c.customer_id)
-    history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
+    if customer.conversations_opened == 1 and customer.customer_id == c.customer_id:
+        history = [c]  # the customer's only conversation: no Query for a history there is not
+    else:
+        history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
     if all(h.conversation_id != c.conversation_id for h in history):
         history.insert(0, c)
     timeline: list[dict[str, Any]] = []
@@ -255,10 +258,11 @@ def transfer(
         to_agent=to_agent,
         to_group=to_group,
         may_take_over=p.allows("supervisor"),
+        also=[Conversation.next_seq.add(1)],  # the note's place, taken by the transfer's own write
     )
     target = to_agent or f"group {to_group}"
-    conversations.add_note(
-        conversation_id, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
+    conversations.save_note(
+        conversation_id, done.next_seq, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
     )
     return {"conversation": conversation_summary(done.conversation), "assigned_to": done.assigned_to}
 

@@ -19,7 +19,7 @@ an agent's freed slot: one Query (``Limit 1``) per group of theirs on ``by_queue
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -504,6 +504,7 @@ def unassign(conversation_id: str, agent_id: str, *, reason: str) -> Conversatio
 class Transfer:
     conversation: Conversation
     assigned_to: str | None  # None: waiting in the group's queue
+    next_seq: int  # the conversation's next_seq as the transfer's own write left it (see ``also``)
 
 
 def transfer(
@@ -513,9 +514,12 @@ def transfer(
     to_agent: str | None = None,
     to_group: str | None = None,
     may_take_over: bool,
+    also: Sequence[Action] = (),
 ) -> Transfer:
     """Hand a conversation to another agent (who takes it even beyond capacity, unless offline) or
-    to a skill group's queue (then assigned like a new one). The owner, or a supervisor, may."""
+    to a skill group's queue (then assigned like a new one). The owner, or a supervisor, may.
+    ``also``: more actions for the transfer's own conditional write (e.g. taking the place of the
+    note that goes with it)."""
     if bool(to_agent) == bool(to_group):
         raise Invalid("give exactly one of to_agent and to_group")
     current = _get(conversation_id)
@@ -543,6 +547,7 @@ def transfer(
                     Conversation.owner_key.set(to_agent),
                     Conversation.assigned_at.set(_now()),
                     *conversations.dequeue_actions(),
+                    *also,
                 ],
                 condition=condition,
             )
@@ -564,6 +569,7 @@ def transfer(
                     *_requeue_actions(
                         to_group, kind, current.priority, bool(current.vip), current.created_at, first=False
                     ),
+                    *also,
                 ],
                 condition=condition,
             )
@@ -574,6 +580,7 @@ def transfer(
         left_queue(conversation)
         entered_queue(conversation)
         assigned_to = None
+    next_seq = int(conversation.next_seq or 0)
     if previous and previous != assigned_to:
         release(previous, kind)
     _publish(
@@ -585,7 +592,7 @@ def transfer(
     )
     if to_group:
         assigned_to = assign(conversation)
-    return Transfer(_get(conversation_id), assigned_to)
+    return Transfer(_get(conversation_id), assigned_to, next_seq)
 
 
 def closed(conversation: Conversation) -> None:

@@ -48,7 +48,11 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
             actions=[Conversation.customer_id.set(target_id)], condition=Conversation.customer_id == source_id
         )
         moved_conversations.append(conv.conversation_id)
-    actions: list[Action] = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
+    actions: list[Action] = [
+        Customer.updated_at.set(iso(utcnow())),
+        Customer.version.add(1),
+        Customer.conversations_opened.remove(),  # the source's conversations join: count unknown
+    ]
     for attr in (Customer.phones, Customer.emails, Customer.unionids, Customer.tags):
         values = getattr(source, attr.attr_name)
         if values:
@@ -89,7 +93,11 @@ def unmerge(target_id: str, merge_details: dict[str, object], actor: str) -> Non
             actions=[Conversation.customer_id.set(source_id)], condition=Conversation.customer_id == target_id
         )
     snapshot = merge_details.get("source_snapshot") or {}
-    actions: list[Action] = [Customer.merged_into.remove(), Customer.updated_at.set(iso(utcnow()))]
+    actions: list[Action] = [
+        Customer.merged_into.remove(),
+        Customer.updated_at.set(iso(utcnow())),
+        Customer.conversations_opened.remove(),  # conversations opened meanwhile stay with the target
+    ]
     open_id = snapshot.get("open_conversation_id") if isinstance(snapshot, dict) else None
     if open_id:
         actions.append(Customer.open_conversation_id.set(open_id))
