@@ -58,20 +58,20 @@ def customer_tier(customer: Customer) -> str | None:
 def queue_lengths(ruleset: RuleSet) -> dict[str, int]:
     """How many conversations wait in the chat queue of each group a rule's queue condition names
     (one GetItem of the pre-aggregated counter per group; none when no rule has such a condition)."""
-    from chalicelib.assignment import ranking
-    from chalicelib.assignment.service import queue_stats
+    from chalicelib.agents import ranking
+    from chalicelib.assignment.queues import queue_stats
 
     groups = sorted({r.match.queue.group for r in ruleset.rules if r.enabled and r.match.queue is not None})
     return {g: queue_stats(ranking.queue_key(g, ranking.CHAT))["waiting"] for g in groups}
 
 
 def place(msg: InboundMessage, customer: Customer) -> Placement:
-    from chalicelib.routing import intent, rules
+    from chalicelib.routing import intent, rules, service
 
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
     vip = tier == "vip" or "vip" in tags
-    ruleset = rules.ruleset()
+    ruleset = service.ruleset()
     context = rules.RoutingContext(
         text=msg.text or "",
         channel=msg.channel,
@@ -81,7 +81,7 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
         at=utcnow(),
         waiting=queue_lengths(ruleset),
     )
-    decision = rules.decide(ruleset, context, rules.calendars())
+    decision = rules.decide(ruleset, context, service.calendars())
     reason: list[tuple[str, str]] = []
     if decision.matched:
         reason.append(("rules", ",".join(decision.matched)))

@@ -31,6 +31,8 @@ from pydantic import (
 )
 
 from chalicelib.calendars.hours import NAME_PATTERN
+from chalicelib.channels import ChannelName
+from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 from chalicelib.sla.models import POLICIES_KIND, POLICIES_NAME, PolicySetItem
 
@@ -52,7 +54,7 @@ Label = Annotated[str, AfterValidator(_strip_lower), Field(min_length=1, max_len
 Minutes = Annotated[int, Field(ge=1, le=MAX_MINUTES)]
 
 
-class InvalidPolicies(ValueError):
+class InvalidPolicies(Invalid):
     """A policy set that cannot be saved (unknown calendar or channel …): a 400."""
 
 
@@ -65,7 +67,7 @@ class PolicyMatch(BaseModel):
     tiers: list[Label] | None = Field(
         default=None, max_length=20, description="the customer's tier is one of"
     )
-    channels: list[str] | None = Field(
+    channels: list[ChannelName] | None = Field(
         default=None, max_length=50, description="the ticket's channel is one of"
     )
     categories: list[Label] | None = Field(default=None, max_length=100, description="the category is one of")

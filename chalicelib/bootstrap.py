@@ -1,0 +1,34 @@
+"""Who reacts to what: the in-process event subscriptions (``chalicelib.events``), installed by
+``app.py`` at import and by the tests' conftest. Publishers never import their subscribers; this
+table, at the top of the house beside the HTTP glue, is the one place that names both.
+"""
+
+from __future__ import annotations
+
+from chalicelib import events
+
+
+# Each subscriber imports its module on the first event, not when app.py installs the table (cold start).
+def _sla_follows_the_ticket(event: events.TicketChanged) -> None:
+    from chalicelib.sla import tickets as sla_tickets
+
+    sla_tickets.on_ticket_changed(event)
+
+
+def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
+    from chalicelib.sla import service as sla
+
+    sla.on_conversation_answered(event)
+
+
+SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
+    # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
+    events.TicketChanged: (_sla_follows_the_ticket,),
+    # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
+    # sla.service.on_conversation_answered)
+    events.ConversationAnswered: (_first_response_clock_stops,),
+}
+
+
+def install() -> None:
+    events.install(SUBSCRIPTIONS)
