@@ -83,18 +83,21 @@ def _big_index() -> tuple[Any, float, float]:
     return index, time.perf_counter() - started, _rss_mb() - rss_before
 
 
-def _search_latency(index: Any) -> list[float]:
+def _search_latency(index: Any) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU milliseconds per search: on a shared machine the process waits for a
+    core much of the wall time; its CPU time is what a Lambda with a whole vCPU would spend."""
     from chalicelib.kb.evaluate import SETS, load_questions
 
     questions = [q.q for q in load_questions(SETS[0])]
     for q in questions[:5]:
         index.search(q)
-    ms = []
+    wall, cpu = [], []
     for q in questions:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         index.search(q)
-        ms.append((time.perf_counter() - start) * 1000)
-    return ms
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return wall, cpu
 
 
 def _publish_to_searchable() -> list[float]:
@@ -141,13 +144,16 @@ def run(summary: Summary, runs: int = 3) -> dict[str, Any]:
     summary.add("kb model cold start", None, f"{model_ms:.0f} ms median (USE multilingual v3, ~33 MB)")
 
     index, build_s, rss_mb = _big_index()
-    ms = sorted(_search_latency(index))
+    wall, cpu = _search_latency(index)
+    ms, cpu = sorted(wall), sorted(cpu)
     p50, p95 = ms[len(ms) // 2], ms[int(len(ms) * 0.95) - 1]
+    cpu_p50, cpu_p95 = cpu[len(cpu) // 2], cpu[int(len(cpu) * 0.95) - 1]
     vectors_mb = index.memory_bytes() / 2**20
     results.update(
         articles=len(index),
         build_seconds=round(build_s, 1),
         search_ms={"p50": round(p50, 1), "p95": round(p95, 1), "n": len(ms)},
+        search_cpu_ms={"p50": round(cpu_p50, 1), "p95": round(cpu_p95, 1)},
         vectors_mb=round(vectors_mb, 1),
         rss_growth_mb=round(rss_mb, 1),
     )
@@ -155,11 +161,14 @@ def run(summary: Summary, runs: int = 3) -> dict[str, Any]:
         f"{len(index)} articles indexed in {build_s:.1f} s (keyword index + vectors given); "
         f"vectors {vectors_mb:.1f} MB, process RSS +{rss_mb:.0f} MB"
     )
-    print(f"search over {len(index)} articles, warm, {len(ms)} questions: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(
+        f"search over {len(index)} articles, warm, {len(ms)} questions: wall p50 {p50:.1f} ms, "
+        f"p95 {p95:.1f} ms; CPU p50 {cpu_p50:.1f} ms, p95 {cpu_p95:.1f} ms"
+    )
     summary.add(
         f"kb search p95, {len(index)} articles",
         p95 <= TARGET_P95_MS,
-        f"{p95:.1f} ms (≤ {TARGET_P95_MS:.0f} ms)",
+        f"{p95:.1f} ms wall, {cpu_p95:.1f} ms CPU (≤ {TARGET_P95_MS:.0f} ms)",
     )
     summary.add("kb index memory", None, f"vectors {vectors_mb:.0f} MB, RSS +{rss_mb:.0f} MB")
 
