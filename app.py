@@ -894,8 +894,7 @@ def put_bot_flows() -> dict[str, Any]:
 def bot_report() -> dict[str, Any]:
     """The bot's counters for ?day=YYYY-MM-DD (UTC, default today): outcomes, articles, flows."""
     q: Mapping[str, str] = api.request(app).query_params or {}
-    day = sla_reports.parse_day(q.get("day"), sla_reports.utcnow().date())
-    return {"day": day.isoformat(), "counters": bot.stats(day.isoformat())}
+    return bot.report(q.get("day"))
 
 
 @route(app, "/bot/suggest", role=None)

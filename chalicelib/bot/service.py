@@ -208,6 +208,19 @@ def _outcome(channel: str | None, **fields: int) -> None:
         count(f"channel#{channel}", **fields)
 
 
+def report(day: str | None) -> dict[str, Any]:
+    """``GET /reports/bot?day=``: one UTC day's counters (default today). ``Invalid`` on a bad day."""
+    from datetime import date
+
+    from chalicelib.errors import Invalid
+
+    try:
+        when = date.fromisoformat(day) if day else utcnow().date()
+    except ValueError:
+        raise Invalid(f"bad day {day!r}: use YYYY-MM-DD") from None
+    return {"day": when.isoformat(), "counters": stats(when.isoformat())}
+
+
 def stats(day: str) -> dict[str, dict[str, int]]:
     """One day's counters by key (one Query): what the analytics capability reads."""
     return {

@@ -132,3 +132,15 @@ class Stat(Model):
     channel = UnicodeAttribute(null=True)
     top_score = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)
+
+
+def stored_synonym_groups() -> tuple[int, list[list[str]]]:
+    """The admins' synonym groups and their version (0, [] when none were saved): what a searcher
+    builds its index with (here, below both, so the searcher need not import the service)."""
+    from pynamodb.exceptions import DoesNotExist
+
+    try:
+        item = SynonymSet.get(SYNONYMS_KIND, SYNONYMS_NAME)
+    except DoesNotExist:
+        return 0, []
+    return int(item.version), list(item.groups or [])

@@ -78,11 +78,11 @@ class BuiltinBackend:
             self._synonyms_version, self._checked = -1, float("-inf")
 
     def _new_index(self) -> Index:
-        from chalicelib.kb import service
         from chalicelib.kb.embed import embedder
+        from chalicelib.kb.models import stored_synonym_groups
         from chalicelib.language import Synonyms, default_synonyms
 
-        _, groups = service.stored_groups()
+        _, groups = stored_synonym_groups()
         synonyms = default_synonyms() + Synonyms(groups) if groups else default_synonyms()
         return Index(embedder(), synonyms)
 

@@ -35,6 +35,7 @@ from chalicelib.kb.models import (
     ArticleVersion,
     IndexPointer,
     SynonymSet,
+    stored_synonym_groups,
 )
 from chalicelib.messages import iso, utcnow
 
@@ -486,11 +487,7 @@ def synonyms_view() -> dict[str, Any]:
 
 
 def stored_groups() -> tuple[int, list[list[str]]]:
-    try:
-        item = SynonymSet.get(SYNONYMS_KIND, SYNONYMS_NAME)
-    except DoesNotExist:
-        return 0, []
-    return int(item.version), list(item.groups or [])
+    return stored_synonym_groups()
 
 
 def save_synonyms(actor: str, body: SynonymsBody) -> dict[str, Any]:

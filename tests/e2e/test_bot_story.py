@@ -104,8 +104,13 @@ def test_an_sms_customer_gets_their_order_status_from_a_flow_then_hands_off_with
     (ask,) = bot_says(agent, cid, 1)
     assert "订单号" in ask
 
-    orders = agent.get(f"/customers/{c['customer_id']}/orders").json()["orders"]
-    assert orders, "the demo order service knows this phone's orders"
+    def known_orders() -> list[dict[str, Any]]:
+        # The connector answers degraded (no orders, "error") when the demo order service is slow
+        # on a loaded machine: ask again within the deadline.
+        found: list[dict[str, Any]] = agent.get(f"/customers/{c['customer_id']}/orders").json()["orders"]
+        return found
+
+    orders = poll("the demo order service's orders for this phone", known_orders)
     order = orders[0]
     sms(local_stack, phone, order["number"].lower())
     answer = bot_says(agent, cid, 2)[1]

@@ -15,12 +15,12 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.aws import queue_url
 from chalicelib.bot import knowledge
 from chalicelib.bot import service as bot
 from chalicelib.bot import suggest as bot_suggest
 from chalicelib.channels import mailbox
 from chalicelib.channels.web import issue_token
-from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation
 from chalicelib.identity import service as identity
@@ -60,7 +60,7 @@ def kb(team: dict[str, str]) -> Iterator[MemoryKB]:
 
 
 def outbound() -> list[OutboundMessage]:
-    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(settings().queue_url("outbound"))]
+    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(queue_url("outbound"))]
 
 
 def says(user: str, text: str, channel: str = "sms", **kw: Any) -> conversations.Stored:
@@ -302,10 +302,19 @@ def test_without_a_bot_rule_conversations_queue_for_agents_as_before(aws, team):
     assert c.bot_status is None and c.queue_key is not None and c.first_response_due
 
 
-def test_ticket_progress_lists_the_customers_open_tickets(aws, kb, monkeypatch):
+@pytest.fixture
+def quiet_sla() -> Iterator[None]:
+    """The SLA clock stops hearing ticket changes (not under test here)."""
+    from chalicelib import bootstrap, events
+
+    events.install({**bootstrap.SUBSCRIPTIONS, events.TicketChanged: []})
+    yield
+    bootstrap.install()
+
+
+def test_ticket_progress_lists_the_customers_open_tickets(aws, kb, quiet_sla):
     from chalicelib.tickets import service as tickets
 
-    monkeypatch.setattr(tickets, "_sla_changed", lambda t, reason: None)  # SLA clocks are not under test
     customer = identity.resolve(inbound("sms", "+15550900012", "hi")).customer
     made = tickets.create_from_bot(customer.customer_id, "洗衣机漏水", None, None)
     outbound()
