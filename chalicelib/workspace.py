@@ -59,7 +59,11 @@ def conversation_summary(c: Conversation, customer: Customer | None = None) -> d
         data.pop(internal, None)
     data["channels"] = sorted(c.channels or [])
     if customer is not None:
-        data["customer"] = {"customer_id": customer.customer_id, "display_name": customer.display_name}
+        data["customer"] = {
+            "customer_id": customer.customer_id,
+            "display_name": customer.display_name,
+            "contact": identity.contact_of(customer),  # shown when there is no name
+        }
     return data
 
 
@@ -260,7 +264,7 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": conversation_summary(c),
         "customer": customer_view(customer),
-        "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
+        "identities": [to_json(i) for i in identity.shown_identities(customer.customer_id)],
         "conversations": [conversation_summary(h) for h in history],
         "messages": timeline,
     }
@@ -357,7 +361,7 @@ def customer_360(
     from chalicelib.orders import service as orders
 
     out["customer"] = customer_view(customer)
-    out["identities"] = [to_json(i) for i in identity.identities_of(customer.customer_id)]
+    out["identities"] = [to_json(i) for i in identity.shown_identities(customer.customer_id)]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first

@@ -55,7 +55,8 @@ def security_headers() -> dict[str, str]:
 REVALIDATE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The routes registered by ``register`` (public: no token), for tests and the route inventory.
-PATHS = ("/console", "/console/static/{name}", "/widget.js")
+PATHS = ("/console", "/console/static/{name}", "/widget.js", "/favicon.ico")
+FAVICON = "favicon.svg"
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def serve(
 
 
 def register(app: Chalice) -> None:
-    """``GET /console`` (index.html), ``GET /console/static/{name}`` and ``GET /widget.js``."""
+    """``GET /console`` (index.html), ``GET /console/static/{name}``, ``GET /widget.js`` and
+    ``GET /favicon.ico``."""
 
     def _serve(name: str) -> Response:
         req = app.current_request
@@ -141,3 +143,8 @@ def register(app: Chalice) -> None:
     @app.route("/widget.js", methods=["GET"])
     def widget_script() -> Response:
         return _serve("widget.js")
+
+    @app.route("/favicon.ico", methods=["GET"])
+    def favicon() -> Response:
+        """The console's icon (an SVG; browsers accept it under the conventional name)."""
+        return _serve(FAVICON)

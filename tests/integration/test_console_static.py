@@ -161,3 +161,12 @@ def test_the_csp_allows_the_media_store_for_images_and_video_only(client):
     assert media.startswith(("http://", "https://")) and "*" not in media
     assert f"img-src 'self' data: {media};" in csp and f"media-src {media}" in csp
     assert "script-src 'self';" in csp and "connect-src 'self';" in csp  # nothing else opened
+
+
+def test_the_favicon_is_served_at_the_conventional_path_and_linked_from_the_page(client):
+    r = client.http.get("/favicon.ico")
+    assert r.status_code == 200
+    assert _headers(r)["content-type"].startswith("image/svg+xml")
+    assert r.body.decode().startswith("<svg")
+    _assert_secure(r)
+    assert 'href="console/static/favicon.svg"' in console.ASSETS["index.html"].text

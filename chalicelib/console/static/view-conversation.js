@@ -8,6 +8,7 @@ import { clear, fill, h, isTyping, when } from "./dom.js";
 import { channelIcon, channelName } from "./icons.js";
 import { addStrings, t } from "./i18n.js";
 import { slaInfo, ORDER_KEY } from "./view-inbox.js";
+import { authorLabel, customerLabel, ticketLabel } from "./labels.js";
 
 addStrings({
   en: {
@@ -190,10 +191,7 @@ function messageView(m) {
     return h("div", { class: "event", "data-testid": "timeline-event" }, `${when(m.created_at || m.sent_at)} · ${m.text || m.event}`);
   }
   const direction = m.direction === "out" || m.direction === "note" ? m.direction : "in";
-  const author =
-    direction === "note" ? `${t("conv.note")} · ${m.author_id || ""}`
-      : direction === "out" ? t("conv.agent", { id: m.author_id || "" })
-        : t("conv.customer");
+  const author = direction === "note" ? `${t("conv.note")} · ${m.author_id || ""}` : authorLabel(m);
   const status = statusText(m);
   return h(
     "article",
@@ -226,6 +224,8 @@ export async function render(root, params, ctx) {
   let noteMode = false;
   let refetchTimer = null;
   let groups = null;
+  let panelApi = null; // {reload} of the customer panel once it is shown
+  let ticketsSeen = null;
 
   // ---- skeleton (built once; refreshes update the parts, the draft in the reply box stays) ----
   const title = h("h1", {});
@@ -345,7 +345,7 @@ export async function render(root, params, ctx) {
   function draw() {
     const c = data.conversation;
     const customer = data.customer || {};
-    fill(title, customer.display_name || customer.customer_id || c.customer_id);
+    fill(title, customerLabel(customer));
     const sla = slaInfo(c);
     fill(headInfo,
       (c.channels || []).map((ch) => channelIcon(ch)),
@@ -367,7 +367,10 @@ export async function render(root, params, ctx) {
           },
         }, "×"))));
     fill(ticketLinks, (c.ticket_ids || []).length ? [h("span", { class: "muted" }, t("conv.tickets")),
-      ...(c.ticket_ids || []).map((tid) => h("a", { href: `#/tickets/${encodeURIComponent(tid)}`, "data-testid": "ticket-link" }, tid))] : []);
+      ...(c.ticket_ids || []).map((tid) => h("a", { href: `#/tickets/${encodeURIComponent(tid)}`, "data-testid": "ticket-link" }, ticketLabel(tid)))] : []);
+    const ticketCount = (c.ticket_ids || []).length;
+    if (ticketsSeen !== null && ticketCount !== ticketsSeen && panelApi) panelApi.reload();
+    ticketsSeen = ticketCount;
 
     // outbound channels (keep the agent's choice)
     const chosen = channelSel.value;
@@ -427,7 +430,7 @@ export async function render(root, params, ctx) {
       } catch (err) { groups = []; fail(err); }
       fill(transferGroup, h("option", { value: "" }, "—"),
         groups.map((g) => h("option", { value: g.group_id }, g.name ? `${g.name} (${g.group_id})` : g.group_id)));
-      if (me.role !== "agent") {
+      if (["supervisor", "admin"].includes(me.role)) { // /admin/agents answers 403 to agents
         api.get("/admin/agents").then((res) => {
           fill(agentIds, (res.items || res.agents || []).map((a) => h("option", { value: a.agent_id }, a.display_name || a.agent_id)));
         }).catch(() => {});
@@ -479,8 +482,9 @@ export async function render(root, params, ctx) {
       const tid = ticket.ticket_id;
       ticketBox.hidden = true;
       ticketBtn.setAttribute("aria-expanded", "false");
-      ctx.toast(t("conv.ticketCreated", { id: ticket.number || tid }), "ok");
+      ctx.toast(t("conv.ticketCreated", { id: ticketLabel(ticket.number ? ticket : tid) }), "ok");
       await refetch();
+      if (panelApi) panelApi.reload();
     } catch (err) { fail(err); }
   }
 
@@ -655,6 +659,7 @@ export async function render(root, params, ctx) {
   if (data && data.customer) {
     import("./view-customer.js")
       .then((m) => (ctx.active && typeof m.panel === "function" ? m.panel(panelSlot, data.customer.customer_id, ctx) : null))
+      .then((api_) => { panelApi = api_ || null; })
       .catch((err) => {
         console.warn("customer panel unavailable", err);
         clear(panelSlot);

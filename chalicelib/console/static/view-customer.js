@@ -6,6 +6,7 @@ import { clear, fill, h, when } from "./dom.js";
 import { channelIcon } from "./icons.js";
 import { addStrings, t } from "./i18n.js";
 import { confirmAction, ensureCss, errorText, field } from "./views-kit.js";
+import { customerLabel, ticketLabel, trackingLine } from "./labels.js";
 
 addStrings({
   en: {
@@ -39,6 +40,8 @@ addStrings({
     "cust.saved": "Saved.",
     "cust.since": "Customer since {when}",
     "cust.tracking": "Tracking: {tracking}",
+    "cust.unverified": "(typed in a form, unverified)",
+    "cust.unverifiedHint": "Left by the customer in the chat form; not verified, never used to link customers.",
   },
   "zh-CN": {
     "cust.title": "客户",
@@ -70,7 +73,9 @@ addStrings({
     "cust.mergedInto": "此客户已被合并到 {target}。",
     "cust.saved": "已保存。",
     "cust.since": "客户创建于 {when}",
-    "cust.tracking": "物流单号：{tracking}",
+    "cust.tracking": "物流：{tracking}",
+    "cust.unverified": "（表单填写，未验证）",
+    "cust.unverifiedHint": "客户在聊天表单中填写，未经验证，不会用于关联客户。",
   },
 });
 
@@ -111,11 +116,11 @@ function profileCard(data, ctx, reload, full) {
     [h("dt", {}, k), h("dd", {}, String(attrs[k]), " ",
       h("button", { type: "button", class: "btn ghost small", onclick: () => patch({ attributes: { [k]: null } }) }, t("cust.attrRemove")))]);
   return h("div", { class: "stack" },
-    h("h2", {}, c.display_name || t("cust.unnamed")),
+    h("h2", { "data-testid": "customer-name" }, customerLabel(c)),
     c.merged_into ? h("p", { class: "error" }, t("cust.mergedInto", { target: c.merged_into })) : null,
     h("dl", { class: "facts" },
-      h("dt", {}, t("cust.phones")), h("dd", {}, (c.phones || []).join(", ") || "—"),
-      h("dt", {}, t("cust.emails")), h("dd", {}, (c.emails || []).join(", ") || "—"),
+      h("dt", {}, t("cust.phones")), h("dd", { "data-testid": "customer-phones" }, contacts(c, "phones", "phone")),
+      h("dt", {}, t("cust.emails")), h("dd", { "data-testid": "customer-emails" }, contacts(c, "emails", "email")),
       c.created_at ? [h("dt", {}, "ID"), h("dd", { class: "muted" }, c.customer_id, " · ", t("cust.since", { when: when(c.created_at) }))] : null),
     h("h3", {}, t("cust.tags")), tagList, tagInput,
     h("h3", {}, t("cust.attributes")),
@@ -127,6 +132,19 @@ function profileCard(data, ctx, reload, full) {
         if (key.value.trim()) patch({ attributes: { [key.value.trim()]: value.value } });
       },
     }, key, value, h("button", { class: "btn small", type: "submit" }, t("cust.attrSave"))));
+}
+
+// Verified addresses, then what the customer typed in a form (pre-chat, offline form): unverified,
+// marked as such, never used to link customers.
+function contacts(c, list, hint) {
+  const verified = c[list] || [];
+  const typed = (c.unverified_hints || {})[hint];
+  const out = verified.map((v) => h("span", { class: "contact" }, v));
+  if (typed && !verified.includes(typed)) {
+    out.push(h("span", { class: "contact unverified", "data-testid": `customer-typed-${hint}`, title: t("cust.unverifiedHint") },
+      typed, " ", h("small", { class: "muted" }, t("cust.unverified"))));
+  }
+  return out.length ? out : "—";
 }
 
 function identitiesCard(data) {
@@ -159,7 +177,7 @@ function ordersBlock(answer) {
         h("span", { class: "spacer" }), h("span", { class: "num" }, `${o.total ?? ""} ${o.currency ?? ""}`)),
       h("small", { class: "muted" }, when(o.placed_at),
         Array.isArray(o.items) && o.items.length ? ` · ${o.items.map((it) => (typeof it === "string" ? it : it.name || it.title || it.sku || "")).join(", ")}` : ""),
-      o.tracking ? h("small", {}, t("cust.tracking", { tracking: typeof o.tracking === "string" ? o.tracking : JSON.stringify(o.tracking) })) : null))));
+      o.tracking ? h("small", { "data-testid": "order-tracking" }, t("cust.tracking", { tracking: trackingLine(o.tracking) })) : null))));
   return body;
 }
 
@@ -180,7 +198,7 @@ function historyBlock(data, ctx, currentConversation) {
     h("h3", {}, t("cust.tickets")),
     tickets.length
       ? h("ul", { class: "list" }, tickets.map((tk) =>
-          h("li", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.ticket_id)}` }, `#${tk.number ?? tk.ticket_id} `, tk.subject || ""),
+          h("li", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.ticket_id)}` }, `${ticketLabel(tk)} `, tk.subject || ""),
             " ", h("span", { class: ["status", `status-${tk.status}`] }, tk.status || ""))))
       : h("p", { class: "muted" }, t("cust.none")));
 }
@@ -243,7 +261,17 @@ export async function panel(root, customerId, ctx) {
       fill(box, h("p", { class: "error" }, errorText(err)));
     }
   }
+  // A ticket created or changed for this customer shows at once (the conversation view also calls
+  // reload after it creates one).
+  let soon = null;
+  const reloadSoon = () => {
+    if (soon) return;
+    soon = setTimeout(() => { soon = null; if (ctx.active !== false) reload(); }, 300);
+  };
+  ctx.on("ticket.updated", (ev) => { if (!ev.customer_id || ev.customer_id === customerId) reloadSoon(); });
+  ctx.cleanup(() => clearTimeout(soon));
   await reload();
+  return { reload };
 }
 
 // #/customers/<id>

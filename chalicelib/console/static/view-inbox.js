@@ -4,6 +4,7 @@
 import { clear, duration, fill, h, isTyping, when } from "./dom.js";
 import { CHANNELS, channelIcon, channelName } from "./icons.js";
 import { addStrings, t } from "./i18n.js";
+import { customerLabel } from "./labels.js";
 
 addStrings({
   en: {
@@ -195,7 +196,7 @@ export async function render(root, params, ctx) {
 
   function itemRow(c, index) {
     const n = unread.count(c);
-    const name = (c.customer && (c.customer.display_name || c.customer.customer_id)) || c.customer_id;
+    const name = customerLabel(c.customer);
     const meta = [];
     if (c.priority && c.priority !== "normal") meta.push(h("span", { class: ["prio", `prio-${c.priority}`] }, t(`priority.${c.priority}`)));
     for (const tag of c.tags || []) meta.push(h("span", { class: "chip" }, tag));

@@ -5,6 +5,7 @@ import { duration, fill, h, when } from "./dom.js";
 import { channelIcon } from "./icons.js";
 import { addStrings, t } from "./i18n.js";
 import { ensureCss, errorText, field, select } from "./views-kit.js";
+import { ticketLabel } from "./labels.js";
 
 const STATUSES = ["new", "open", "pending_customer", "on_hold", "solved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
@@ -194,9 +195,9 @@ async function renderList(root, params, ctx) {
           class: "clickable", tabindex: "0", "data-testid": "ticket-item", "data-id": tk.ticket_id,
           onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); },
         },
-          h("td", { class: "num" }, `#${tk.number ?? ""}`),
+          h("td", { class: "num" }, ticketLabel(tk)),
           h("td", {}, tk.channel ? channelIcon(tk.channel) : null, " ", tk.subject || "",
-            tk.parent_id ? h("small", { class: "muted" }, ` ↳ ${tk.parent_id}`) : null,
+            tk.parent_id ? h("small", { class: "muted" }, ` ↳ ${ticketLabel(tk.parent_id)}`) : null,
             tk.progress && tk.progress.total ? h("small", { class: "muted" }, ` · ${t("tk.progress", tk.progress)}`) : null),
           h("td", {}, statusBadge(tk.status)),
           h("td", {}, h("span", { class: ["prio", `prio-${tk.priority}`] }, label("priority", tk.priority))),
@@ -268,7 +269,9 @@ async function renderDetail(root, id, ctx) {
   fill(root, page);
   const allGroups = await groups(ctx);
   let agents = null;
-  try { agents = (await ctx.api.get("/admin/agents")).items || null; } catch { agents = null; } // supervisors only
+  if (["supervisor", "admin"].includes(ctx.me && ctx.me.role)) { // /admin/agents answers 403 to agents
+    try { agents = (await ctx.api.get("/admin/agents")).items || null; } catch { agents = null; }
+  }
 
   let timer = null;
   ctx.cleanup(() => clearInterval(timer));
@@ -328,7 +331,7 @@ async function renderDetail(root, id, ctx) {
       progress.total ? h("div", { class: "progress", role: "progressbar", "aria-valuenow": String(progress.percent || 0), "aria-valuemin": "0", "aria-valuemax": "100" }, bar) : null,
       h("ul", { class: "list" }, (data.children || []).map((c) =>
         h("li", { class: "row", "data-id": c.ticket_id },
-          h("a", { href: `#/tickets/${encodeURIComponent(c.ticket_id)}` }, `#${c.number ?? c.ticket_id}`),
+          h("a", { href: `#/tickets/${encodeURIComponent(c.ticket_id)}` }, ticketLabel(c)),
           h("span", {}, c.subject || ""), statusBadge(c.status), h("small", { class: "muted" }, c.group_id || "")))),
       tk.parent_id ? null : h("form", {
         class: "row",
@@ -368,7 +371,7 @@ async function renderDetail(root, id, ctx) {
     fill(page,
       h("a", { href: "#/tickets" }, t("tk.back")),
       notice ? h("p", { class: "error", role: "alert" }, notice) : null,
-      h("div", { class: "page-head" }, h("h1", {}, `#${tk.number ?? tk.ticket_id} `, tk.subject || ""), statusBadge(tk.status)),
+      h("div", { class: "page-head" }, h("h1", {}, `${ticketLabel(tk)} `, tk.subject || ""), statusBadge(tk.status)),
       h("div", { class: "grid2" },
         h("div", { class: "stack" },
           tk.description ? h("div", { class: "card" }, h("h2", {}, t("tk.description")), h("p", { class: "pre" }, tk.description)) : null,
@@ -380,7 +383,7 @@ async function renderDetail(root, id, ctx) {
             field(t("tk.assignee"), assignee), field(t("tk.group"), groupSel),
             h("dl", { class: "facts" },
               tk.requester_id ? [h("dt", {}, t("tk.requester")), h("dd", {}, h("a", { href: `#/customers/${encodeURIComponent(tk.requester_id)}` }, tk.requester_id))] : null,
-              tk.parent_id ? [h("dt", {}, t("tk.parent")), h("dd", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.parent_id)}` }, tk.parent_id))] : null,
+              tk.parent_id ? [h("dt", {}, t("tk.parent")), h("dd", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.parent_id)}` }, ticketLabel(tk.parent_id)))] : null,
               (tk.conversation_ids || []).length ? [h("dt", {}, t("tk.conversations")), h("dd", {}, (tk.conversation_ids || []).map((c) => h("div", {}, h("a", { href: `#/c/${encodeURIComponent(c)}` }, c))))] : null,
               [h("dt", {}, t("tk.updated")), h("dd", {}, when(tk.updated_at))])),
           sla,
