@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy vendor clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
@@ -27,6 +27,7 @@ help:
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
+	@echo "make vendor      re-fetch the console's pinned JS libraries from npm (Preact, htm, marked, DOMPurify)"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
 
 # The venv's pip is the sentinel: Debian leaves a half-made venv (python, no pip) when
@@ -93,6 +94,12 @@ replay-dlq: venv
 
 deploy: venv
 	$(PY) -m infra.deploy --stage $(STAGE)
+
+# The console's third-party ES modules (chalicelib/console/static/vendor, with their licences and
+# MANIFEST.json), copied from npm at the versions pinned in infra/vendor.py. Needs npm; nothing
+# else does (the files are committed; no build step at run time). VENDOR_ARGS=--check compares.
+vendor: venv
+	$(PY) -m infra.vendor $(VENDOR_ARGS)
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments

@@ -151,7 +151,7 @@ def body(app: Chalice, model: type[M]) -> M:
     try:
         return model.model_validate(json.loads(raw))
     except ValidationError as exc:
-        raise BadBody(describe(exc)) from exc
+        raise BadBody(describe(exc), field_errors(exc)) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadBody(str(exc).splitlines()[0][:300]) from exc
 
@@ -164,8 +164,19 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
     return ("; ".join(parts) + (f" (and {more} more)" if more > 0 else ""))[:500]
 
 
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """``{"rules.2.match.regex": "Value error, …"}``: the first message for each field, so a form
+    can show it next to that field (the console's forms do)."""
+    out: dict[str, str] = {}
+    for e in exc.errors():
+        out.setdefault(".".join(str(p) for p in e["loc"]) or "body", str(e["msg"]))
+    return out
+
+
 class BadBody(Exception):
-    pass
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
 
 
 def route(
@@ -192,6 +203,9 @@ def route(
             except Forbidden as exc:
                 return error(403, "forbidden", str(exc))
             except BadBody as exc:
+                if exc.fields:
+                    body = {"error": "bad_request", "message": str(exc), "fields": exc.fields}
+                    return Response(body=body, status_code=400)
                 return error(400, "bad_request", str(exc))
             except NoSuchChannel as exc:
                 return error(400, "no_such_channel", str(exc))
