@@ -4,38 +4,7 @@
 //   ticketLabel(t)      "#10001" for a ticket or a ticket id (never "tkt_10001")
 //   trackingLine(tr)    "SF Express · SF1234… · In transit · ETA 9 Dec" from the order API's object
 //   authorLabel(m)      who wrote a message: the customer, an agent, or an automatic notice
-import { addStrings, t } from "./i18n.js";
-
-addStrings({
-  en: {
-    "label.unnamed": "Unnamed customer",
-    "label.automatic": "Automatic notice",
-    "label.agent": "Agent {id}",
-    "label.customer": "Customer",
-    "label.eta": "ETA {date}",
-    "tracking.in_transit": "In transit",
-    "tracking.delivered": "Delivered",
-    "tracking.out_for_delivery": "Out for delivery",
-    "tracking.pending": "Awaiting pickup",
-    "tracking.shipped": "Shipped",
-    "tracking.exception": "Delivery problem",
-    "tracking.returned": "Returned",
-  },
-  "zh-CN": {
-    "label.unnamed": "未命名客户",
-    "label.automatic": "自动通知",
-    "label.agent": "坐席 {id}",
-    "label.customer": "客户",
-    "label.eta": "预计 {date} 送达",
-    "tracking.in_transit": "运输中",
-    "tracking.delivered": "已签收",
-    "tracking.out_for_delivery": "派送中",
-    "tracking.pending": "待揽收",
-    "tracking.shipped": "已发货",
-    "tracking.exception": "配送异常",
-    "tracking.returned": "已退回",
-  },
-});
+import { t } from "./i18n.js";
 
 // Authors of messages no person wrote (ticket notices, the survey bot): chalicelib/channels/mailbox.py.
 export const AUTOMATIC_AUTHORS = new Set(["system", "bot"]);
@@ -71,6 +40,7 @@ function statusText(status) {
   const text = t(key);
   return text === key ? String(status).replace(/_/g, " ") : text;
 }
+// (keys: tracking.in_transit, tracking.delivered, … in the catalogues)
 
 function dateText(iso) {
   const d = new Date(iso);

@@ -486,7 +486,7 @@
 
     ui.log = h("div", { class: "log", role: "log", "aria-live": "polite" });
     ui.empty = h("p", { class: "empty" }, t("empty"));
-    ui.banner = h("p", { class: "banner", hidden: true });
+    ui.banner = h("p", { class: "banner", testid: "widget-offline-banner", hidden: true });
     ui.input = h("textarea", { testid: "widget-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), "aria-label": t("placeholder"), onkeydown: onKey });
     ui.send = h("button", { type: "submit", class: "send", testid: "widget-send" }, t("send"));
     ui.composer = h("form", { class: "composer", onsubmit: onSend }, ui.input, ui.send);
