@@ -1,15 +1,23 @@
 // markdown.js — <${Markdown} text=${article.body} />: Markdown shown as formatted text (the KB
 // editor's preview, articles, suggested answers).
 //
-// THE ONLY PLACE IN THE CONSOLE WHERE TEXT BECOMES HTML. marked turns Markdown into HTML, then
-// DOMPurify removes everything that could run or reach out: scripts, event handlers, javascript:
-// URLs, iframes, forms, inline styles (the CSP forbids them) and images from other origins (the CSP
-// would block them). Links open in a new tab without a referrer. A test (tests/browser/test_i18n_and_markdown.py)
-// renders XSS payloads through it; another (tests/integration/test_console_static.py) checks that no
-// other module sets HTML.
+// THE ONLY PLACE IN THE CONSOLE WHERE TEXT BECOMES HTML. marked turns Markdown into HTML (raw HTML
+// in the text stays text), then DOMPurify removes everything that could run or reach out: scripts, event handlers, javascript:
+// URLs, iframes, forms, inline styles (the CSP forbids them) and images not on this origin's
+// absolute paths (the CSP would block them). Links open in a new tab without a referrer.
+// tests/browser/test_console_i18n_markdown.py renders XSS payloads through it;
+// tests/integration/test_console_static.py checks that no other module sets HTML.
 import { html, useMemo } from "./html.js";
-import { marked } from "./vendor/marked.mjs";
+import { Marked } from "./vendor/marked.mjs";
 import DOMPurify from "./vendor/purify.mjs";
+
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escape = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+// Raw HTML inside the Markdown is shown as the text it is: articles are Markdown, and HTML that
+// never reaches the parser cannot set off the CSP either (Chromium reports inline handlers and
+// styles even in the inert document DOMPurify parses). DOMPurify still checks what marked made.
+const md = new Marked({ gfm: true, breaks: true, async: false, renderer: { html: ({ text }) => escape(text) } });
 
 const ALLOWED_URL = /^(?:https?:|mailto:|#|\/(?!\/))/i;
 
@@ -20,15 +28,9 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     node.setAttribute("target", "_blank");
     node.setAttribute("rel", "noopener noreferrer");
   }
-  if (node.tagName === "IMG") {
-    let sameOrigin = false;
-    try {
-      sameOrigin = new URL(node.getAttribute("src") || "", location.href).origin === location.origin;
-    } catch {
-      sameOrigin = false;
-    }
-    if (!sameOrigin) node.remove();
-  }
+  // Images only from an absolute path on this origin ("/api/…"): another origin would break the
+  // CSP (and track the reader), a relative name ("x") is no picture anyone meant.
+  if (node.tagName === "IMG" && !/^\/(?!\/)/.test(node.getAttribute("src") || "")) node.remove();
 });
 
 const CONFIG = {
@@ -40,7 +42,7 @@ const CONFIG = {
 
 // Markdown → sanitized HTML string (exported for the tests and for previews that need the string).
 export function toSafeHtml(text) {
-  const raw = marked.parse(String(text ?? ""), { async: false, gfm: true, breaks: true });
+  const raw = md.parse(String(text ?? ""));
   return DOMPurify.sanitize(raw, CONFIG);
 }
 
