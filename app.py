@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import SQSEvent
 
-from chalicelib import api, workspace
+from chalicelib import api, bootstrap, workspace
 from chalicelib.agents import service as agents
 from chalicelib.api import (
     AgentConfigBody,
@@ -44,7 +44,7 @@ from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.conversations import actions as conversation_actions
 from chalicelib.conversations import service as conversations
-from chalicelib.db import to_json
+from chalicelib.db import identity_map, to_json
 from chalicelib.feed import service as feed
 from chalicelib.identity import profile
 from chalicelib.identity import service as identity
@@ -70,6 +70,7 @@ from chalicelib.tickets.bodies import (
 )
 
 app = Chalice(app_name="omniflow")
+bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
 app.api.binary_types = []  # every API body is JSON text
 S = settings()
 
@@ -77,9 +78,11 @@ S = settings()
 @app.middleware("all")
 def observe(event: Any, get_response: Any) -> Any:
     """Every invocation, whatever its trigger, logs with its own Lambda context and none of the
-    previous one's keys; EMF metrics are flushed after it."""
+    previous one's keys, and its own identity map (one read per fact, dropped at its end); EMF
+    metrics are flushed after it."""
     try:
-        return invocation(event, get_response)
+        with identity_map():
+            return invocation(event, get_response)
     finally:
         metrics.flush_metrics()
 
@@ -167,7 +170,7 @@ def get_conversation(conversation_id: str) -> dict[str, Any]:
 def claim_conversation(conversation_id: str) -> dict[str, Any]:
     """Take an unassigned conversation from the queue (exactly one agent wins)."""
     p = api.principal()
-    workspace.check_access(p, conversations.get(conversation_id))
+    workspace.check_access(p, conversations.get(conversation_id, consistent=True))
     return workspace.conversation_summary(assignment.claim(conversation_id, p.agent_id))
 
 
@@ -175,7 +178,7 @@ def claim_conversation(conversation_id: str) -> dict[str, Any]:
 def transfer_conversation(conversation_id: str) -> dict[str, Any]:
     """Hand the conversation to an agent or a skill group, with a private note for them."""
     p, b = api.principal(), api.body(app, TransferBody)
-    workspace.check_access(p, conversations.get(conversation_id))
+    workspace.check_access(p, conversations.get(conversation_id, consistent=True))
     return workspace.transfer(p, conversation_id, b.to_agent, b.to_group, b.note)
 
 

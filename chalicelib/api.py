@@ -22,14 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib import channels
-from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
+from chalicelib.auth.service import AuthError, Principal, authenticate
 from chalicelib.bodies import Body, TagsBody
-from chalicelib.channels.transport import MediaUnavailable
-from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
+from chalicelib.errors import DomainError, Invalid
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
-from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
 
 M = TypeVar("M", bound=BaseModel)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -134,8 +131,8 @@ def principal() -> Principal:
     return p
 
 
-def error(status: int, code: str, message: str) -> Response:
-    return Response(body={"error": code, "message": message}, status_code=status)
+def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
 
 
 def request(app: Chalice) -> Request:
@@ -151,7 +148,7 @@ def body(app: Chalice, model: type[M]) -> M:
     try:
         return model.model_validate(json.loads(raw))
     except ValidationError as exc:
-        raise BadBody(describe(exc), field_errors(exc)) from exc
+        raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadBody(str(exc).splitlines()[0][:300]) from exc
 
@@ -173,10 +170,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return out
 
 
-class BadBody(Exception):
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields or {}
+class BadBody(Invalid):
+    """The request body is not valid JSON or breaks its model (400 bad_request; ``fields`` in the
+    details names each bad field)."""
 
 
 def route(
@@ -198,38 +194,9 @@ def route(
                 if role is not None:
                     token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
                 return fn(*args, **kwargs)
-            except AuthError as exc:
-                return error(401, "unauthorized", str(exc))
-            except Forbidden as exc:
-                return error(403, "forbidden", str(exc))
-            except BadBody as exc:
-                if exc.fields:
-                    body = {"error": "bad_request", "message": str(exc), "fields": exc.fields}
-                    return Response(body=body, status_code=400)
-                return error(400, "bad_request", str(exc))
-            except NoSuchChannel as exc:
-                return error(400, "no_such_channel", str(exc))
-            except UnknownTemplate as exc:
-                return error(400, "unknown_template", str(exc))
-            except ReplyWindowClosed as exc:
-                return Response(
-                    body={
-                        "error": "template_required",
-                        "message": str(exc),
-                        "last_inbound_at": exc.last_inbound_at,
-                        "templates": templates_for(channels.get(exc.channel), exc.account),
-                    },
-                    status_code=409,
-                )
-            except ReplyLimitReached as exc:
-                return error(409, "reply_limit_reached", str(exc))
-            except MediaUnavailable as exc:  # expired, refused, too large, or the local stack
-                return error(409, "media_unavailable", str(exc))
-            except KeyError as exc:
-                return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
-            except NotAllowed as exc:
-                return error(409, "conflict", str(exc))
-            except ValueError as exc:  # a service refused a value (after the specific ones above)
+            except DomainError as exc:  # auth (401/403) included: status, code and details are its own
+                return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
+            except ValueError as exc:  # a library refused a value inside a service (e.g. pydantic)
                 return error(400, "bad_request", str(exc).splitlines()[0][:300])
             finally:
                 if token is not None:

@@ -21,6 +21,7 @@ from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict, to_json
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
@@ -39,9 +40,9 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
-        raise KeyError("cursor") from exc
+        raise NotFound("cursor") from exc
     if not isinstance(value, dict):
-        raise KeyError("cursor")
+        raise NotFound("cursor")
     return value
 
 
@@ -115,7 +116,7 @@ def page_size(raw: str | None, default: int = 50) -> int:
     if not raw:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValueError("limit must be 1..100")
+        raise Invalid("limit must be 1..100")
     return int(raw)
 
 
@@ -158,7 +159,7 @@ def inbox(
         if not p.allows("supervisor"):
             raise Forbidden("the all-conversations view is for supervisors")
         if filters.status not in (OPEN, CLOSED):
-            raise KeyError(f"status {filters.status}")
+            raise NotFound(f"status {filters.status}")
         sources["all"] = lambda after: Conversation.by_status.query(
             filters.status,
             filter_condition=condition,
@@ -168,7 +169,7 @@ def inbox(
         )
         order = _newest_first
     else:
-        raise KeyError(f"view {view}")
+        raise NotFound(f"view {view}")
     items, next_cursor = _merged_page(sources, decode_cursor(cursor), order, limit)
     if view == "mine" and not filters.include_snoozed:
         now = iso(utcnow())
@@ -290,7 +291,7 @@ def transfer(
     """Hand a conversation on (see assignment.transfer); the note goes on the timeline as a private
     note for whoever takes it."""
     if to_group and not agents.get_groups([to_group]):
-        raise KeyError(f"group {to_group}")
+        raise NotFound(f"group {to_group}")
     done = assignment.transfer(
         conversation_id,
         p.agent_id,
@@ -307,9 +308,9 @@ def transfer(
 
 def put_group(p: Principal, group_id: str, name: str, description: str, lead_id: str | None) -> SkillGroup:
     if not _GROUP_ID.match(group_id):
-        raise ValueError("group id: 2-40 lower-case letters, digits, - or _")
+        raise Invalid("group id: 2-40 lower-case letters, digits, - or _")
     if lead_id and agents.get_agent(lead_id) is None:
-        raise KeyError(f"agent {lead_id}")
+        raise NotFound(f"agent {lead_id}")
     group = agents.put_group(group_id, name, description, lead_id)
     audit.record(f"group#{group_id}", p.agent_id, "put_group", {"name": name, "lead_id": lead_id or ""})
     return group
@@ -326,7 +327,7 @@ def configure_agent(
         known = {g.group_id for g in agents.get_groups(sorted(set(groups)))}
         unknown = sorted(set(groups) - known)
         if unknown:
-            raise ValueError(f"unknown skill groups: {', '.join(unknown)}")
+            raise Invalid(f"unknown skill groups: {', '.join(unknown)}")
     agent = assignment.configure(agent_id, groups=groups, capacity=capacity, proficiency=proficiency)
     audit.record(
         f"agent#{agent_id}",
@@ -349,7 +350,7 @@ def customer_360(
     try:
         customer = identity.get_customer(customer_id)
     except DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     page = Conversation.by_customer.query(
         customer.customer_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
     )
@@ -361,11 +362,12 @@ def customer_360(
     from chalicelib.orders import service as orders
 
     out["customer"] = customer_view(customer)
-    out["identities"] = [to_json(i) for i in identity.shown_identities(customer.customer_id)]
+    identities = identity.identities_of(customer.customer_id)
+    out["identities"] = [to_json(i) for i in identity.each_address_once(identities)]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first
-    found = orders.orders_for(customer).to_json()  # degraded, never raising, when unavailable
+    found = orders.orders_for(customer, identities).to_json()  # degraded, never raising, when unavailable
     out["orders"] = found.pop("orders")
     if found:
         out["orders_error"] = found  # {"error": "orders service unavailable", "reason": …}

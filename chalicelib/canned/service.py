@@ -28,6 +28,7 @@ from chalicelib.canned.text import Searchable, rank, render, variables_in
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.service import NotAllowed
 from chalicelib.db import to_json
+from chalicelib.errors import NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
@@ -78,7 +79,7 @@ def _target_scope(p: Principal, scope: str, group_id: str | None) -> str:
         if not p.allows("supervisor"):
             raise Forbidden("team replies are managed by supervisors")
         if group_id != ALL_GROUPS and not agents.get_groups([str(group_id)]):
-            raise KeyError(f"skill group {group_id}")
+            raise NotFound(f"skill group {group_id}")
         return scope_key(TEAM, group_id=group_id)
     return scope_key(PERSONAL, owner_id=p.agent_id)
 
@@ -90,9 +91,9 @@ def get_visible(p: Principal, reply_id: str, groups: set[str] | None = None) -> 
     try:
         reply = CannedReply.get(reply_id, consistent_read=True)
     except DoesNotExist as exc:
-        raise KeyError(f"canned reply {reply_id}") from exc
+        raise NotFound(f"canned reply {reply_id}") from exc
     if not visible_to(p, reply, agents.groups_of(p.agent_id) if groups is None else groups):
-        raise KeyError(f"canned reply {reply_id}")
+        raise NotFound(f"canned reply {reply_id}")
     return reply
 
 

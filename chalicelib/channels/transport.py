@@ -20,6 +20,8 @@ from dataclasses import field
 from typing import Any
 from typing import Protocol
 
+from chalicelib.errors import Conflict
+
 SECRET_PARAMS = ("access_token", "secret", "corpsecret", "appsecret", "token")
 
 
@@ -199,10 +201,12 @@ class Media:
         return self.content_type != OCTET_STREAM
 
 
-class MediaUnavailable(Exception):
+class MediaUnavailable(Conflict):
     """The file cannot be had: the channel cannot fetch media, the platform refused or expired
     it, it is too large, the platform is unreachable, or (local stack) platforms are not called.
     The message is what the agent sees: never a token or a URL holding one."""
+
+    code = "media_unavailable"
 
 
 def served_type(content_type: str | None) -> str:

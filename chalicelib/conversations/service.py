@@ -23,6 +23,7 @@ from chalicelib.assignment import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.identity.models import Customer
 from chalicelib.messages import DeliveryStatus, InboundMessage, iso, utcnow
 
@@ -35,7 +36,7 @@ class ConversationClosed(Exception):
     """The conversation is closed (or gone); the caller must not write to it."""
 
 
-class NotAllowed(Exception):
+class NotAllowed(Conflict):
     """A conditional write refused the action (e.g. someone else owns the conversation)."""
 
 
@@ -322,11 +323,14 @@ def dequeue_actions() -> list[Action]:
     ]
 
 
-def get(conversation_id: str) -> Conversation:
+def get(conversation_id: str, *, consistent: bool = False) -> Conversation:
+    """``consistent``: a strongly consistent read, for a request that goes on to write the
+    conversation under a condition (its later consistent reads are then answered by the identity
+    map instead of asking DynamoDB again)."""
     try:
-        return Conversation.get(conversation_id)
+        return Conversation.get(conversation_id, consistent_read=consistent)
     except DoesNotExist as exc:
-        raise KeyError(conversation_id) from exc
+        raise NotFound(conversation_id) from exc
 
 
 @dataclass(frozen=True)
@@ -338,17 +342,25 @@ class ReplyRules:
     template: bool = False  # an approved template may go out whatever the window
 
 
-class ReplyWindowClosed(Exception):
-    """Free text is no longer allowed on this channel; a template is needed."""
+class ReplyWindowClosed(Conflict):
+    """Free text is no longer allowed on this channel; a template is needed. ``details`` carries
+    ``last_inbound_at``; whoever knows the channel adds its ``templates`` (outbound.reply)."""
+
+    code = "template_required"
 
     def __init__(self, channel: str, account: str, last_inbound_at: str | None) -> None:
         when = last_inbound_at or "never"
-        super().__init__(f"the {channel} reply window has closed (the customer last wrote {when})")
+        super().__init__(
+            f"the {channel} reply window has closed (the customer last wrote {when})",
+            details={"last_inbound_at": last_inbound_at},
+        )
         self.channel, self.account, self.last_inbound_at = channel, account, last_inbound_at
 
 
-class ReplyLimitReached(Exception):
+class ReplyLimitReached(Conflict):
     """The channel allows no more replies until the customer writes again."""
+
+    code = "reply_limit_reached"
 
 
 def check_reply_rules(
@@ -538,7 +550,7 @@ def add_note(conversation_id: str, author_id: str, text: str, *, mentions: set[s
         )
     except UpdateError as exc:
         if _is_condition_failure(exc):
-            raise KeyError(f"conversation {conversation_id}") from exc
+            raise NotFound(f"conversation {conversation_id}") from exc
         raise
     note = Message(
         conversation_id,

@@ -17,6 +17,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.db import as_dict
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
 
@@ -81,7 +82,7 @@ def get_customer(customer_id: str) -> Customer:
     try:
         customer = Customer.get(customer_id)
     except Customer.DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     seen = {customer_id}
     while customer.merged_into and customer.merged_into not in seen:
         seen.add(customer.merged_into)
@@ -174,11 +175,15 @@ def contact_of(customer: Customer) -> str | None:
 
 
 def shown_identities(customer_id: str) -> list[Identity]:
-    """The customer's identities as agents see them: each address once. A contact identity
-    (``email#a@b.c``, ``phone#+86…``) whose address is also a channel identity's sender (the e-mail
-    channel's ``email#default#a@b.c``, an SMS sender) is the same address: only the channel one is
-    listed (it says where the customer wrote from)."""
-    items = identities_of(customer_id)
+    """The customer's identities as agents see them (``each_address_once``)."""
+    return each_address_once(identities_of(customer_id))
+
+
+def each_address_once(items: list[Identity]) -> list[Identity]:
+    """Each address once. A contact identity (``email#a@b.c``, ``phone#+86…``) whose address is
+    also a channel identity's sender (the e-mail channel's ``email#default#a@b.c``, an SMS sender)
+    is the same address: only the channel one is listed (it says where the customer wrote from).
+    Pure."""
     senders = {(i.user_id or "").strip().lower() for i in items if i.kind == "channel"}
     return [
         i
@@ -206,10 +211,10 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
     from chalicelib.conversations.models import Conversation
 
     if target_id == source_id:
-        raise ValueError("cannot merge a customer into itself")
+        raise Invalid("cannot merge a customer into itself")
     target, source = Customer.get(target_id), Customer.get(source_id)
     if target.merged_into or source.merged_into:
-        raise ValueError("one of these customers was already merged")
+        raise Invalid("one of these customers was already merged")
     moved_identities = []
     for ident in identities_of(source_id):
         ident.update(

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import channels
+from chalicelib import channels, events
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import SkillGroup
 from chalicelib.auth.service import AuthError, Forbidden, Principal
@@ -41,6 +41,8 @@ from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import OPEN, Conversation
 from chalicelib.conversations.service import NotAllowed
 from chalicelib.db import as_dict, to_json, transact_write
+from chalicelib.errors import Invalid, NotFound
+from chalicelib.events import ConversationAnswered, TicketChanged
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import InboundMessage, iso, utcnow
@@ -129,19 +131,15 @@ def get(ticket_id: str, consistent: bool = False) -> Ticket:
     try:
         return Ticket.get(ticket_id, consistent_read=consistent)
     except DoesNotExist as exc:
-        raise KeyError(f"ticket {ticket_id}") from exc
+        raise NotFound(f"ticket {ticket_id}") from exc
 
 
 def _sla_changed(ticket: Ticket, reason: str) -> None:
     """After a change that can move deadlines: the SLA clock follows it, and the console hears of
     it (feed event to the assignee and the department). Never fails the ticket action."""
     from chalicelib.feed import service as feed
-    from chalicelib.sla import tickets as sla_tickets
 
-    try:
-        sla_tickets.on_change(ticket, reason)
-    except Exception:  # noqa: BLE001 — the ticket action has happened; the SLA side logs its own
-        logger.exception("sla on_change failed", extra={"ticket_id": ticket.ticket_id, "reason": reason})
+    events.publish(TicketChanged(ticket, reason))  # a notification: never fails the ticket action
     feed.publish(
         "ticket.updated",
         agents=[ticket.assignee_id] if ticket.assignee_id else (),
@@ -200,12 +198,12 @@ def check_access(p: Principal, t: Ticket) -> None:
 
 def _check_people(assignee_id: str | None, group_id: str | None) -> None:
     if assignee_id is not None and agents.get_agent(assignee_id) is None:
-        raise ValueError(f"no agent {assignee_id!r}")
+        raise Invalid(f"no agent {assignee_id!r}")
     if group_id is not None:
         try:
             SkillGroup.get(group_id)
         except DoesNotExist as exc:
-            raise ValueError(f"no skill group {group_id!r}") from exc
+            raise Invalid(f"no skill group {group_id!r}") from exc
 
 
 # ---- creation ----------------------------------------------------------------------------------
@@ -235,7 +233,7 @@ def create(
     the SLA helper and (``notify_customer``) the customer. ``ticket_id`` (from a dedupe claim) makes
     a retried creation return the ticket already made."""
     if priority not in PRIORITIES:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
+        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
     _check_people(assignee_id, group_id)
     fields = rules.validate_custom_fields(category, custom_fields or {})
     conversation: Conversation | None = None
@@ -486,7 +484,7 @@ def _device_customer(account: str, b: AlertBody) -> str:
         try:
             hints = user_hints(c.model_dump(exclude_none=True))
         except BadRequest as exc:
-            raise ValueError(str(exc)) from exc
+            raise Invalid(str(exc)) from exc
         msg = InboundMessage(
             channel="app",
             account=account,
@@ -532,13 +530,13 @@ def _wanted(t: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The requested values as whole field values (tags add/remove and custom-field edits merged)."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
     out = {k: v for k, v in changes.items() if k not in ("tags", "custom_fields")}
     if "tags" in changes and changes["tags"] is not None:
         tags = changes["tags"]
         add, remove = set(_get_attr(tags, "add")), set(_get_attr(tags, "remove"))
         if add & remove:
-            raise ValueError("a tag cannot be both added and removed")
+            raise Invalid("a tag cannot be both added and removed")
         out["tags"] = sorted((set(t.tags or ()) | add) - remove)
     if "custom_fields" in changes and changes["custom_fields"] is not None:
         category = out.get("category", t.category)
@@ -549,7 +547,7 @@ def _wanted(t: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
         out.pop("subject", None)
     for required in ("status", "priority"):
         if required in out and out[required] is None:
-            raise ValueError(f"{required} cannot be empty")
+            raise Invalid(f"{required} cannot be empty")
     return out
 
 
@@ -696,13 +694,13 @@ def assign(ticket_id: str, actor: str, assignee_id: str | None = None, group_id:
     if group_id is not None:
         changes["group_id"] = group_id
     if not changes:
-        raise ValueError("give an assignee_id or a group_id")
+        raise Invalid("give an assignee_id or a group_id")
     return update(ticket_id, actor, changes)
 
 
 def patch(p: Principal, ticket_id: str, changes: Mapping[str, Any], version: int) -> Ticket:
     """PATCH /tickets/{id}: an agent's change (the agent must see the ticket as it is now)."""
-    check_access(p, get(ticket_id))
+    check_access(p, get(ticket_id, consistent=True))  # update() reads it so: one read
     return update(ticket_id, p.agent_id, changes, version=version)
 
 
@@ -747,7 +745,7 @@ def comment(p: Principal, ticket_id: str, text: str, public: bool) -> dict[str, 
     """An internal comment, or a public reply that goes out on the customer's channel: through
     ``outbound.reply`` on an open conversation (the agent's reply, as in the inbox), else on the
     customer's last channel. 409 when the customer cannot be reached."""
-    t = get(ticket_id)
+    t = get(ticket_id, consistent=public)  # a public reply changes the ticket: one read
     check_access(p, t)
     if not public:
         event = add_event(ticket_id, "comment", p.agent_id, text=text)
@@ -803,7 +801,7 @@ def create_subticket(p: Principal, parent_id: str, b: SubticketBody) -> Ticket:
     parent = get(parent_id)
     check_access(p, parent)
     if parent.parent_id:
-        raise ValueError("a sub-ticket cannot have sub-tickets")
+        raise Invalid("a sub-ticket cannot have sub-tickets")
     _check_people(b.assignee_id, b.group_id)
     now = _now()
     child = _new_ticket(
@@ -941,14 +939,14 @@ def list_view(
     elif view_name == "group":
         if group is None:
             if len(groups) != 1:
-                raise ValueError("give ?group= (you are in several groups, or none)")
+                raise Invalid("give ?group= (you are in several groups, or none)")
             group = next(iter(groups))
         if not p.allows("supervisor") and group not in groups:
             raise Forbidden("you are not in this group")
         page = Ticket.by_group.query(group, scan_index_forward=False, **common)
     elif view_name == "status":
         if status not in rules.TRANSITIONS:
-            raise ValueError(f"give ?status= one of {', '.join(rules.TRANSITIONS)}")
+            raise Invalid(f"give ?status= one of {', '.join(rules.TRANSITIONS)}")
         page = Ticket.by_status.query(status, scan_index_forward=False, filter_condition=visible, **common)
     elif view_name == "overdue":
         page = Ticket.by_due.query(
@@ -956,12 +954,12 @@ def list_view(
         )
     elif view_name == "requester":
         if not customer_id:
-            raise ValueError("give ?customer_id=")
+            raise Invalid("give ?customer_id=")
         page = Ticket.by_requester.query(
             customer_id, scan_index_forward=False, filter_condition=visible, **common
         )
     else:
-        raise ValueError(f"view must be one of {', '.join(VIEWS)}")
+        raise Invalid(f"view must be one of {', '.join(VIEWS)}")
     items = [summary(t) for t in page]
     return {"items": items, "next_cursor": workspace.encode_cursor(page.last_evaluated_key)}
 
@@ -1112,13 +1110,12 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
 def _close_quietly(c: Conversation) -> None:
     """Close a conversation that only carried a survey answer (as the close route does)."""
     from chalicelib.assignment import service as assignment
-    from chalicelib.sla import service as sla
 
     try:
         closed = conversations.close(c.conversation_id, "bot")
     except NotAllowed:
         return
-    sla.stop_first_response_clock(c.conversation_id, "survey answer")
+    events.publish(ConversationAnswered(c.conversation_id, "survey answer"))
     assignment.closed(closed)
 
 

@@ -54,7 +54,9 @@ def _assert_secure(r) -> None:
 
 def test_the_core_files_exist():
     names = set(console.ASSETS)
-    assert {"index.html", "console.css", "app.js", "dom.js", "api.js", "i18n.js"} <= names
+    assert {"index.html", "console.css", "app.js", "html.js", "ui.js", "api.js", "i18n.js"} <= names
+    vendored = {f"vendor/{n}.mjs" for n in ("preact", "hooks", "htm", "marked", "purify")}
+    assert vendored <= names
 
 
 def test_every_static_file_is_served_with_its_type_and_the_csp(client):

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import settings
+from chalicelib.aws import queue_url
 from chalicelib.conversations import service as conversations
 from chalicelib.messages import OutboundMessage
 from chalicelib.router import service as router
@@ -43,7 +43,7 @@ def patch(session: Any, path: str, data: dict[str, Any]) -> Any:
 
 
 def outbound() -> list[OutboundMessage]:
-    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(settings().queue_url("outbound"))]
+    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(queue_url("outbound"))]
 
 
 def customer_writes(user: str, text: str, **kw: Any) -> conversations.Stored:
