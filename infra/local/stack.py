@@ -142,6 +142,8 @@ def base_environment(moto_port: int, port: int) -> dict[str, str]:
         "OMNIFLOW_STAGE": STAGE,
         "OMNIFLOW_OUTBOUND_MODE": "record",
         "OMNIFLOW_PUBLIC_URL": f"http://{HOST}:{port}",
+        # platforms imitated on this port instead of recorded (WeCom's kf API: see wecom_kf.py)
+        "OMNIFLOW_STAND_INS": json.dumps({"wecom": f"http://{HOST}:{port}/demo/wecom"}),
         "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "Omniflow",
     }
