@@ -20,7 +20,7 @@ PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 .PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy vendor clean distclean
 
 help:
-	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
+	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
 	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
 	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make bench       the load benchmark"
@@ -54,8 +54,11 @@ $(STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/pip
 
 venv: $(STAMP)
 
+# DEMO=full (default: customers, conversations, tickets) | team (logins, groups, rules) | none;
+# DEMO_ONLINE=0 leaves the demo agents offline (the queues then keep every waiting conversation).
 dev: venv
-	$(PY) -m infra.local.stack
+	$(if $(DEMO),OMNIFLOW_DEMO=$(DEMO)) $(if $(DEMO_ONLINE),OMNIFLOW_DEMO_ONLINE=$(DEMO_ONLINE)) \
+	  $(PY) -m infra.local.stack
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright; never a
 # downloaded browser build (`playwright install`). As root it is installed when missing;

@@ -4,6 +4,7 @@
 - ``/webhooks/<ch>``  → ``functions.<ch>.handler``, as API Gateway HTTP API (payload 2.0) events;
 - ``/``               → redirect to the console;
 - ``/demo/shop``      → the demo shop page with the chat widget (``shop.py``).
+- ``/demo/wecom/...`` → the stand-in for WeCom's kf API (``wecom_kf.py``).
 
 The events are built the way AWS builds them (header folding, query-string folding, which bodies are
 base64-encoded, what a missing route answers), so code that works here meets the same shapes in the
@@ -374,6 +375,12 @@ class Gateway:
             from infra.local import orders_demo
 
             return HttpResponse.json(*orders_demo.answer(req.query, req.header("authorization") or None))
+        if req.path.startswith("/demo/wecom/"):
+            # WeCom's kf API stand-in (infra/local/wecom_kf.py), called by the WeCom webhook and
+            # sender while they hold the invocation lock: not under it either.
+            from infra.local import wecom_kf
+
+            return HttpResponse.json(*wecom_kf.answer(req.method, req.path, req.query, req.body))
         return HttpResponse.json(404, {"message": "Not Found"})
 
     # ---- /api ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE = "local"
@@ -142,6 +142,8 @@ def base_environment(moto_port: int, port: int) -> dict[str, str]:
         "OMNIFLOW_STAGE": STAGE,
         "OMNIFLOW_OUTBOUND_MODE": "record",
         "OMNIFLOW_PUBLIC_URL": f"http://{HOST}:{port}",
+        # platforms imitated on this port instead of recorded (WeCom's kf API: see wecom_kf.py)
+        "OMNIFLOW_STAND_INS": json.dumps({"wecom": f"http://{HOST}:{port}/demo/wecom"}),
         "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "Omniflow",
     }
@@ -176,11 +178,22 @@ def wait_until_healthy(url: str, timeout: float = READY_TIMEOUT) -> None:
 class LocalStack:
     """Start and stop everything, in order; ``stop()`` is safe after a partial start."""
 
-    def __init__(self, *, port: int, moto_port: int = 0, app_ref: str = "app:app", seed: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        moto_port: int = 0,
+        app_ref: str = "app:app",
+        seed: bool = True,
+        demo: str = "full",
+        demo_online: bool = True,
+    ) -> None:
         self.requested_port = port
         self.requested_moto_port = moto_port
         self.app_ref = app_ref
-        self.seed = seed
+        self.demo_level: Literal["none", "team", "full"] = demo if seed else "none"  # type: ignore[assignment]
+        self.demo_online = demo_online
+        self.seed_seconds = 0.0
         self.env: dict[str, str] = {}
         self.moto: Any = None
         self.server: Any = None
@@ -230,17 +243,25 @@ class LocalStack:
         os.environ.update(self.env)
 
         app = import_app(self.app_ref)
-        if self.seed:
-            from infra.local import demo
-
-            demo.seed(self.env)
 
         from infra.local.server import Gateway
         from infra.local.sqs_runner import SqsRunner
 
         lock = threading.Lock()  # one invocation at a time, as in one Lambda runtime
-        self.runner = SqsRunner(app, endpoint_url=endpoint, region=REGION, lock=lock, stage=STAGE).start()
-        self.server.gateway = Gateway(app, stage=STAGE, lock=lock)
+        self.runner = SqsRunner(app, endpoint_url=endpoint, region=REGION, lock=lock, stage=STAGE)
+        gateway = Gateway(app, stage=STAGE, lock=lock)
+        if self.demo_level != "none":
+            from infra.local import demo
+
+            # Before the pollers start and the door opens: the demo is played through the gateway
+            # and the router in this thread, and its queued replies drained inline.
+            started = time.monotonic()
+            demo.seed(
+                self.env, gateway=gateway, runner=self.runner, level=self.demo_level, online=self.demo_online
+            )
+            self.seed_seconds = time.monotonic() - started
+        self.runner.start()
+        self.server.gateway = gateway
         wait_until_healthy(f"{self.url}/api/health")
         self._info_path = local_dir() / "stack.json"
         write_json(
@@ -332,8 +353,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--app", default=os.environ.get("OMNIFLOW_LOCAL_APP", "app:app"), help=argparse.SUPPRESS
     )
-    parser.add_argument("--no-seed", action="store_true", help="skip the demo logins and skill groups")
+    parser.add_argument(
+        "--demo",
+        choices=("none", "team", "full"),
+        default=os.environ.get("OMNIFLOW_DEMO") or "full",
+        help="demo data: full (customers, conversations, tickets), team (logins, groups, rules) or none",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="no demo data at all (--demo none)")
     args = parser.parse_args(argv)
+    online = (os.environ.get("OMNIFLOW_DEMO_ONLINE") or "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -353,7 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    stack = LocalStack(port=args.port, moto_port=args.moto_port, app_ref=args.app, seed=not args.no_seed)
+    stack = LocalStack(
+        port=args.port,
+        moto_port=args.moto_port,
+        app_ref=args.app,
+        seed=not args.no_seed,
+        demo=args.demo,
+        demo_online=online,
+    )
     try:
         stack.start()
     except Exception as exc:

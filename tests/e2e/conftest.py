@@ -5,6 +5,7 @@ Tests talk to it over HTTP only, with the platforms' own client libraries (throu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ import requests
 from infra.local.simulate import Target
 
 REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0  # the full demo seeds in well under 30 s on an idle machine; CI is not idle
 STOP_TIMEOUT = 15.0
 
 
@@ -74,9 +75,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_dir = tmp_path_factory.mktemp("omniflow-local")
+@contextlib.contextmanager
+def running_stack(local_dir: Path, **env_overrides: str) -> Iterator[LocalStack]:
+    """``python -m infra.local.stack`` in a subprocess on free ports, healthy, stopped cleanly."""
     port, moto_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -85,6 +86,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "OMNIFLOW_LOCAL_DIR": str(local_dir),
         "PYTHONUNBUFFERED": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        **env_overrides,
     }
     log = local_dir / "stack.log"
     url = f"http://127.0.0.1:{port}"
@@ -109,6 +111,22 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     finally:
         _stop(proc)
     assert proc.returncode == 0, f"local stack did not stop cleanly ({proc.returncode}):\n{stack.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack with the demo's team only (logins, groups, rules): the stories' customers and
+    online agents would take the conversations these tests create."""
+    with running_stack(tmp_path_factory.mktemp("omniflow-local"), OMNIFLOW_DEMO="team") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack as ``make dev`` starts it: the whole demo (customers, conversations, tickets),
+    the demo agents online."""
+    with running_stack(tmp_path_factory.mktemp("omniflow-demo"), OMNIFLOW_DEMO="full") as stack:
+        yield stack
 
 
 class Api:
