@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy vendor clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy vendor screenshots clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
@@ -27,6 +27,7 @@ help:
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
+	@echo "make screenshots the README's screenshots (docs/screenshots) from a fresh stack with the demo"
 	@echo "make vendor      re-fetch the console's pinned JS libraries from npm (Preact, htm, marked, DOMPurify)"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
 
@@ -103,6 +104,10 @@ deploy: venv
 # else does (the files are committed; no build step at run time). VENDOR_ARGS=--check compares.
 vendor: venv
 	$(PY) -m infra.vendor $(VENDOR_ARGS)
+
+# docs/screenshots/*.png: Chromium on a fresh local stack seeded with the demo (URL=… to use a running one).
+screenshots: venv chromium
+	$(PY) -m tests.browser.screenshots $(if $(URL),--url $(URL))
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments

@@ -10,7 +10,7 @@ import { api, onUnauthorized, request, setToken, token } from "./api.js";
 import { isTyping } from "./format.js";
 import { setOpenConversation, startFeed, stopFeed, useFeedOffline } from "./feed.js";
 import { Fragment, html, render, useEffect, useState } from "./html.js";
-import { LANGS, lang, onLang, setLang, t } from "./i18n.js";
+import { LANGS, label, lang, onLang, setLang, t } from "./i18n.js";
 import { Dialogs, Empty, Loading, Toasts, toast } from "./ui.js";
 
 export const ROUTES = {
@@ -180,7 +180,7 @@ function Shell({ me, setMe, logout }) {
         ${links.map(([p, testid, key]) => html`<${NavLink} key=${p} prefix=${p} current=${prefix} testid=${testid} text=${t(key)} />`)}
       </nav>
       <div class="spacer"></div>
-      <span class="me" title=${me.agent_id}>${me.display_name || me.agent_id}<small> · ${me.role}</small></span>
+      <span class="me" title=${me.agent_id}>${me.display_name || me.agent_id}<small> · ${label("role", me.role)}</small></span>
       <${PresenceSelect} me=${me} setMe=${setMe} />
       <${LangSwitch} />
       <button class="btn ghost" data-testid="logout" onClick=${logout}>${t("nav.logout")}</button>

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { list, when } from "./format.js";
 import { html, useEffect, useState } from "./html.js";
-import { t } from "./i18n.js";
+import { label, t } from "./i18n.js";
 import { CHANNELS, ErrorText, Field, Loading, Select, channelName, confirmDialog, errorText, toast, useAlive, useForm, useId } from "./ui.js";
 
 const TABS = ["groups", "agents", "rules", "canned", "channels"];
@@ -88,7 +88,7 @@ function AgentRow({ a }) {
   const errors = Object.entries(form.errors);
   return html`<tr data-id=${a.agent_id}>
     <td>${a.display_name || a.agent_id} <small class="muted">${a.agent_id}</small></td>
-    <td>${a.role || ""}</td>
+    <td>${a.role ? label("role", a.role) : ""}</td>
     <td><input value=${groups} aria-label=${`${t("adm.groups")}: ${a.agent_id}`} size="18" onInput=${(e) => setGroups(e.target.value)} /></td>
     <td><div class="row">${TYPES.map((k) => html`<label class="row" key=${k}><small class="muted">${k}</small>
       <input type="number" min="0" max="50" class="num" size="3" aria-label=${`${t("adm.capacity")} ${k}: ${a.agent_id}`}
