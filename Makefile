@@ -29,6 +29,7 @@ help:
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE) PROFILE= REGION= PARAMS=\"K=V ...\" ALLOW_ACCOUNT_CHANGE=1)"
 	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
 	@echo "make destroy     remove a stage (STAGE=... required); data kept unless DELETE_DATA=1"
+	@echo "make screenshots regenerate the README's screenshots from the demo (Chromium)"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
 
 # The venv's pip is the sentinel: Debian leaves a half-made venv (python, no pip) when
@@ -116,6 +117,11 @@ destroy: venv
 	@if [ "$(origin STAGE)" != "command line" ] && [ "$(origin STAGE)" != "environment" ]; then \
 	  echo "make destroy needs STAGE=<stage>" >&2; exit 2; fi
 	$(PY) -m infra.deploy destroy $(AWS_ARGS) $(if $(DELETE_DATA),--delete-data)
+
+# The README's screenshots (docs/screenshots/*.png), taken by Chromium from a fresh local stack
+# seeded with the whole demo (URL=http://127.0.0.1:8000 to shoot a running `make dev` instead).
+screenshots: venv chromium
+	OMNIFLOW_DEMO=full $(PY) -m tests.browser.screenshots $(if $(URL),--url $(URL))
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments
