@@ -308,8 +308,45 @@ def telegram_set_webhook(public_url: str) -> str:
     return f"curl -X {call.method} \"{call.url}\" -H 'content-type: application/json' -d '{body}'"
 
 
+def webhook_urls(base: str) -> list[str]:
+    """Every webhook URL that answers: a channel's root, or its sub-paths (``ChannelAdapter.endpoints``;
+    the website chat answers only ``/webhooks/web/{sessions,messages,status}``)."""
+    from chalicelib import channels
+
+    return [
+        f"{base}/webhooks/{name}" + (f"/{endpoint}" if endpoint else "")
+        for name in channels.webhook_channels()
+        for endpoint in (channels.get(name).endpoints or ("",))
+    ]
+
+
+def demo_summary(stack: LocalStack) -> list[str]:
+    """What the demo seeded, for the banner."""
+    level = getattr(stack, "demo_level", "none")
+    if level == "none":
+        return []
+    if level == "team":
+        return [
+            "  Demo         logins, skill groups, canned replies, calendars and routing rules (DEMO=team)"
+        ]
+    from infra.local.demo.people import PEOPLE
+    from infra.local.demo.stories import STORIES
+
+    states = {s: sum(1 for x in STORIES if x.state == s) for s in ("queued", "assigned", "snoozed", "closed")}
+    channels = len({p.channel for p in PEOPLE} | {"app", "email"})
+    online = "online" if stack.demo_online else "offline"
+    return [
+        f"  Demo         {len(PEOPLE)} customers on {channels} channels; conversations:"
+        f" {states['queued']} waiting, {states['assigned']} assigned, {states['snoozed']} snoozed,"
+        f" {states['closed']} closed;",
+        f"               tickets in every status; agents {online} (seeded in {stack.seed_seconds:.1f}s);"
+        " open 陈静's conversation for the customer 360.",
+        f"               The shop's chat is open 24x7; {stack.url}/demo/shop?site=wholesale keeps"
+        " business hours (the after-hours form).",
+    ]
+
+
 def banner(stack: LocalStack) -> str:
-    from chalicelib.channels import webhook_channels
     from infra.local.demo import USERS, demo_password
 
     py = ".venv/bin/python" if Path(sys.executable).parent == REPO / ".venv" / "bin" else "python"
@@ -323,7 +360,8 @@ def banner(stack: LocalStack) -> str:
         f"  Console      {stack.url}/api/console",
         f"  Agent API    {stack.url}/api   (e.g. GET {stack.url}/api/health)",
         f"  Demo shop    {stack.url}/demo/shop   (the website chat widget, embedded with one line)",
-        "  Webhooks     " + "\n               ".join(f"{stack.url}/webhooks/{c}" for c in webhook_channels()),
+        *demo_summary(stack),
+        "  Webhooks     " + "\n               ".join(webhook_urls(stack.url)),
         "  Telegram     register the bot's webhook once (Telegram only calls HTTPS: use a tunnel's URL):",
         f"               {telegram_set_webhook(stack.env['OMNIFLOW_PUBLIC_URL'])}",
         f"  Logins       {logins}",
@@ -332,6 +370,7 @@ def banner(stack: LocalStack) -> str:
         f'    {sim} wechat --user o_demo_1 "你好，我的订单还没到"',
         f'    {sim} wechat --safe-mode --user o_demo_2 "请问有优惠吗"',
         f'    {sim} sms --from +8613800138000 "hi, where is my order?"',
+        f'    {sim} wecom --user wmDemoNew01 --wait 30 "你好，在吗"   (WeCom, via its kf API stand-in)',
         f'    {sim} email --from alice@example.com --subject "Order 123" "It arrived broken"',
         f'    {sim} web --name Alice --email alice@example.com "hello"',
         '  Outbound     nothing leaves this machine: replies are recorded, shown as "sent (local)" in the',
