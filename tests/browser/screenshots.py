@@ -152,8 +152,8 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
             page.wait_for_load_state("networkidle")
         shot(page, "conversation.png")
         for route, testid, name in (
-            ("/tickets", "tickets-list", "tickets.png"),
-            ("/supervisor", "supervisor-queues", "supervisor.png"),
+            ("/tickets?view=status&status=open", "ticket-item", "tickets.png"),
+            ("/supervisor", "queue-waiting", "supervisor.png"),
         ):
             page.goto(f"{url}/api/console#{route}")
             with contextlib.suppress(Exception):
@@ -229,7 +229,7 @@ def _stack() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180  # the full demo seeds first
+        deadline = time.monotonic() + 420  # the full demo seeds first (minutes on a loaded machine)
         while True:
             with contextlib.suppress(OSError):
                 with urllib.request.urlopen(f"{url}/api/health", timeout=5) as resp:
