@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from chalicelib.auth.service import AuthError, Principal, authenticate
-from chalicelib.bodies import Body, TagsBody
+from chalicelib.bodies import Body, GroupId, TagsBody
+from chalicelib.channels import ChannelName
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
@@ -39,6 +40,11 @@ class RouteDoc:
     role: str | None
     summary: str
     body: type[BaseModel] | None
+    query: type[BaseModel] | None = None
+    response: Any = None  # a pydantic model or a JSON schema of the success answer
+    status: int = 200  # the success status
+    errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies
+    description: str = ""
 
 
 ROUTES: list[RouteDoc] = []
@@ -51,7 +57,9 @@ class LoginBody(Body):
 
 class ReplyBody(Body):
     text: str = Field(default="", max_length=4000)
-    channel: str | None = Field(default=None, description="send on this channel instead of the last one")
+    channel: ChannelName | None = Field(
+        default=None, description="send on this channel instead of the last one"
+    )
     template: TemplateRef | None = Field(
         default=None, description="an approved template (outside reply windows)"
     )
@@ -89,10 +97,17 @@ class GroupBody(Body):
     lead_id: str | None = Field(default=None, max_length=128, description="the team lead's agent id")
 
 
+ChannelType = Annotated[str, StringConstraints(pattern=r"^(chat|email|voice)$")]
+
+
 class AgentConfigBody(Body):
-    groups: list[str] | None = Field(default=None, max_length=50)
-    capacity: dict[str, int] | None = Field(default=None, description="per channel type: chat, email, voice")
-    proficiency: dict[str, int] | None = Field(default=None, description="per group: 1..5")
+    groups: list[GroupId] | None = Field(default=None, max_length=50, description="existing skill group ids")
+    capacity: dict[ChannelType, Annotated[int, Field(ge=0, le=50)]] | None = Field(
+        default=None, description="per channel type: chat, email, voice; 0..50 (a type left out: 0)"
+    )
+    proficiency: dict[GroupId, Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        default=None, max_length=50, description="per group id: 1 (learning) .. 5 (expert)"
+    )
 
 
 class MergeBody(Body):
@@ -149,8 +164,17 @@ def body(app: Chalice, model: type[M]) -> M:
         return model.model_validate(json.loads(raw))
     except ValidationError as exc:
         raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(str(exc).splitlines()[0][:300]) from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # the parser's own words help nobody
+        raise BadBody("the body is not valid JSON") from exc
+
+
+def query(app: Chalice, model: type[M]) -> M:
+    """The request's query string parsed by the route's query model (400 on a bad value)."""
+    try:
+        given = {k: v for k, v in (request(app).query_params or {}).items() if v != ""}  # ?cursor= is none
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise BadQuery(describe(exc)) from exc
 
 
 def describe(exc: ValidationError, limit: int = 3) -> str:
@@ -175,6 +199,10 @@ class BadBody(Invalid):
     details names each bad field)."""
 
 
+class BadQuery(Invalid):
+    """A query parameter breaks the route's query model (400 bad_request)."""
+
+
 def route(
     app: Chalice,
     path: str,
@@ -182,9 +210,16 @@ def route(
     role: str | None,
     methods: tuple[str, ...] = ("GET",),
     body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
-    JWT and role (``role=None`` only for login, health and the OpenAPI document)."""
+    JWT and role (``role=None`` only for login, health and the OpenAPI document). ``body`` and
+    ``query`` name the models the view parses, ``response`` the success answer's model (or JSON
+    schema) sent with ``status``, ``errors`` any error status the route's shape does not imply:
+    all of them go into the OpenAPI document (``chalicelib/openapi.py``)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -203,8 +238,13 @@ def route(
                     _principal.reset(token)
 
         app.route(path, methods=list(methods), content_types=["application/json"])(view)
-        summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
-        ROUTES.append(RouteDoc(path, methods, role, summary, body))
+        doc = (fn.__doc__ or fn.__name__).strip()
+        summary = doc.split("\n\n")[0].splitlines()[0]
+        ROUTES.append(
+            RouteDoc(
+                path, methods, role, summary, body, query, response, status, errors, " ".join(doc.split())
+            )
+        )
         return view
 
     return decorate

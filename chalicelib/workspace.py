@@ -4,7 +4,6 @@ supervisors and admins see all."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
@@ -12,60 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.agents import ranking
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import Agent, SkillGroup
-from chalicelib.assignment import ranking
 from chalicelib.assignment import service as assignment
 from chalicelib.audit import service as audit
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.conversations import service as conversations
+from chalicelib.conversations.access import check_access
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.conversations.views import conversation_summary
 from chalicelib.db import as_dict, to_json
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
+from chalicelib.paging import decode_cursor, encode_cursor
 
 HISTORY_CONVERSATIONS = 20
 _GROUP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
-
-
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise NotFound("cursor") from exc
-    if not isinstance(value, dict):
-        raise NotFound("cursor")
-    return value
-
-
-def conversation_summary(c: Conversation, customer: Customer | None = None) -> dict[str, Any]:
-    data = to_json(c)
-    for internal in (
-        "queue_key",
-        "queue_rank",
-        "dequeued_from",
-        "owner_key",
-        "next_seq",
-        "last_reply_context",
-        "sla_execution_arn",
-    ):
-        data.pop(internal, None)
-    data["channels"] = sorted(c.channels or [])
-    if customer is not None:
-        data["customer"] = {
-            "customer_id": customer.customer_id,
-            "display_name": customer.display_name,
-            "contact": identity.contact_of(customer),  # shown when there is no name
-        }
-    return data
 
 
 def message_view(m: Message) -> dict[str, Any]:
@@ -242,20 +206,16 @@ def _merged_page(
     return [c for _, c in taken], None if done else state
 
 
-def check_access(p: Principal, c: Conversation) -> None:
-    if p.allows("supervisor") or c.assignee_id == p.agent_id:
-        return
-    if c.group_id not in agents.groups_of(p.agent_id):
-        raise Forbidden("this conversation belongs to another skill group")
-
-
 def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     """The conversation, its customer, and the customer's history across every channel and
     conversation (most recent conversations first, messages in order within each)."""
     c = conversations.get(conversation_id)
     check_access(p, c)
     customer = identity.get_customer(c.customer_id)
-    history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
+    if customer.conversations_opened == 1 and customer.customer_id == c.customer_id:
+        history = [c]  # the customer's only conversation: no Query for a history there is not
+    else:
+        history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
     if all(h.conversation_id != c.conversation_id for h in history):
         history.insert(0, c)
     timeline: list[dict[str, Any]] = []
@@ -298,10 +258,11 @@ def transfer(
         to_agent=to_agent,
         to_group=to_group,
         may_take_over=p.allows("supervisor"),
+        also=[Conversation.next_seq.add(1)],  # the note's place, taken by the transfer's own write
     )
     target = to_agent or f"group {to_group}"
-    conversations.add_note(
-        conversation_id, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
+    conversations.save_note(
+        conversation_id, done.next_seq, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
     )
     return {"conversation": conversation_summary(done.conversation), "assigned_to": done.assigned_to}
 

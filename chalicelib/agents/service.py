@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.agents import ranking
 from chalicelib.agents.models import Agent, SkillGroup
-from chalicelib.assignment import ranking
 from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 

@@ -19,12 +19,12 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import workspace
 from chalicelib.agents import service as agents
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges
 from chalicelib.canned.models import ALL_GROUPS, PERSONAL, TEAM, CannedReply, scope_key
 from chalicelib.canned.text import Searchable, rank, render, variables_in
+from chalicelib.conversations import access as conversation_access
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.service import NotAllowed
 from chalicelib.db import to_json
@@ -243,7 +243,7 @@ def render_for(
     groups = agents.groups_of(p.agent_id)
     reply = get_visible(p, reply_id, groups)
     conversation = conversations.get(conversation_id)
-    workspace.check_access(p, conversation)
+    conversation_access.check_access(p, conversation)
     customer = identity.get_customer(conversation.customer_id)
     agent = agents.get_agent(p.agent_id)
     names = variables_in(reply.body)

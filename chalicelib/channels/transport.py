@@ -96,6 +96,15 @@ class Transport(Protocol):
     def call(self, req: HttpCall) -> HttpReply: ...
 
 
+class TokenError(Exception):
+    """No usable token. ``retryable`` says whether a later attempt may succeed (network, busy
+    platform, refresh in progress elsewhere) or not (wrong app secret, IP not whitelisted)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
 class TransportError(Exception):
     """Network failure talking to a platform: the send is retried from the queue."""
 
@@ -281,8 +290,6 @@ def download_media(
     - the type is ``served_type`` of the answer's Content-Type, or of ``mime_type`` (what the
       webhook said) when the answer gives none or a generic one.
     """
-    from chalicelib.channels.tokens import TokenError  # tokens loads boto3: only when needed
-
     try:
         reply = attempt()
     except ResponseTooLarge as exc:

@@ -129,6 +129,7 @@ def reply(
             may_take_over=may_take_over,
             mailbox=adapter.mailbox,
             rules=reply_rules(adapter, target[1], template),
+            known=conversation,
         )
     except conversations.ReplyWindowClosed as exc:  # the agent's way out: the account's templates
         exc.details["templates"] = templates_for(adapter, exc.account)
