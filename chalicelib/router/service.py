@@ -21,6 +21,7 @@ from pydantic import Json
 from chalicelib import channels, routing
 from chalicelib.assignment import service as assignment
 from chalicelib.conversations import service as conversations
+from chalicelib.db import identity_map
 from chalicelib.feed import service as feed
 from chalicelib.identity import service as identity
 from chalicelib.messages import InboundMessage
@@ -80,6 +81,7 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
     return stored
 
 
+@identity_map()  # one read per fact, per message
 def _record_handler(record: InboundRecord) -> None:
     msg = record.body
     logger.set_correlation_id(msg.correlation_id or msg.dedupe_key)

@@ -55,7 +55,7 @@ def customer_tier(customer: Customer) -> str | None:
 
 
 def place(msg: InboundMessage, customer: Customer) -> Placement:
-    from chalicelib.routing import intent, rules
+    from chalicelib.routing import intent, rules, service
 
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
@@ -63,7 +63,7 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
     context = rules.RoutingContext(
         text=msg.text or "", channel=msg.channel, account=msg.account, tier=tier, tags=tags, at=utcnow()
     )
-    decision = rules.decide(rules.ruleset(), context, rules.calendars())
+    decision = rules.decide(service.ruleset(), context, service.calendars())
     reason: list[tuple[str, str]] = []
     if decision.matched:
         reason.append(("rules", ",".join(decision.matched)))

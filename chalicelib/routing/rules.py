@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from regex import Pattern
 
 from chalicelib.calendars.hours import NAME_PATTERN, BusinessHours
+from chalicelib.errors import Invalid
 from chalicelib.observability import logger
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -50,7 +51,7 @@ def _strip(value: str) -> str:
 Label = Annotated[str, AfterValidator(_strip), Field(min_length=1, max_length=64)]
 
 
-class InvalidRules(ValueError):
+class InvalidRules(Invalid):
     """A rule set that cannot be saved (unknown channel, group or calendar …): a 400."""
 
 
@@ -331,20 +332,6 @@ def decide(
         if rule.stop_processing:
             break
     return Decision(group=group, priority=priority, bot_first=bool(bot_first), tags=tags, matched=matched)
-
-
-def ruleset() -> RuleSet:
-    """The saved rule set, cached per Lambda instance for ~30 s (chalicelib.routing.service)."""
-    from chalicelib.routing import service
-
-    return service.ruleset()
-
-
-def calendars() -> Mapping[str, BusinessHours]:
-    """Every stored calendar by name, cached per Lambda instance for ~30 s."""
-    from chalicelib.routing import service
-
-    return service.calendars()
 
 
 def check_references(

@@ -1,6 +1,7 @@
 """Tickets' SLA clocks: ``on_change`` keeps a ticket's ``sla_*`` fields and its Step Functions
-execution in step with the ticket (called by chalicelib/tickets/service.py after every change
-that can move deadlines); reports and lists read what it writes.
+execution in step with the ticket (it subscribes to ``events.TicketChanged``, which the tickets
+capability publishes after every change that can move deadlines); reports and lists read what it
+writes.
 
 One execution of the ``ticket-sla`` machine per ticket and *clock*: ``sla_clock`` is bumped
 whenever the deadlines change, and the execution is named ``<ticket_id>-<clock>``. The machine
@@ -25,6 +26,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.aws import client
 from chalicelib.config import settings
+from chalicelib.events import TicketChanged
 from chalicelib.messages import iso, utcnow
 from chalicelib.observability import logger, metrics
 from chalicelib.sla import deadlines as dl
@@ -142,6 +144,11 @@ def on_change(ticket: Ticket, reason: str) -> None:
     except Exception:  # noqa: BLE001 — never fail the caller's action
         logger.exception("sla update failed", extra={"ticket_id": ticket.ticket_id, "reason": reason})
         metrics.add_metric(name="SlaUpdateFailed", unit=MetricUnit.Count, value=1)
+
+
+def on_ticket_changed(event: TicketChanged) -> None:
+    """Subscriber of ``TicketChanged`` (see ``chalicelib.bootstrap``)."""
+    on_change(event.ticket, event.reason)
 
 
 def _apply(ticket: Ticket, reason: str, now: datetime) -> None:
