@@ -260,8 +260,10 @@ class LocalStack:
                 self.env, gateway=gateway, runner=self.runner, level=self.demo_level, online=self.demo_online
             )
             self.seed_seconds = time.monotonic() - started
-        self.runner.start()
+        # The door opens before the pollers start: the replies the demo queued include WeCom's, which
+        # the sender delivers to the kf API stand-in behind this very door.
         self.server.gateway = gateway
+        self.runner.start()
         wait_until_healthy(f"{self.url}/api/health")
         self._info_path = local_dir() / "stack.json"
         write_json(

@@ -118,9 +118,12 @@ def seed(
     runner: Any = None,
     level: Level = "full",
     online: bool | None = None,
+    settle: bool = False,
 ) -> Demo:
     """Seed the demo up to ``level``. Needs the OMNIFLOW_* environment in ``os.environ`` and, above
-    ``team``, the local API Gateway and SQS runner of the stack (not yet serving)."""
+    ``team``, the local API Gateway and SQS runner of the stack (not yet serving). What the stories
+    queued (replies, ticket notices, surveys, SLA events) is processed by the stack's pollers once
+    it serves — within seconds — or here first with ``settle``."""
     import importlib
 
     if level not in LEVELS:
@@ -140,7 +143,7 @@ def seed(
         started = time.monotonic()
         p.run(demo)
         log.info("demo part %s seeded in %.1fs", p.name, time.monotonic() - started)
-    if wanted >= LEVELS.index("full"):
+    if settle:
         demo.settle()
     return demo
 

@@ -15,11 +15,25 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 
+def _import_services() -> None:
+    """Every ``chalicelib`` module, now: the app imports services on first use (``chalicelib.lazy``),
+    and one first imported inside ``at()`` would keep the real clock for that block."""
+    import importlib
+    import pkgutil
+
+    import chalicelib
+
+    for info in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+        if not info.name.endswith(("__main__", ".evaluate")):
+            importlib.import_module(info.name)
+
+
 class DemoClock:
     """``now`` is fixed when the demo starts, so every relative time in one seeding agrees."""
 
     def __init__(self, now: datetime | None = None) -> None:
         self.now = (now or datetime.now(UTC)).astimezone(UTC)
+        _import_services()
 
     def ago(self, minutes: float) -> datetime:
         return self.now - timedelta(minutes=minutes)

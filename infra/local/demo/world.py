@@ -75,6 +75,7 @@ class Demo:
         self._lines: dict[str, int] = {}
         self.conversations: dict[str, list[str]] = {}  # person key → their conversation ids, in order
         self.tickets: dict[str, str] = {}  # conversation id → ticket id
+        self.versions: dict[str, int] = {}  # ticket id → the version last seen (for PATCH)
 
     # ---- HTTP through the local API Gateway -----------------------------------------------------
     def http(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> tuple[int, Any]:
@@ -150,7 +151,14 @@ def play(demo: Demo, story: Story) -> str:
             continue
         if conversation_id is None:
             raise DemoError(f"{story.who}: an agent speaks before the customer")
-        agent = agent or _owner(demo, conversation_id, at)
+        if agent is None:
+            # an agent's reply to a waiting conversation makes them its owner (as in the console);
+            # anything else (a note) needs the conversation claimed first
+            agent = (
+                _agent_for(demo, conversation_id)
+                if turn.who == "agent"
+                else _owner(demo, conversation_id, at)
+            )
         with clock.at(at):
             kind = "reply" if turn.who == "agent" else "notes"
             agent.call("POST", f"/conversations/{conversation_id}/{kind}", {"text": turn.text})
@@ -181,12 +189,17 @@ def play(demo: Demo, story: Story) -> str:
     return conversation_id
 
 
-def _owner(demo: Demo, conversation_id: str, at: datetime) -> AgentSession:
-    """The agent of the conversation's group, who claims it from the queue."""
+def _agent_for(demo: Demo, conversation_id: str) -> AgentSession:
+    """The agent who works the conversation's group."""
     from chalicelib.conversations import service as conversations
 
     group = conversations.get(conversation_id).group_id or "presales"
-    agent = demo.agent(GROUP_AGENT.get(group, "supervisor"))
+    return demo.agent(GROUP_AGENT.get(group, "supervisor"))
+
+
+def _owner(demo: Demo, conversation_id: str, at: datetime) -> AgentSession:
+    """The agent of the conversation's group, who claims it from the queue."""
+    agent = _agent_for(demo, conversation_id)
     with demo.clock.at(at):
         agent.call("POST", f"/conversations/{conversation_id}/claim")
     return agent
@@ -202,24 +215,30 @@ def _create_ticket(demo: Demo, agent: AgentSession, conversation_id: str, spec: 
         ticket = agent.call("POST", f"/conversations/{conversation_id}/ticket", body)["ticket"]
     ticket_id: str = ticket["ticket_id"]
     demo.tickets[conversation_id] = ticket_id
+    demo.versions[ticket_id] = int(ticket["version"])
     return ticket_id
 
 
 def _set_status(agent: AgentSession, ticket_id: str, status: str) -> None:
-    """Change a ticket's status as the console does: with the version read, again on a 409 (the
-    SLA clock may have marked the ticket in between)."""
+    """Change a ticket's status as the console does, with the version last seen; on a 409 (a
+    sub-ticket, a CSAT answer or the SLA clock moved it meanwhile) read it again and retry."""
+    versions = agent.demo.versions
     for _ in range(5):
-        current = agent.call("GET", f"/tickets/{quote(ticket_id)}")["ticket"]
-        if current["status"] == status:
-            return
+        if ticket_id not in versions:
+            current = agent.call("GET", f"/tickets/{quote(ticket_id)}")["ticket"]
+            if current["status"] == status:
+                return
+            versions[ticket_id] = int(current["version"])
         code, data = agent.demo.http(
             "PATCH",
             f"/api/tickets/{quote(ticket_id)}",
-            {"version": current["version"], "status": status},
+            {"version": versions[ticket_id], "status": status},
             token=agent.token,
         )
         if 200 <= code < 300:
+            versions[ticket_id] = int(data["ticket"]["version"])
             return
+        versions.pop(ticket_id, None)
         if code != 409:
             raise DemoError(f"{agent.username}: PATCH /tickets/{ticket_id} answered {code}: {data}")
     raise DemoError(f"{agent.username}: ticket {ticket_id} kept moving")
