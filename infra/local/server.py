@@ -498,6 +498,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 host=self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}",
             )
             gateway = self.server.gateway
+            if gateway is None and req.path.startswith("/demo/"):
+                gateway = self.server.demo_gateway  # the stand-ins answer while the demo is seeded
             response = gateway.handle(req) if gateway else HttpResponse.json(503, {"message": "starting"})
         self._send(response)
         log.info(
@@ -546,6 +548,8 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], gateway: Gateway | None = None) -> None:
         self.gateway = gateway  # None while the stack is still starting: 503
+        #: serves only /demo/... (the platform stand-ins) while ``gateway`` is still None
+        self.demo_gateway: Gateway | None = None
         super().__init__(address, RequestHandler)
 
 
