@@ -7,6 +7,7 @@ from __future__ import annotations
 from chalicelib.agents import ranking
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import ONLINE, Agent
+from chalicelib.assignment import seats
 from chalicelib.assignment import service as assignment
 from chalicelib.assignment.models import QueueItem, seat_item
 from tests.support.ddbcount import DynamoCounter
@@ -48,7 +49,7 @@ def test_a_newer_seat_keeps_its_state_and_the_others_still_move(aws):
     assignment.reseat(_agent_at_rev(1), ["chat"])
     newer = _agent_at_rev(9)
     newer.presence = "offline"
-    assignment._seat(newer, "presales", "chat")  # a later change already reached this seat
+    seats._seat(newer, "presales", "chat")  # a later change already reached this seat
 
     assignment.reseat(_agent_at_rev(7), ["chat"])
 
