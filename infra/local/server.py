@@ -332,22 +332,6 @@ def load_webhook_function(channel: str) -> Callable[[dict[str, Any], Any], Any] 
     return handler
 
 
-def stand_in(req: HttpRequest) -> HttpResponse | None:
-    """The third parties' stand-ins (the company's order API, WeCom's kf API), or None for any other
-    path. Not Lambdas, so not under the invocation lock (the API and the sender call them while
-    holding it), and served while the stack is still starting too: the demo's replies, sent while
-    it seeds, reach WeCom's stand-in before the door opens."""
-    if req.path == "/demo/orders" and req.method == "GET":
-        from infra.local import orders_demo  # infra/local/orders_demo.py
-
-        return HttpResponse.json(*orders_demo.answer(req.query, req.header("authorization") or None))
-    if req.path.startswith("/demo/wecom/"):
-        from infra.local import wecom_kf  # infra/local/wecom_kf.py
-
-        return HttpResponse.json(*wecom_kf.answer(req.method, req.path, req.query, req.body))
-    return None
-
-
 class Gateway:
     """Routes one HTTP request to the right Lambda with the right event shape."""
 
@@ -385,7 +369,19 @@ class Gateway:
             from infra.local import shop  # the demo shop page that embeds the chat widget
 
             return HttpResponse(*shop.page(req.query))
-        return stand_in(req) or HttpResponse.json(404, {"message": "Not Found"})
+        if req.path == "/demo/orders" and req.method == "GET":
+            # The company's order API stand-in (infra/local/orders_demo.py). Not a Lambda, so not
+            # under the invocation lock: the API calls it while holding that lock.
+            from infra.local import orders_demo
+
+            return HttpResponse.json(*orders_demo.answer(req.query, req.header("authorization") or None))
+        if req.path.startswith("/demo/wecom/"):
+            # WeCom's kf API stand-in (infra/local/wecom_kf.py), called by the WeCom webhook and
+            # sender while they hold the invocation lock: not under it either.
+            from infra.local import wecom_kf
+
+            return HttpResponse.json(*wecom_kf.answer(req.method, req.path, req.query, req.body))
+        return HttpResponse.json(404, {"message": "Not Found"})
 
     # ---- /api ----------------------------------------------------------------------------
     def _rest(self, req: HttpRequest, path: str) -> HttpResponse:
@@ -504,10 +500,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 host=self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}",
             )
             gateway = self.server.gateway
-            if gateway:
-                response = gateway.handle(req)
-            else:  # still starting (the demo seeds): only the stand-ins answer
-                response = stand_in(req) or HttpResponse.json(503, {"message": "starting"})
+            if gateway is None and req.path.startswith("/demo/"):
+                gateway = self.server.demo_gateway  # the stand-ins answer while the demo is seeded
+            response = gateway.handle(req) if gateway else HttpResponse.json(503, {"message": "starting"})
         self._send(response)
         log.info(
             "%s %s → %d (%.0f ms)",
@@ -555,6 +550,8 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], gateway: Gateway | None = None) -> None:
         self.gateway = gateway  # None while the stack is still starting: 503
+        #: serves only /demo/... (the platform stand-ins) while ``gateway`` is still None
+        self.demo_gateway: Gateway | None = None
         super().__init__(address, RequestHandler)
 
 

@@ -250,6 +250,7 @@ class LocalStack:
         lock = threading.Lock()  # one invocation at a time, as in one Lambda runtime
         self.runner = SqsRunner(app, endpoint_url=endpoint, region=REGION, lock=lock, stage=STAGE)
         gateway = Gateway(app, stage=STAGE, lock=lock)
+        self.server.demo_gateway = gateway  # WeCom's kf stand-in answers the demo's replies
         if self.demo_level != "none":
             from infra.local import demo
 

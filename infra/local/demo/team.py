@@ -57,15 +57,21 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     from chalicelib.agents import service as agents
 
     password = password or demo_password()
+    from botocore.exceptions import ClientError
+
     for user in USERS:
-        create_agent_login(
-            user.username,
-            user.role,
-            password,
-            user_pool_id=env["OMNIFLOW_USER_POOL_ID"],
-            endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
-            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        )
+        try:
+            create_agent_login(
+                user.username,
+                user.role,
+                password,
+                user_pool_id=env["OMNIFLOW_USER_POOL_ID"],
+                endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
+                region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "UsernameExistsException":
+                raise  # seeded again: the login is there
     for group_id, name, description in SKILL_GROUPS:
         agents.put_group(group_id, name, description, TEAM_LEADS.get(group_id))
     for user in USERS:

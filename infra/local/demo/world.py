@@ -58,6 +58,8 @@ class AgentSession:
         status, data = self.demo.http(method, f"/api{path}", body, token=self.token)
         if not 200 <= status < 300:
             raise DemoError(f"{self.username}: {method} {path} answered {status}: {data}")
+        if method != "GET":
+            self.demo.send_queued()
         return data
 
 
@@ -73,6 +75,7 @@ class Demo:
         self.clock = clock or DemoClock()
         self._sessions: dict[str, AgentSession] = {}
         self._lines: dict[str, int] = {}
+        self._outbound: Any = None  # the sender's queue consumer
         self.conversations: dict[str, list[str]] = {}  # person key → their conversation ids, in order
         self.tickets: dict[str, str] = {}  # conversation id → ticket id
         self.versions: dict[str, int] = {}  # ticket id → the version last seen (for PATCH)
@@ -113,7 +116,19 @@ class Demo:
 
         n = self._lines[person.key] = self._lines.get(person.key, 0) + 1
         with self.clock.at(at):
-            return router.store(inbound(person, text, at, n, channel))
+            stored = router.store(inbound(person, text, at, n, channel))
+            self.send_queued()  # e.g. the thanks for a CSAT answer
+            return stored
+
+    def send_queued(self) -> None:
+        """Run the sender on what the last step queued, at the demo clock's time: a reply is sent
+        when it was written (a WhatsApp reply two days later would be outside its 24 h window)."""
+        if self.runner is None:
+            return
+        if self._outbound is None:
+            self._outbound = next(c for c in self.runner.consumers if c.queue_name.endswith("-outbound.fifo"))
+        while self.runner.poll_once(self._outbound).received:
+            pass
 
     def settle(self, timeout: float = 60.0) -> None:
         """Run the queue consumers until the queues are empty (replies recorded, events handled)."""
