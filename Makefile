@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy deploy-plan destroy screenshots clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
@@ -30,6 +30,7 @@ help:
 	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
 	@echo "make destroy     remove a stage (STAGE=... required); data kept unless DELETE_DATA=1"
 	@echo "make screenshots regenerate the README's screenshots from the demo (Chromium)"
+	@echo "make vendor      re-fetch the console's pinned JS libraries from npm (Preact, htm, marked, DOMPurify)"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
 
 # The venv's pip is the sentinel: Debian leaves a half-made venv (python, no pip) when
@@ -123,6 +124,12 @@ destroy: venv
 # seeded with the whole demo (URL=http://127.0.0.1:8000 to shoot a running `make dev` instead).
 screenshots: venv chromium
 	OMNIFLOW_DEMO=full $(PY) -m tests.browser.screenshots $(if $(URL),--url $(URL))
+
+# The console's third-party ES modules (chalicelib/console/static/vendor, with their licences and
+# MANIFEST.json), copied from npm at the versions pinned in infra/vendor.py. Needs npm; nothing
+# else does (the files are committed; no build step at run time). VENDOR_ARGS=--check compares.
+vendor: venv
+	$(PY) -m infra.vendor $(VENDOR_ARGS)
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments

@@ -360,6 +360,8 @@ class Gateway:
             return HttpResponse(302, [("Location", CONSOLE_PATH), ("Content-Length", "0")])
         if req.path == f"/{REST_STAGE}" or req.path.startswith(f"/{REST_STAGE}/"):
             return self._rest(req, req.path[len(REST_STAGE) + 1 :] or "/")
+        if req.path == "/favicon.ico":  # the browser asks the origin's root; the API serves it
+            return self._rest(req, req.path)
         parts = [p for p in req.path.split("/") if p]
         if len(parts) >= 2 and parts[0] == "webhooks":
             return self._webhook(req, parts[1], has_proxy=len(parts) > 2)

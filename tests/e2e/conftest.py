@@ -30,6 +30,9 @@ START_TIMEOUT = 60.0
 # The whole demo is ~2,700 AWS calls to moto in the stack's own process: seconds on an idle machine,
 # but minutes when the two cores are shared with a full parallel test run.
 DEMO_START_TIMEOUT = 300.0
+# A shared machine may need more still: OMNIFLOW_STACK_START_TIMEOUT=600 raises both.
+if os.environ.get("OMNIFLOW_STACK_START_TIMEOUT"):
+    START_TIMEOUT = DEMO_START_TIMEOUT = float(os.environ["OMNIFLOW_STACK_START_TIMEOUT"])
 STOP_TIMEOUT = 15.0
 
 
