@@ -52,6 +52,9 @@ from chalicelib.media import service as media
 from chalicelib.observability import invocation, metrics
 from chalicelib.orders import service as orders
 from chalicelib.outbound import service as outbound
+from chalicelib.quality import service as quality
+from chalicelib.quality.bodies import CheckBody
+from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.router import service as router
 from chalicelib.routing import service as routing_rules
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
@@ -200,9 +203,12 @@ def queue_position(conversation_id: str) -> dict[str, Any]:
 
 @route(app, "/conversations/{conversation_id}/reply", role="agent", methods=("POST",), body=ReplyBody)
 def reply(conversation_id: str) -> Response:
-    """Reply to the customer, on their last channel or the one chosen; returns the queued message."""
-    p, b = api.principal(), api.body(app, ReplyBody)
-    workspace.check_access(p, conversations.get(conversation_id))
+    """Reply to the customer, on their last channel or the one chosen; returns the queued message.
+    422 ``quality_blocked`` (nothing sent) when the text breaks a blocking quality rule; warnings
+    are sent and recorded on the message."""
+    p, b, c = api.principal(), api.body(app, ReplyBody), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    warnings = quality.screen_reply(c, b.text) if b.text else []
     message = outbound.reply(
         conversation_id,
         p.agent_id,
@@ -211,6 +217,7 @@ def reply(conversation_id: str) -> Response:
         may_take_over=p.allows("supervisor"),
         template=b.template,
     )
+    quality.record_sent(message, warnings)
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
 
@@ -545,6 +552,29 @@ def put_calendar(calendar_name: str) -> dict[str, Any]:
     """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
     b = api.body(app, CalendarUpdate)
     return calendars.put_calendar(calendar_name, b, api.principal().agent_id)
+
+
+# ---- quality inspection ------------------------------------------------------------------------------
+@route(app, "/admin/quality-rules", role="supervisor")
+def get_quality_rules() -> dict[str, Any]:
+    """The quality rules (phrases, patterns, required elements, response times) and their version."""
+    return quality.view(quality.current())
+
+
+@route(app, "/admin/quality-rules", role="admin", methods=("PUT",), body=QualityRulesUpdate)
+def put_quality_rules() -> dict[str, Any]:
+    """Replace the whole quality rule set; 409 if its version moved since it was read."""
+    return quality.view(quality.save(api.body(app, QualityRulesUpdate), api.principal().agent_id))
+
+
+@route(app, "/quality/check", role="agent", methods=("POST",), body=CheckBody)
+def check_quality() -> dict[str, Any]:
+    """A draft reply against the quality rules: violations with the span of the text that broke them."""
+    p, b = api.principal(), api.body(app, CheckBody)
+    c = conversations.get(b.conversation_id) if b.conversation_id else None
+    if c is not None:
+        workspace.check_access(p, c)
+    return quality.check_draft(b.text, c, closing=b.closing)
 
 
 # ---- SLA ------------------------------------------------------------------------------------------

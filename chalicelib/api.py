@@ -27,6 +27,7 @@ from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticat
 from chalicelib.bodies import Body, TagsBody
 from chalicelib.channels.transport import MediaUnavailable
 from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
+from chalicelib.errors import DomainError
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
 from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
@@ -193,6 +194,10 @@ def route(
                 return error(403, "forbidden", str(exc))
             except BadBody as exc:
                 return error(400, "bad_request", str(exc))
+            except DomainError as exc:  # capabilities' refusals carry their own status and code
+                return Response(
+                    body={**exc.details, "error": exc.code, "message": exc.message}, status_code=exc.status
+                )
             except NoSuchChannel as exc:
                 return error(400, "no_such_channel", str(exc))
             except UnknownTemplate as exc:

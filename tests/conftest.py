@@ -60,6 +60,9 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.quality import service as quality
+
+    quality.reset()
 
 
 _MOTO_LOCK = threading.RLock()

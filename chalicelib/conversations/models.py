@@ -153,6 +153,7 @@ class Message(Model):
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(null=True)
     outbound_request = JSONAttribute(null=True)  # what "sent (local)" would have sent, redacted
+    quality = JSONAttribute(null=True)  # agent replies: the quality rules' warnings it was sent with
     reply_context = MapAttribute[str, str](null=True)
     mailbox_key = UnicodeAttribute(null=True)
     platform_ref = UnicodeAttribute(null=True)  # "<channel>#<account>#<platform id>" once sent

@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "throughput", "assignment")
+SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "quality")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if "coldstart" in args.sections:
         timed("coldstart", lambda: coldstart.run_imports(status, args.runs, args.importtime_runs, summary))
+
+    if "quality" in args.sections:
+        from tests.bench import quality
+
+        timed("quality", lambda: quality.run(summary))
 
     in_process = [s for s in args.sections if s in ("awscalls", "throughput", "assignment")]
     if in_process or ("coldstart" in args.sections and not args.no_first_request):
