@@ -3,7 +3,8 @@
 Agents who want a forbidden phrase past a filter write it ``保 证 收 益``, ``保.证.收.益``,
 ``ＧＵＡＲＡＮＴＥＥＤ``, ``保證收益``, ``guaaaranteed``, ``gu4rant33d`` or with Cyrillic ``а``/``е``/``о``.
 ``normalise`` turns a text into a stream of significant characters — letters and digits only, folded
-(NFKC, case, traditional → simplified, accents dropped, look-alikes to their Latin letter), runs of one
+by the language layer (``chalicelib.language.fold_with_offsets``: width, case, traditional →
+simplified) then here (accents dropped, look-alikes to their Latin letter), runs of one
 character collapsed into one entry with a count — and keeps, for each entry, where it came from in
 the text as sent and what separated it from the previous entry. Phrases go through the same function,
 so an automaton over the collapsed characters finds candidates, and :func:`accept` decides with the
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
+
+from chalicelib.language import fold_with_offsets
 
 # Symbols that stand for letters when written inside a Latin word ("gu4rant33d", "$cam", "fr!e").
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"}
@@ -63,28 +66,15 @@ class Normalised:
     key: str  # the collapsed characters the automaton searches
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> object:
-    from opencc_purepy import OpenCC
-
-    return OpenCC("t2s")
-
-
 @lru_cache(maxsize=8192)
-def _fold_char(ch: str) -> tuple[tuple[str, bool], ...]:
-    """Case, width, compatibility forms, traditional → simplified, accents: one character's fold
-    (may be empty or several characters, e.g. "ﬁ" → "fi"), each with whether it is a letter or
-    digit (significant) or a separator."""
-    out: list[tuple[str, bool]] = []
-    for c in unicodedata.normalize("NFKC", ch).casefold():
-        if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff":
-            c = _t2s().convert(c)  # type: ignore[attr-defined]
-        elif not c.isascii():
-            base = unicodedata.normalize("NFKD", c)
-            stripped = "".join(b for b in base if not unicodedata.combining(b))
-            c = stripped if stripped and stripped.isascii() else _lookalike(c)
-        out.extend((x, unicodedata.category(x)[0] in "LN") for x in c)
-    return tuple(out)
+def _unmask(c: str) -> tuple[tuple[str, bool], ...]:
+    """One character of the language layer's fold, with accents dropped and look-alikes read as
+    the Latin letter they imitate, each piece marked significant (a letter or digit) or not."""
+    if not c.isascii() and not ("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff"):
+        base = unicodedata.normalize("NFKD", c)
+        stripped = "".join(b for b in base if not unicodedata.combining(b))
+        c = stripped if stripped and stripped.isascii() else _lookalike(c)
+    return tuple((x, unicodedata.category(x)[0] in "LN") for x in c)
 
 
 @lru_cache(maxsize=4096)
@@ -109,16 +99,16 @@ _LEET_CHARS = frozenset(_LEET) | frozenset(chr(0xFF00 + ord(c) - 0x20) for c in 
 
 def normalise(text: str) -> Normalised:
     """The significant characters of ``text`` with their places (see the module docstring)."""
-    # Pass 1: fold each character; keep (folded char, significant?, original index, original char).
-    folded: list[tuple[str, bool, int, str]] = []
-    for i, ch in enumerate(text):
-        f = _fold_char(ch)
-        if not f:
-            folded.append((ch, False, i, ch))
-        elif len(f) == 1:
-            folded.append((f[0][0], f[0][1], i, ch))
+    # Pass 1: the language layer's fold (width, case, traditional → simplified) with the index of
+    # each folded character in the text as sent; then accents and look-alikes.
+    folded_text, offsets = fold_with_offsets(text)
+    folded: list[tuple[str, bool, int, str]] = []  # (char, significant?, original index, original)
+    for c, i in zip(folded_text, offsets, strict=True):
+        pieces = _unmask(c)
+        if len(pieces) == 1:
+            folded.append((pieces[0][0], pieces[0][1], i, text[i]))
         else:
-            folded.extend((c, sig, i, ch) for c, sig in f)
+            folded.extend((x, sig, i, text[i]) for x, sig in pieces)
     n = len(folded)
     chars: list[str | None] = [c if sig else None for c, sig, _, _ in folded]
     # Pass 2: digits and symbols inside a Latin word are look-alike letters.
