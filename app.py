@@ -52,8 +52,10 @@ from chalicelib.media import service as media
 from chalicelib.observability import invocation, metrics
 from chalicelib.orders import service as orders
 from chalicelib.outbound import service as outbound
+from chalicelib.quality import reviews as quality_reviews
+from chalicelib.quality import scorecards
 from chalicelib.quality import service as quality
-from chalicelib.quality.bodies import CheckBody
+from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
 from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.router import service as router
 from chalicelib.routing import service as routing_rules
@@ -217,7 +219,7 @@ def reply(conversation_id: str) -> Response:
         may_take_over=p.allows("supervisor"),
         template=b.template,
     )
-    quality.record_sent(message, warnings)
+    quality.record_sent(c, message, warnings)
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
 
@@ -229,6 +231,7 @@ def close_conversation(conversation_id: str) -> dict[str, Any]:
     closed = conversations.close(conversation_id, p.agent_id)
     sla.stop_first_response_clock(conversation_id, "conversation closed")
     assignment.closed(closed)
+    quality.on_conversation_closed(closed)
     return workspace.conversation_summary(closed)
 
 
@@ -575,6 +578,65 @@ def check_quality() -> dict[str, Any]:
     if c is not None:
         workspace.check_access(p, c)
     return quality.check_draft(b.text, c, closing=b.closing)
+
+
+@route(app, "/quality/scorecards/{conversation_id}", role="agent")
+def quality_scorecard(conversation_id: str) -> dict[str, Any]:
+    """A closed conversation's score card with its review and appeal (its agent's, or supervisors')."""
+    return quality_reviews.card(api.principal(), conversation_id)
+
+
+@route(app, "/quality/reviews", role="supervisor")
+def quality_review_queue() -> dict[str, Any]:
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+
+
+@route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
+def review_conversation(conversation_id: str) -> dict[str, Any]:
+    """Score a conversation by the form and comment (once; 409 if it was reviewed meanwhile)."""
+    return quality_reviews.review(api.principal(), conversation_id, api.body(app, ReviewBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/appeal", role="agent", methods=("POST",), body=AppealBody)
+def appeal_review(conversation_id: str) -> dict[str, Any]:
+    """The reviewed agent appeals, once (409 the second time)."""
+    return quality_reviews.appeal(api.principal(), conversation_id, api.body(app, AppealBody))
+
+
+@route(
+    app,
+    "/quality/reviews/{conversation_id}/decision",
+    role="supervisor",
+    methods=("POST",),
+    body=DecisionBody,
+)
+def decide_appeal(conversation_id: str) -> dict[str, Any]:
+    """Decide a pending appeal: upheld, or overturned with the corrected form."""
+    return quality_reviews.decide(api.principal(), conversation_id, api.body(app, DecisionBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/history", role="supervisor")
+def review_history(conversation_id: str) -> dict[str, Any]:
+    """The audit trail of a conversation's review and appeal."""
+    return {"items": quality_reviews.history(conversation_id)}
+
+
+@route(app, "/reports/quality", role="supervisor")
+def quality_report() -> dict[str, Any]:
+    """Quality scores ?by=agent|group over ?from=&to= (UTC days, default today): one Query."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality", role="agent")
+def my_quality() -> dict[str, Any]:
+    """My quality scores over ?from=&to= (UTC days, default today), and per day."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.agent_scores(api.principal().agent_id, first, last)
 
 
 # ---- SLA ------------------------------------------------------------------------------------------

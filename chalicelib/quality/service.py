@@ -20,7 +20,8 @@ from chalicelib.audit import service as audit
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.errors import DomainError
 from chalicelib.messages import iso, utcnow
-from chalicelib.quality.models import RULES_KIND, RULES_NAME, QualityRulesItem
+from chalicelib.quality import scorecards
+from chalicelib.quality.models import RULES_KIND, RULES_NAME, QualityRulesItem, ScoreCard
 from chalicelib.quality.rules import (
     InvalidQualityRules,
     QualityRuleSet,
@@ -157,10 +158,15 @@ def screen_reply(conversation: Conversation, text: str, *, closing: bool = False
     return [v.to_json() for v in violations]
 
 
-def record_sent(message: Message, warnings: list[dict[str, Any]]) -> None:
-    """Keep the warnings a reply was sent with on its message (one UpdateItem, only when any)."""
-    if warnings:
-        message.update(actions=[Message.quality.set(warnings)])
+def record_sent(conversation: Conversation, message: Message, violations: list[dict[str, Any]]) -> None:
+    """A sent reply's score card, kept on its message: the warnings it went out with and how long
+    the customer had waited (``conversation`` as it was before the reply)."""
+    scorecards.record_sent(message, scorecards.reply_card(conversation, violations, utcnow()))
+
+
+def on_conversation_closed(conversation: Conversation) -> ScoreCard:
+    """Score a conversation that just closed (subscriber of the close)."""
+    return scorecards.on_conversation_closed(conversation, ruleset())
 
 
 def reset() -> None:

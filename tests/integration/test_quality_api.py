@@ -140,6 +140,95 @@ def test_a_warned_reply_is_sent_and_keeps_its_warning(api, rules_saved):
         api("agent1"), "POST", f"/conversations/{cid}/reply", {"text": "您好，绝对没有质量问题"}
     )
     assert status == 202
-    assert [v["rule_id"] for v in body["message"]["quality"]] == ["absolute-claim"]
+    card = body["message"]["quality"]
+    assert [v["rule_id"] for v in card["violations"]] == ["absolute-claim"] and card["first_reply"] is True
+    assert card["response_seconds"] >= 0
     sent = [m for m in conversations.messages_of(cid) if m.direction == "out"]
-    assert len(sent) == 1 and sent[0].quality[0]["rule_id"] == "absolute-claim"
+    assert len(sent) == 1 and sent[0].quality["violations"][0]["rule_id"] == "absolute-claim"
+
+
+def close_after(api, phone: str, customer_text: str, replies: list[str], agent: str = "agent1") -> str:
+    cid = router.store(inbound("sms", phone, customer_text)).conversation.conversation_id
+    agent1 = api(agent)
+    for text in replies:
+        status, body = call(agent1, "POST", f"/conversations/{cid}/reply", {"text": text})
+        assert status == 202, body
+    assert call(agent1, "POST", f"/conversations/{cid}/close")[0] == 200
+    return cid
+
+
+def test_a_closed_conversation_gets_a_score_card_from_its_replies(api, rules_saved):
+    clean = close_after(api, "+15550300010", "在吗", ["您好，请问有什么可以帮您？", "好的，已经处理"])
+    status, card = call(api("agent1"), "GET", f"/quality/scorecards/{clean}")
+    assert status == 200
+    assert (card["score"], card["replies"], card["warnings"], card["greeting"]) == (100, 2, 0, True)
+    assert card["agent_id"] == "agent1" and card["first_response_seconds"] >= 0
+
+    warned = close_after(api, "+15550300011", "在吗", ["请稍等", "绝对没有质量问题", "绝对没有质量问题"])
+    card = call(api("supervisor"), "GET", f"/quality/scorecards/{warned}")[1]
+    assert card["greeting"] is False and card["warnings"] == 3
+    assert {(p["rule_id"], p["count"]) for p in card["penalties"]} == {("greeting", 1), ("absolute-claim", 2)}
+    assert card["score"] == 70 and "low_score" in card["reasons"] and card["review_queue"] == "pending"
+    assert call(api("agent2"), "GET", f"/quality/scorecards/{warned}")[0] == 403  # not their conversation
+    assert call(api("agent1"), "GET", "/quality/scorecards/cnv_missing")[0] == 404
+
+
+def test_a_complaint_goes_to_review_and_scores_add_up_per_agent_and_group(api, rules_saved):
+    # a complaint goes to after-sales (agent2)
+    a = close_after(api, "+15550300012", "我要投诉你们，再不处理我就打12315", ["您好，非常抱歉"], "agent2")
+    b = close_after(api, "+15550300013", "在吗", ["您好，绝对没有质量问题"])
+    supervisor = api("supervisor")
+    queue = call(supervisor, "GET", "/quality/reviews?queue=pending")[1]["items"]
+    by_id = {c["conversation_id"]: c for c in queue}
+    assert "complaint" in by_id[a]["reasons"] and "low_score" not in by_id[a]["reasons"]
+    assert [c["score"] for c in queue] == sorted(c["score"] for c in queue)  # lowest first
+    report = call(supervisor, "GET", "/reports/quality?by=agent")[1]
+    rows = {r["agent_id"]: (r["conversations"], r["average_score"], r["warnings"]) for r in report["items"]}
+    assert rows == {"agent1": (1, 90.0, 1), "agent2": (1, 100.0, 0)}
+    groups = call(supervisor, "GET", "/reports/quality?by=group")[1]["items"]
+    assert {g["group_id"]: g["conversations"] for g in groups} == {"presales": 1, "aftersales": 1}
+    mine = call(api("agent1"), "GET", "/me/quality")[1]
+    assert mine["conversations"] == 1 and mine["average_score"] == 90.0 and len(mine["days"]) == 1
+    assert call(api("agent1"), "GET", "/reports/quality")[0] == 403
+    assert call(supervisor, "GET", "/reports/quality?by=planet")[0] == 400
+    assert call(supervisor, "GET", "/reports/quality?from=2025-02-01&to=2025-01-01")[0] == 400
+    assert call(supervisor, "GET", "/reports/quality?from=yesterday")[0] == 400
+    assert b not in by_id or by_id[b]["reasons"] == ["sample"]  # 90 is not a low score
+
+
+def test_review_appeal_once_and_decision_are_audited(api, rules_saved):
+    cid = close_after(api, "+15550300014", "在吗", ["请稍等"])
+    supervisor, agent1 = api("supervisor"), api("agent1")
+    form = {"greeting": 1, "understanding": 3, "solution": 3, "attitude": 4, "compliance": 5}
+    assert call(agent1, "POST", f"/quality/reviews/{cid}", {"form": form})[0] == 403
+    assert (
+        call(agent1, "POST", f"/quality/reviews/{cid}/appeal", {"reason": "早"})[0] == 409
+    )  # nothing to appeal
+    assert call(supervisor, "POST", f"/quality/reviews/{cid}", {"form": {**form, "greeting": 6}})[0] == 400
+
+    status, card = call(supervisor, "POST", f"/quality/reviews/{cid}", {"form": form, "comment": "先问好"})
+    assert status == 200 and card["review"]["total"] == 64 and card["review_queue"] is None
+    assert call(supervisor, "POST", f"/quality/reviews/{cid}", {"form": form})[0] == 409
+
+    seen = call(agent1, "GET", f"/quality/scorecards/{cid}")[1]
+    assert seen["review"]["comment"] == "先问好"
+    assert call(api("agent2"), "POST", f"/quality/reviews/{cid}/appeal", {"reason": "x"})[0] == 403
+    status, card = call(
+        agent1, "POST", f"/quality/reviews/{cid}/appeal", {"reason": "客户一上来就发了订单号"}
+    )
+    assert status == 200 and card["review_queue"] == "appealed"
+    assert call(agent1, "POST", f"/quality/reviews/{cid}/appeal", {"reason": "again"})[0] == 409
+    appealed = call(supervisor, "GET", "/quality/reviews?queue=appealed")[1]["items"]
+    assert [c["conversation_id"] for c in appealed] == [cid]
+
+    assert call(supervisor, "POST", f"/quality/reviews/{cid}/decision", {"decision": "overturned"})[0] == 400
+    better = {**form, "greeting": 4}
+    status, card = call(
+        supervisor, "POST", f"/quality/reviews/{cid}/decision", {"decision": "overturned", "form": better}
+    )
+    assert status == 200 and card["review"]["total"] == 76 and card["appeal"]["decision"] == "overturned"
+    assert call(supervisor, "POST", f"/quality/reviews/{cid}/decision", {"decision": "upheld"})[0] == 409
+    history = call(supervisor, "GET", f"/quality/reviews/{cid}/history")[1]["items"]
+    assert [h["action"] for h in history] == ["quality.appeal_decided", "quality.appeal", "quality.review"]
+    mine = call(agent1, "GET", "/me/quality")[1]
+    assert mine["reviewed"] == 1 and mine["average_review"] == 76.0
