@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalice import Chalice, Response
-from chalice.app import SQSEvent
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import api, workspace
 from chalicelib.agents import service as agents
@@ -34,6 +34,9 @@ from chalicelib.api import (
 from chalicelib.assignment import service as assignment
 from chalicelib.audit import service as audit
 from chalicelib.auth import service as auth
+from chalicelib.bot import service as bot
+from chalicelib.bot import suggest as bot_suggest
+from chalicelib.bot.bodies import FlowSetUpdate
 from chalicelib.calendars import service as calendars
 from chalicelib.calendars.hours import CalendarUpdate
 from chalicelib.canned import service as canned
@@ -637,6 +640,54 @@ def my_quality() -> dict[str, Any]:
     q: Mapping[str, str] = api.request(app).query_params or {}
     first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
     return scorecards.agent_scores(api.principal().agent_id, first, last)
+
+
+# ---- the bot ----------------------------------------------------------------------------------------
+@route(app, "/admin/bot-flows", role="supervisor")
+def get_bot_flows() -> dict[str, Any]:
+    """The bot's multi-turn flows (order status, refund conditions, hours, tickets…) and their version."""
+    return bot.view(bot.current())
+
+
+@route(app, "/admin/bot-flows", role="admin", methods=("PUT",), body=FlowSetUpdate)
+def put_bot_flows() -> dict[str, Any]:
+    """Replace the whole set of bot flows; 409 if its version moved since it was read."""
+    b = api.body(app, FlowSetUpdate)
+    return bot.view(bot.save(b.version, b.flows, api.principal().agent_id))
+
+
+@route(app, "/reports/bot", role="supervisor")
+def bot_report() -> dict[str, Any]:
+    """The bot's counters for ?day=YYYY-MM-DD (UTC, default today): outcomes, articles, flows."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    day = sla_reports.parse_day(q.get("day"), sla_reports.utcnow().date())
+    return {"day": day.isoformat(), "counters": bot.stats(day.isoformat())}
+
+
+@route(app, "/bot/suggest", role=None)
+def bot_suggestions() -> Response:
+    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
+    req = api.request(app)
+    q: Mapping[str, str] = req.query_params or {}
+    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers))
+    return Response(body=body, status_code=status, headers=headers)
+
+
+@route(app, "/bot/suggest", role=None, methods=("OPTIONS",))
+def bot_suggestions_preflight() -> Response:
+    """CORS preflight of the widget's suggestion calls."""
+    req = api.request(app)
+    q: Mapping[str, str] = req.query_params or {}
+    site = q.get("site", "default")
+    return Response(
+        body="", status_code=204, headers=bot_suggest.cors_headers(site, req.headers.get("origin"))
+    )
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_bot_conversations(event: CloudWatchEvent) -> dict[str, int]:
+    """Conversations left with the bot and silent for 30 min end as abandoned (counted, closed)."""
+    return {"abandoned": bot.sweep_abandoned()}
 
 
 # ---- SLA ------------------------------------------------------------------------------------------

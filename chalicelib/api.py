@@ -216,6 +216,10 @@ def route(
                 return error(409, "reply_limit_reached", str(exc))
             except MediaUnavailable as exc:  # expired, refused, too large, or the local stack
                 return error(409, "media_unavailable", str(exc))
+            except DomainError as exc:
+                return Response(
+                    body={"error": exc.code, "message": exc.message, **exc.details}, status_code=exc.status
+                )
             except KeyError as exc:
                 return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
             except NotAllowed as exc:

@@ -63,6 +63,11 @@ def reset_caches() -> None:
     from chalicelib.quality import service as quality
 
     quality.reset()
+    from chalicelib.bot import knowledge
+    from chalicelib.bot import service as bot
+
+    bot.reset()
+    knowledge.use(None)
 
 
 _MOTO_LOCK = threading.RLock()

@@ -71,8 +71,9 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
         "created_at": item.get("created_at", {}).get("S"),
     }
     # Media and places the customer sent are stored as JSON text (JSONAttribute); pass them on
-    # so an app can render its own messages. Absent for plain text, so web's thread is unchanged.
-    for name in ("attachments", "location"):
+    # so an app can render its own messages; quick replies are the bot's buttons. Absent for plain
+    # text, so web's thread is unchanged.
+    for name in ("attachments", "location", "quick_replies"):
         raw = item.get(name, {}).get("S")
         if raw:
             try:

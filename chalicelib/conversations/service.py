@@ -29,6 +29,7 @@ from chalicelib.messages import DeliveryStatus, InboundMessage, iso, utcnow
 DEDUPE_TTL = timedelta(days=14)  # longer than SQS retention: a redelivery always finds its marker
 PREVIEW_CHARS = 120
 OPEN_ATTEMPTS = 8
+BOT_ACTIVE = "active"
 
 
 class ConversationClosed(Exception):
@@ -274,20 +275,23 @@ def _open(
             raise
         customer.refresh(consistent_read=True)
         return customer.open_conversation_id, None
-    due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
     kind = ranking.channel_type(msg.channel)
+    bot = placement.bot_first  # the bot holds it first: not queued, no first-response clock yet
+    due = None if bot else iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
     conversation = Conversation(
         new_id,
         customer_id=customer.customer_id,
         status=OPEN,
         group_id=placement.group_id,
         channel_type=kind,
-        queue_key=ranking.queue_key(placement.group_id, kind),
-        queue_rank=ranking.queue_rank(placement.priority, placement.vip, now),
-        queued_at=now,
+        queue_key=None if bot else ranking.queue_key(placement.group_id, kind),
+        queue_rank=None if bot else ranking.queue_rank(placement.priority, placement.vip, now),
+        queued_at=None if bot else now,
         priority=placement.priority,
         vip=placement.vip or None,
         bot_first=placement.bot_first or None,
+        bot_status=BOT_ACTIVE if bot else None,
+        bot_key=BOT_ACTIVE if bot else None,
         routed_by=dict(placement.reason) or None,
         tags=set(placement.tags) or None,
         created_at=now,
@@ -431,6 +435,7 @@ def save_outbound(
     now: str,
     *,
     mailbox: bool,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> Message:
     """Store an outbound message (status queued) at the sequence number ``conversation`` — the state
     an UpdateItem that took the number returned — now holds, with what the channel's sender needs
@@ -454,6 +459,7 @@ def save_outbound(
         status="queued",
         reply_context=reply_context or None,
         mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
+        quick_replies=quick_replies or None,
     )
     message.save(condition=Message.seq.does_not_exist())
     return message
@@ -471,6 +477,7 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
                 Conversation.closed_by.set(agent_id),
                 *dequeue_actions(),
                 Conversation.owner_key.remove(),
+                Conversation.bot_key.remove(),
             ],
             condition=Conversation.status == OPEN,
         )
@@ -610,3 +617,67 @@ def record_delivery(channel: str, account: str, report: DeliveryStatus) -> int:
             if not _is_condition_failure(exc):
                 raise
     return updated
+
+
+# ---- the bot's hold (chalicelib/bot) ---------------------------------------------------------------
+
+
+def hand_over_from_bot(conversation_id: str, summary: dict[str, Any]) -> Conversation | None:
+    """The bot lets go: the conversation joins its group's queue (in the order it arrived), its
+    first-response deadline starts now, and ``summary`` (what the bot tried) is kept for the agent.
+    Conditional on the bot still holding it; None when it no longer does (another delivery, an
+    agent, a close got there first)."""
+    now = iso(utcnow())
+    current = Conversation.get(conversation_id, consistent_read=True)
+    kind = current.channel_type or ranking.CHAT
+    due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[
+                Conversation.bot_key.remove(),
+                Conversation.bot_status.set("handed_off"),
+                Conversation.bot_summary.set(summary),
+                Conversation.queue_key.set(ranking.queue_key(current.group_id, kind)),
+                Conversation.queue_rank.set(
+                    ranking.queue_rank(current.priority, bool(current.vip), current.created_at)
+                ),
+                Conversation.queued_at.set(now),
+                Conversation.first_response_due.set(due),
+            ],
+            condition=(Conversation.bot_key == BOT_ACTIVE)
+            & (Conversation.status == OPEN)
+            & Conversation.assignee_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    return conversation
+
+
+def end_bot_hold(conversation_id: str, outcome: str, summary: dict[str, Any] | None = None) -> bool:
+    """The bot's part is over without a handoff (``outcome`` "resolved" or "abandoned", or
+    "taken_over" by an agent). False when the bot no longer held it."""
+    conversation = Conversation(conversation_id)
+    actions: list[Action] = [Conversation.bot_key.remove(), Conversation.bot_status.set(outcome)]
+    if summary is not None:
+        actions.append(Conversation.bot_summary.set(summary))
+    try:
+        conversation.update(actions=actions, condition=Conversation.bot_key == BOT_ACTIVE)
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def held_by_bot_since(before: str, limit: int = 100) -> list[str]:
+    """Conversations the bot holds whose last message is older than ``before`` (one Query on the
+    sparse by_bot index): what the abandoned-conversation sweep ends."""
+    return [
+        c.conversation_id
+        for c in Conversation.by_bot.query(
+            BOT_ACTIVE, Conversation.last_message_at < before, limit=limit
+        )
+    ]

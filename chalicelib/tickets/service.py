@@ -978,18 +978,19 @@ def ticket_accounts() -> set[str]:
     return {a.strip() for a in os.environ.get("OMNIFLOW_TICKET_ADDRESSES", "").split(",") if a.strip()}
 
 
-def on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
+def on_inbound(stored: conversations.Stored, msg: InboundMessage, *, answer_status: bool = True) -> None:
     """After the router stored a customer's message. Never raises: a failure here is logged and
-    must not send the message back to the queue (it is stored; a redelivery would be skipped)."""
+    must not send the message back to the queue (it is stored; a redelivery would be skipped).
+    ``answer_status`` False: the bot has answered the message already (its own ticket flow)."""
     if stored.duplicate or msg.type in ("status", "event") or conversations.spoken_by_agent(msg):
         return
     try:
-        _on_inbound(stored, msg)
+        _on_inbound(stored, msg, answer_status)
     except Exception:  # noqa: BLE001 — the message is stored; a retry would be skipped as a duplicate
         logger.exception("ticket hook failed", extra={"conversation_id": stored.conversation.conversation_id})
 
 
-def _on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
+def _on_inbound(stored: conversations.Stored, msg: InboundMessage, answer_status: bool = True) -> None:
     c = stored.conversation
     if msg.channel == "email" and msg.account in ticket_accounts():
         if not msg.reply_context.get("auto_submitted"):
@@ -1001,7 +1002,7 @@ def _on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
     linked = [tid for tid in sorted(c.ticket_ids or ())]
     for tid in linked:
         _customer_replied(tid, c, msg)
-    if rules.is_status_question(msg.text):
+    if answer_status and rules.is_status_question(msg.text):
         _answer_status(c, msg)
 
 

@@ -205,10 +205,19 @@ ROUTING_RULES: tuple[dict[str, Any], ...] = (
         "actions": {"tags": ["order-number"]},
     },
     {
+        # The bot (chalicelib/bot) takes first contact on the self-service accounts ("bot" of any
+        # channel). A deployment that wants it after hours adds bot_first to the rule below; the
+        # demo does not, so what the local stack does with a message never depends on the hour.
+        "rule_id": "bot-desk",
+        "name": "Bot first on the self-service accounts",
+        "match": {"accounts": ["bot"]},
+        "actions": {"bot_first": True},
+    },
+    {
         "rule_id": "after-hours-bot",
-        "name": "Bot first outside business hours",
+        "name": "Tag conversations opened outside business hours",
         "match": {"business_hours": {"state": "closed", "calendar": "cn-support"}},
-        "actions": {"bot_first": True, "tags": ["after-hours"]},
+        "actions": {"tags": ["after-hours"]},
     },
 )
 

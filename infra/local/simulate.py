@@ -78,6 +78,11 @@ def credentials(channel: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # WeChat Official Account
 # --------------------------------------------------------------------------------------------
+def _account_path(account: str) -> str:
+    """Webhook URLs name the channel account after the channel, except the default one."""
+    return "" if account == "default" else f"/{account}"
+
+
 def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
@@ -108,8 +113,10 @@ def wechat_request(
     to_user: str = DEFAULT_WECHAT_TO,
     msg_id: str | None = None,
     xml: str | None = None,
+    account: str = "default",
 ) -> PreparedRequest:
-    """POST /webhooks/wechat as WeChat sends it: signed query, plaintext or AES ("safe mode") body."""
+    """POST /webhooks/wechat[/<account>] as WeChat sends it: signed query, plaintext or AES ("safe
+    mode") body."""
     from wechatpy.crypto import WeChatCrypto
     from wechatpy.utils import WeChatSigner
 
@@ -127,7 +134,7 @@ def wechat_request(
         body = f"<xml><ToUserName>{_cdata(to_user)}</ToUserName><Encrypt>{_cdata(encrypted)}</Encrypt></xml>"
     return PreparedRequest(
         "POST",
-        f"{target.base_url}/webhooks/wechat?{urlencode(query)}",
+        f"{target.base_url}/webhooks/wechat{_account_path(account)}?{urlencode(query)}",
         {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"},
         body.encode("utf-8"),
     )
@@ -137,7 +144,13 @@ def wechat_request(
 # SMS (Twilio)
 # --------------------------------------------------------------------------------------------
 def sms_request(
-    target: Target, creds: Mapping[str, str], *, sender: str, text: str, message_sid: str | None = None
+    target: Target,
+    creds: Mapping[str, str],
+    *,
+    sender: str,
+    text: str,
+    message_sid: str | None = None,
+    account: str = "default",
 ) -> PreparedRequest:
     """Twilio's incoming-message webhook: a form post signed over the public URL and the params."""
     from twilio.request_validator import RequestValidator
@@ -157,12 +170,11 @@ def sms_request(
         "From": sender,
         "ApiVersion": "2010-04-01",
     }
-    signature = RequestValidator(creds["auth_token"]).compute_signature(
-        f"{target.public_url}/webhooks/sms", params
-    )
+    path = f"/webhooks/sms{_account_path(account)}"
+    signature = RequestValidator(creds["auth_token"]).compute_signature(f"{target.public_url}{path}", params)
     return PreparedRequest(
         "POST",
-        f"{target.base_url}/webhooks/sms",
+        f"{target.base_url}{path}",
         {
             "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
             "X-Twilio-Signature": signature,

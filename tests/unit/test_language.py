@@ -79,8 +79,14 @@ def test_default_synonyms_rewrite_colloquial_words_to_one_form() -> None:
     assert synonyms.rewrite(fold("咋退錢")) == "怎么退款"
     assert synonyms.rewrite(fold("啥时候到")) == "什么时候到"
     assert synonyms.rewrite("物流信息") == "快递信息"
-    assert synonyms.rewrite("where is my package") == "where is my parcel"
     assert synonyms.rewrite("packaged") == "packaged"  # English words match whole
+
+
+def test_english_terms_rewrite_to_the_chinese_term_so_keywords_match_across_languages() -> None:
+    synonyms = default_synonyms()
+    assert synonyms.rewrite("where is my package") == "where is my 快递"
+    assert synonyms.rewrite(fold("Can I get a REFUND")) == "can i get a 退款"
+    assert synonyms.rewrite("does it support android") == "does it support android"
 
 
 def test_a_member_inside_a_longer_word_is_not_rewritten() -> None:
