@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent eval-kb eval-quality replay-dlq deploy clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent eval-kb eval-quality eval-sentiment replay-dlq deploy clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
@@ -27,6 +27,7 @@ help:
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make eval-quality quality phrase matching through disguise: recall and false alarms (EVAL_ARGS=--errors)"
 	@echo "make eval-kb     KB search: right answers, top-3, right silence, wrong answers (EVAL_ARGS=--errors|--sweep)"
+	@echo "make eval-sentiment customer-message sentiment: 5-fold accuracy, negative recall (EVAL_ARGS=--errors|--train|--data F)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
@@ -93,6 +94,10 @@ eval-quality: venv
 # docs/kb.md: the dev set tunes the answer thresholds (--sweep), the held-out set is never tuned on.
 eval-kb: venv
 	$(PY) -m chalicelib.kb.evaluate $(EVAL_ARGS)
+
+# tests/data/sentiment/messages.tsv: --train retrains chalicelib/assist/sentiment_model.json.
+eval-sentiment: venv
+	$(PY) -m chalicelib.assist.evaluate $(EVAL_ARGS)
 
 # STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
 replay-dlq: venv
