@@ -60,10 +60,23 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
     vip = tier == "vip" or "vip" in tags
+    rule_set = rules.ruleset()
+    mood = None
+    if msg.text and rules.wants_sentiment(rule_set):
+        from chalicelib.assist import sentiment
+
+        mood = sentiment.analyse(msg.text)
     context = rules.RoutingContext(
-        text=msg.text or "", channel=msg.channel, account=msg.account, tier=tier, tags=tags, at=utcnow()
+        text=msg.text or "",
+        channel=msg.channel,
+        account=msg.account,
+        tier=tier,
+        tags=tags,
+        at=utcnow(),
+        sentiment=mood.label if mood else None,
+        risk=mood.risk if mood else None,
     )
-    decision = rules.decide(rules.ruleset(), context, rules.calendars())
+    decision = rules.decide(rule_set, context, rules.calendars())
     reason: list[tuple[str, str]] = []
     if decision.matched:
         reason.append(("rules", ",".join(decision.matched)))
