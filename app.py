@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import api, workspace
+from chalicelib import api, kb, workspace
 from chalicelib.agents import service as agents
 from chalicelib.api import (
     AgentConfigBody,
@@ -51,6 +51,10 @@ from chalicelib.db import to_json
 from chalicelib.feed import service as feed
 from chalicelib.identity import profile
 from chalicelib.identity import service as identity
+from chalicelib.kb import params as kb_api
+from chalicelib.kb import service as kb_service
+from chalicelib.kb import stats as kb_stats
+from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.media import service as media
 from chalicelib.observability import invocation, metrics
 from chalicelib.orders import service as orders
@@ -640,6 +644,133 @@ def my_quality() -> dict[str, Any]:
     q: Mapping[str, str] = api.request(app).query_params or {}
     first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
     return scorecards.agent_scores(api.principal().agent_id, first, last)
+
+
+# ---- knowledge base ---------------------------------------------------------------------------------
+# Agents (and the bot) read and search; supervisors and admins write articles; admins the synonyms.
+@route(app, "/kb/search", role="agent")
+def search_kb() -> dict[str, Any]:
+    """Published articles for ?q= (&language= the asker's, a preference; &limit=; &channel=) and a
+    confident answer or null."""
+    q = kb_api.SearchQuery.from_params(api.request(app).query_params or {})
+    return kb.search(q.q, language=q.language, limit=q.limit, channel=q.channel).to_dict()
+
+
+@route(app, "/kb/articles", role="agent")
+def list_kb_articles() -> dict[str, Any]:
+    """Articles (?status=draft|published|archived), most recently changed first."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return {"items": kb_service.listing(q.get("status") or None)}
+
+
+@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody)
+def create_kb_article() -> Response:
+    """A new article (version 1), a draft or published at once."""
+    p = api.principal()
+    article = kb_service.create(p.agent_id, p.allows("supervisor"), api.body(app, ArticleBody))
+    return Response(body=kb_service.summary(article), status_code=201)
+
+
+@route(app, "/kb/articles/{article_id}", role="agent")
+def get_kb_article(article_id: str) -> dict[str, Any]:
+    """An article's head, or ?version=N as saved then; reading the head counts a view."""
+    version = kb_api.int_param(api.request(app).query_params or {}, "version")
+    found = kb_service.read(article_id, version)
+    if version is None:
+        kb_stats.record(article_id, kb_stats.VIEWS)
+    return found
+
+
+@route(app, "/kb/articles/{article_id}", role="supervisor", methods=("PUT",), body=ArticleChanges)
+def update_kb_article(article_id: str) -> dict[str, Any]:
+    """A new version with the fields given (409 if ``version`` is not the head)."""
+    p = api.principal()
+    changes = api.body(app, ArticleChanges)
+    return kb_service.summary(kb_service.update(p.agent_id, p.allows("supervisor"), article_id, changes))
+
+
+@route(app, "/kb/articles/{article_id}/publish", role="supervisor", methods=("POST",))
+def publish_kb_article(article_id: str) -> dict[str, Any]:
+    """The head version goes live: searchable on every warm Lambda within seconds."""
+    p = api.principal()
+    return kb_service.summary(kb_service.publish(p.agent_id, p.allows("supervisor"), article_id))
+
+
+@route(app, "/kb/articles/{article_id}/archive", role="supervisor", methods=("POST",))
+def archive_kb_article(article_id: str) -> dict[str, Any]:
+    """Out of search at once, kept with its history."""
+    p = api.principal()
+    return kb_service.summary(kb_service.archive(p.agent_id, p.allows("supervisor"), article_id))
+
+
+@route(app, "/kb/articles/{article_id}/rollback", role="supervisor", methods=("POST",), body=RollbackBody)
+def rollback_kb_article(article_id: str) -> dict[str, Any]:
+    """A new version with the content of an earlier one (live at once if the article is published)."""
+    p = api.principal()
+    version = api.body(app, RollbackBody).version
+    return kb_service.summary(kb_service.rollback(p.agent_id, p.allows("supervisor"), article_id, version))
+
+
+@route(app, "/kb/articles/{article_id}/versions", role="agent")
+def kb_article_versions(article_id: str) -> dict[str, Any]:
+    """Every version: who saved it, when, what changed."""
+    return {"article_id": article_id, "versions": kb_service.versions(article_id)}
+
+
+@route(app, "/kb/articles/{article_id}/diff", role="agent")
+def kb_article_diff(article_id: str) -> dict[str, Any]:
+    """What changed between ?from=N and ?to=M."""
+    params: Mapping[str, str] = api.request(app).query_params or {}
+    a, b = kb_api.int_param(params, "from", required=True), kb_api.int_param(params, "to", required=True)
+    return kb_service.diff(article_id, int(a or 0), int(b or 0))
+
+
+@route(app, "/kb/articles/{article_id}/history", role="supervisor")
+def kb_article_history(article_id: str) -> dict[str, Any]:
+    """The article's audit trail."""
+    return {"article_id": article_id, "history": kb_service.history(article_id)}
+
+
+@route(app, "/kb/articles/{article_id}/feedback", role="agent", methods=("POST",), body=FeedbackBody)
+def kb_article_feedback(article_id: str) -> dict[str, Any]:
+    """Helpful or not (counted on the article)."""
+    helpful = api.body(app, FeedbackBody).helpful
+    kb_service.load(article_id)
+    kb_stats.record(article_id, kb_stats.HELPFUL if helpful else kb_stats.NOT_HELPFUL)
+    return {"article_id": article_id, "helpful": helpful}
+
+
+@route(app, "/kb/articles/{article_id}/stats", role="supervisor")
+def kb_article_stats(article_id: str) -> dict[str, Any]:
+    """Views, bot answers, helpful / not helpful, handoffs: totals and per day."""
+    kb_service.load(article_id)
+    return kb_stats.article_stats(article_id)
+
+
+@route(app, "/kb/stats", role="supervisor")
+def kb_all_stats() -> dict[str, Any]:
+    """Every article's figures for ?period=total (default) or a day (YYYY-MM-DD)."""
+    period = kb_api.period_param(api.request(app).query_params or {})
+    return {"period": period, "items": kb_stats.all_stats(period)}
+
+
+@route(app, "/kb/unanswered", role="supervisor")
+def kb_unanswered() -> dict[str, Any]:
+    """Questions the KB had no answer for in the last ?days= (default 7), grouped by meaning."""
+    days = kb_api.int_param(api.request(app).query_params or {}, "days", low=1, high=90) or 7
+    return kb_stats.unanswered(days)
+
+
+@route(app, "/kb/synonyms", role="supervisor")
+def get_kb_synonyms() -> dict[str, Any]:
+    """The admins' synonym groups (added to the built-in ones) and their version."""
+    return kb_service.synonyms_view()
+
+
+@route(app, "/kb/synonyms", role="admin", methods=("PUT",), body=SynonymsBody)
+def put_kb_synonyms() -> dict[str, Any]:
+    """Replace the synonym groups; 409 if the version moved since it was read."""
+    return kb_service.save_synonyms(api.principal().agent_id, api.body(app, SynonymsBody))
 
 
 # ---- the bot ----------------------------------------------------------------------------------------

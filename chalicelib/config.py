@@ -37,6 +37,7 @@ class Settings:
     intent_backend: str = "builtin"
     ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
     media_bucket: str = ""  # customers' files copied from the platforms (infra/data.yaml MediaBucket)
+    kb_backend: str = "builtin"  # knowledge-base search backend (chalicelib/kb/search.py)
 
     @property
     def prefix(self) -> str:
@@ -98,6 +99,7 @@ def settings() -> Settings:
         intent_backend=env.get("OMNIFLOW_INTENT_BACKEND") or "builtin",
         ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
         media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
+        kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
     )
 
 

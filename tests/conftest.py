@@ -68,6 +68,9 @@ def reset_caches() -> None:
 
     bot.reset()
     knowledge.use(None)
+    from chalicelib.kb import searcher as kb_searcher
+
+    kb_searcher.reset()
 
 
 _MOTO_LOCK = threading.RLock()

@@ -40,6 +40,7 @@ class Reply:
     options: tuple[str, ...] = ()
     footer: str | None = None
     option_hint: str | None = None  # "reply with a number" (numbered channels only)
+    markdown: bool = True  # False: ``body`` is plain text already (a ticket list's "#10001" is no heading)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def render(reply: Reply, channel: str) -> Rendered:
         buttons = tuple({"title": o, "payload": str(i)} for i, o in enumerate(options, 1))
         return Rendered(shorten("\n\n".join(p for p in parts if p), MAX_TEXT * 2), buttons)
     links = "html" if channel in LINK_CHANNELS else "text"
-    body = plain(reply.body, links=links)
+    body = plain(reply.body, links=links) if reply.markdown else reply.body.strip()
     numbered = "\n".join(f"{i}. {o}" for i, o in enumerate(options, 1))
     tail = "\n".join(p for p in (numbered, reply.option_hint if options else None, reply.footer) if p)
     if channel == "sms":

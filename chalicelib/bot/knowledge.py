@@ -10,7 +10,6 @@ either pydantic models or plain dicts serve.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +48,13 @@ class KnowledgeBase(Protocol):
     ) -> Any: ...
 
     def get_article(self, article_id: str) -> Any: ...
+
+    def record(self, article_id: str, counter: str) -> None: ...
+
+
+# The KB's usage counters (chalicelib/kb/stats.py) the bot moves.
+SHOWN, BOT_ANSWERS, HELPFUL, NOT_HELPFUL = "shown", "bot_answers", "helpful", "not_helpful"
+HANDOFFS = "handoffs"
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -91,16 +97,31 @@ def as_article(raw: Any) -> Article | None:
     )
 
 
-class _Missing:
-    """No knowledge base deployed: nothing is ever found, so the bot offers a human."""
+class _Builtin:
+    """``chalicelib.kb``: its search, its live (published) article read, its usage counters."""
 
     def search(
-        self, query: str, *, language: str | None = None, limit: int = 5, channel: str | None = None
+        self,
+        query: str,
+        *,
+        language: str | None = None,
+        limit: int = 5,
+        channel: str | None = None,
+        record: bool = True,
     ) -> Any:
-        return Found()
+        from chalicelib import kb
+
+        return kb.search(query, language=language, limit=limit, channel=channel, record=record)
 
     def get_article(self, article_id: str) -> Any:
-        return None
+        from chalicelib import kb
+
+        return kb.published_article(article_id)
+
+    def record(self, article_id: str, counter: str) -> None:
+        from chalicelib.kb import stats
+
+        stats.record(article_id, counter)
 
 
 _installed: KnowledgeBase | None = None
@@ -112,42 +133,30 @@ def use(kb: KnowledgeBase | None) -> None:
     _installed = kb
 
 
-READERS = ("get_article", "published_article", "read_article", "article")
-
-
-class _Module:
-    """``chalicelib.kb``'s functions behind the interface (its article reader by any of
-    ``READERS``' names)."""
-
-    def __init__(self, module: Any, reader: str) -> None:
-        self._module, self._reader = module, reader
-
-    def search(
-        self, query: str, *, language: str | None = None, limit: int = 5, channel: str | None = None
-    ) -> Any:
-        return self._module.search(query, language=language, limit=limit, channel=channel)
-
-    def get_article(self, article_id: str) -> Any:
-        return getattr(self._module, self._reader)(article_id)
-
-
 def knowledge_base() -> KnowledgeBase:
-    """The installed knowledge base, else ``chalicelib.kb`` (its service module), else none."""
-    if _installed is not None:
-        return _installed
-    for name in ("chalicelib.kb.service", "chalicelib.kb"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        reader = next((r for r in READERS if callable(getattr(module, r, None))), None)
-        if callable(getattr(module, "search", None)) and reader is not None:
-            return _Module(module, reader)
-    return _Missing()
+    """The installed knowledge base, else ``chalicelib.kb``."""
+    return _installed if _installed is not None else _Builtin()
 
 
-def search(query: str, *, language: str | None, limit: int, channel: str | None) -> Found:
-    return as_found(knowledge_base().search(query, language=language, limit=limit, channel=channel))
+def search(
+    query: str, *, language: str | None, limit: int, channel: str | None, record: bool = True
+) -> Found:
+    """``record`` False: a search that is no question (a visitor still typing) is not counted as
+    unanswered."""
+    kb = knowledge_base()
+    if record or not isinstance(kb, _Builtin):
+        return as_found(kb.search(query, language=language, limit=limit, channel=channel))
+    return as_found(kb.search(query, language=language, limit=limit, channel=channel, record=False))
+
+
+def record(article_id: str, counter: str) -> None:
+    """Move one of the article's usage counters. Never raises: a counter must not undo an answer."""
+    try:
+        knowledge_base().record(article_id, counter)
+    except Exception as exc:  # noqa: BLE001
+        from chalicelib.observability import logger
+
+        logger.warning("kb counter failed", extra={"counter": counter, "error": type(exc).__name__})
 
 
 def article(article_id: str) -> Article | None:

@@ -6,8 +6,10 @@
   it handled, so a redelivered message is answered once.
 - ``FlowSetItem`` (``config`` table, kind ``bot-flows``): the admin-edited flows, one versioned item.
 - ``BotStat`` (``bot-stats`` table): per-day counters by atomic ADD — outcomes (resolved by the
-  bot, handed off, abandoned), answers, suggestions, and per article shown / answered / helpful /
-  not helpful / handed off after. What the analytics capability reads.
+  bot, handed off, abandoned, taken over), answers, suggestions, nothing found, per channel and per
+  flow (started, completed, failed, cancelled, timed out, helpful). What the analytics capability
+  reads; per-article figures (shown, bot answers, helpful, handoffs after) are the knowledge base's
+  own usage counters (``chalicelib/kb/stats.py``).
 - ``RateBucket`` (``state`` table, key ``ratelimit#…``, TTL): token buckets of public endpoints.
 """
 
@@ -68,7 +70,7 @@ class BotStat(Model):
     Meta = meta("bot-stats")
 
     day = UnicodeAttribute(hash_key=True)  # YYYY-MM-DD (UTC)
-    key = UnicodeAttribute(range_key=True)  # "outcomes" | "article#<id>" | "flow#<id>" | "channel#<ch>"
+    key = UnicodeAttribute(range_key=True)  # "outcomes" | "flow#<id>" | "channel#<channel>"
     conversations = NumberAttribute(null=True)
     resolved = NumberAttribute(null=True)
     handed_off = NumberAttribute(null=True)

@@ -171,9 +171,24 @@ def reset() -> None:
 
 
 # ---- counters ----------------------------------------------------------------------------------------
+KB_COUNTERS = {
+    "shown": knowledge.SHOWN,
+    "answered": knowledge.BOT_ANSWERS,
+    "helpful": knowledge.HELPFUL,
+    "not_helpful": knowledge.NOT_HELPFUL,
+    "handoffs_after": knowledge.HANDOFFS,
+}
+
+
 def count(key: str, **fields: int) -> None:
-    """Add to today's counters under ``key`` (one UpdateItem, atomic ADD). Never raises: a
-    counter must not undo a conversation's turn."""
+    """Add to today's counters under ``key`` (one UpdateItem, atomic ADD); an article's go to the
+    knowledge base's own usage counters (``article#<id>``). Never raises: a counter must not undo
+    a conversation's turn."""
+    if key.startswith("article#"):
+        for name, n in fields.items():
+            for _ in range(n):
+                knowledge.record(key.removeprefix("article#"), KB_COUNTERS[name])
+        return
     try:
         BotStat(utcnow().date().isoformat(), key).update(
             actions=[getattr(BotStat, name).add(value) for name, value in fields.items()]
@@ -380,14 +395,13 @@ def handle(c: Conversation, msg: InboundMessage, seq: int) -> bool:
         turn = Turn(handoff="error")
     if not memory.save(previous, now):
         return True  # another delivery of this message got there first
-    for key, fields in [*memory.pending, *turn.counters]:
-        count(key, **fields)
     if turn.handoff is not None:
         hand_off(c, memory, turn.handoff, message, msg.channel, now, reply=turn.reply)
-        return True
-    if turn.reply is not None:
-        send(c, turn.reply, msg.channel)
-    if turn.resolved is not None:
+    elif turn.reply is not None:
+        send(c, turn.reply, msg.channel)  # the customer's answer first; bookkeeping after
+    for key, fields in [*memory.pending, *turn.counters]:
+        count(key, **fields)
+    if turn.handoff is None and turn.resolved is not None:
         resolve(c, memory, turn.resolved, msg.channel, now)
     return True
 
@@ -452,7 +466,7 @@ def decide(c: Conversation, memory: Memory, msg: InboundMessage, message: str, n
 
 def _search(memory: Memory, message: str, channel: str, prefix: str = "") -> Turn:
     language = memory.language
-    found = knowledge.search(message, language=language, limit=5, channel=channel)
+    found = knowledge.search(message, language=language, limit=5, channel=channel)  # a miss is counted
     plan = after_search(found, min_score=min_suggest_score())
     if plan.kind == "answer" and plan.article_id:
         return _answer(memory, plan.article_id, channel, prefix)
@@ -573,7 +587,7 @@ def _act(c: Conversation, memory: Memory, turn: FlowTurn, now: datetime) -> Turn
         )
     memory.failures = 0
     memory.awaiting = key
-    out = Turn(reply=Reply(body, footer=bot_text.say("solved?", language)))
+    out = Turn(reply=Reply(body, footer=bot_text.say("solved?", language), markdown=False))
     out.add(key, completed=1)
     return out
 
@@ -667,6 +681,7 @@ def hand_off(
     moved = conversations.hand_over_from_bot(c.conversation_id, summary)
     if moved is None:
         return None
+    send(c, reply or Reply(bot_text.say("handoff", memory.language)), channel)
     conversations.add_note(c.conversation_id, "bot", summary_note(summary))
     assignment.entered_queue(moved)
     sla.start_first_response_clock(moved)
@@ -680,7 +695,6 @@ def hand_off(
     _outcome(channel, handed_off=1)
     for shown in memory.shown:
         count(f"article#{shown['article_id']}", handoffs_after=1)
-    send(c, reply or Reply(bot_text.say("handoff", memory.language)), channel)
     logger.info("bot handoff", extra={"conversation_id": c.conversation_id, "reason": reason})
     return moved
 

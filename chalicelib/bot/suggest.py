@@ -109,7 +109,7 @@ def suggest(site: str | None, query: str | None, headers: Mapping[str, str]) -> 
     if not MIN_QUERY <= len(text) <= MAX_QUERY:
         raise Invalid(f"q must be {MIN_QUERY}..{MAX_QUERY} characters")
     take("suggest", f"{site}#{who}")
-    found = knowledge.search(text, language=None, limit=LIMIT, channel="web")
+    found = knowledge.search(text, language=None, limit=LIMIT, channel="web", record=False)  # still typing
     return {
         "query": text,
         "suggestions": [

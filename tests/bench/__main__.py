@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "quality")
+SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "bot", "quality")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                     "throughput",
                     lambda: throughput.run(stack, builders, args.messages, SEQ_THROUGHPUT, summary),
                 )
+
+    if "bot" in args.sections:  # on the local stack (its own moto server), after the in-process ones
+        from tests.bench import bot
+
+        timed("bot", lambda: bot.run(summary))
 
     load_after = os.getloadavg()
     results["meta"].update(

@@ -46,6 +46,10 @@ class MemoryKB:
     margin: float = 1.3
     articles: dict[str, MemoryArticle] = field(default_factory=dict)
     searches: list[str] = field(default_factory=list)
+    recorded: Counter[tuple[str, str]] = field(default_factory=Counter)  # (article id, counter)
+
+    def record(self, article_id: str, counter: str) -> None:
+        self.recorded[(article_id, counter)] += 1
 
     def add(
         self, article_id: str, title: str, body: str, questions: list[str] | None = None, **kw: Any

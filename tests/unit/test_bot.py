@@ -243,6 +243,11 @@ def test_wechat_gets_links_it_can_show_and_numbered_options():
     )
 
 
+def test_plain_text_bodies_are_not_read_as_markdown():
+    tickets = Reply("您的工单进度：\n#10001（漏水）：处理中", markdown=False)
+    assert render(tickets, "sms").text == "您的工单进度：\n#10001（漏水）：处理中"
+
+
 def test_markdown_headings_and_images_become_text():
     assert plain("# 退货\n![图](x.png)\n> 注意") == "【退货】\n图\n注意"
 
