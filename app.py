@@ -32,6 +32,8 @@ from chalicelib.api import (
     route,
 )
 from chalicelib.assignment import service as assignment
+from chalicelib.assist import suggestions
+from chalicelib.assist.bodies import SuggestionUsedBody
 from chalicelib.audit import service as audit
 from chalicelib.auth import service as auth
 from chalicelib.bot import service as bot
@@ -562,6 +564,39 @@ def put_calendar(calendar_name: str) -> dict[str, Any]:
     """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
     b = api.body(app, CalendarUpdate)
     return calendars.put_calendar(calendar_name, b, api.principal().agent_id)
+
+
+# ---- agent assist ------------------------------------------------------------------------------------
+@route(app, "/conversations/{conversation_id}/suggestions", role="agent")
+def conversation_suggestions(conversation_id: str) -> dict[str, Any]:
+    """Articles and canned replies for the composer: ?q= as the agent types, else for the customer's
+    last turns (?limit=, default 3)."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return suggestions.suggest(p, c, q.get("q"), workspace.page_size(q.get("limit"), default=3))
+
+
+@route(
+    app,
+    "/conversations/{conversation_id}/suggestions/used",
+    role="agent",
+    methods=("POST",),
+    body=SuggestionUsedBody,
+)
+def suggestion_used(conversation_id: str) -> dict[str, Any]:
+    """The agent inserted a suggested article or canned reply (the acceptance rate counts it)."""
+    p, c, b = api.principal(), conversations.get(conversation_id), api.body(app, SuggestionUsedBody)
+    workspace.check_access(p, c)
+    return suggestions.used(p, c, b.kind, b.item_id)
+
+
+@route(app, "/reports/suggestions", role="supervisor")
+def suggestion_report() -> dict[str, Any]:
+    """Suggestions shown and used per kind over ?from=&to= (UTC days, default today): acceptance rate."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return suggestions.acceptance(first, last)
 
 
 # ---- quality inspection ------------------------------------------------------------------------------

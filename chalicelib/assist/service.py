@@ -4,8 +4,12 @@ console shows beside it: the badge, the one-click fills). The agent's console he
 (feed ``assist.analysis``); when the customer is getting angrier the conversation is marked
 ``mood = rising_anger`` and the agent and the supervisors hear of it (``conversation.anger``).
 
+The same turn pushes suggested articles for what the customer has been asking
+(``assist.suggestions``, see suggestions.py).
+
 Cost per customer message: one Query (the conversation's last messages, newest first, for the
-repeated-question and trend signals) and one UpdateItem; a second UpdateItem when the mood turns.
+repeated-question and trend signals and the suggestions' query) and one UpdateItem; a second
+UpdateItem when the mood turns; a KB search on the warm in-memory index and one counter ADD.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.assist import entities, sentiment
+from chalicelib.assist import entities, sentiment, suggestions
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.feed import service as feed
 from chalicelib.messages import iso, utcnow
@@ -48,16 +52,15 @@ def on_customer_message(conversation: Conversation, message: Message) -> dict[st
 
 
 def _analyse(conversation: Conversation, message: Message) -> dict[str, Any]:
-    recent = [
-        m
-        for m in Message.query(
+    before = list(
+        Message.query(
             conversation.conversation_id,
             Message.seq < int(message.seq),
             scan_index_forward=False,
             limit=RECENT,
         )
-        if m.direction == "in"
-    ]
+    )
+    recent = [m for m in before if m.direction == "in"]
     earlier = [
         m.assist["sentiment"] for m in recent if isinstance(m.assist, dict) and "sentiment" in m.assist
     ]
@@ -99,4 +102,5 @@ def _analyse(conversation: Conversation, message: Message) -> dict[str, Any]:
         )
     elif result.label == "positive" and conversation.mood == RISING:
         conversation.update(actions=[Conversation.mood.remove(), Conversation.mood_at.remove()])
+    suggestions.on_customer_message(conversation, message, before)
     return analysis
