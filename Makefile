@@ -22,7 +22,7 @@ PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 help:
 	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
 	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
-	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make eval-quality quality phrase matching through disguise: recall and false alarms (EVAL_ARGS=--errors)"
@@ -80,6 +80,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) -m tests.bench $(BENCH_ARGS)

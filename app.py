@@ -13,7 +13,10 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import api, kb, workspace
+from chalicelib import api, bootstrap, kb, workspace
+from chalicelib import openapi as openapi_doc
+from chalicelib import queries as Q
+from chalicelib import responses as R
 from chalicelib.agents import service as agents
 from chalicelib.api import (
     AgentConfigBody,
@@ -48,11 +51,11 @@ from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.conversations import actions as conversation_actions
+from chalicelib.conversations import merge as customer_merge
 from chalicelib.conversations import service as conversations
-from chalicelib.db import to_json
+from chalicelib.db import identity_map, to_json
 from chalicelib.feed import service as feed
 from chalicelib.identity import profile
-from chalicelib.identity import service as identity
 from chalicelib.kb import params as kb_api
 from chalicelib.kb import service as kb_service
 from chalicelib.kb import stats as kb_stats
@@ -84,6 +87,7 @@ from chalicelib.tickets.bodies import (
 )
 
 app = Chalice(app_name="omniflow")
+bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
 app.api.binary_types = []  # every API body is JSON text
 S = settings()
 
@@ -91,28 +95,30 @@ S = settings()
 @app.middleware("all")
 def observe(event: Any, get_response: Any) -> Any:
     """Every invocation, whatever its trigger, logs with its own Lambda context and none of the
-    previous one's keys; EMF metrics are flushed after it."""
+    previous one's keys, and its own identity map (one read per fact, dropped at its end); EMF
+    metrics are flushed after it."""
     try:
-        return invocation(event, get_response)
+        with identity_map():
+            return invocation(event, get_response)
     finally:
         metrics.flush_metrics()
 
 
 # ---- public ----------------------------------------------------------------------------------------
-@route(app, "/health", role=None)
+@route(app, "/health", role=None, response=R.HEALTH)
 def health() -> dict[str, str]:
     """Liveness and readiness: answers once DynamoDB is reachable."""
     agents.get_agent("__health__")
     return {"status": "ok", "stage": S.stage}
 
 
-@route(app, "/openapi.json", role=None)
+@route(app, "/openapi.json", role=None, response=R.OPENAPI)
 def openapi() -> dict[str, Any]:
     """The OpenAPI document of this API."""
-    return api.openapi("Omniflow agent API", "0.1.0")
+    return openapi_doc.document("Omniflow agent API", "0.1.0")
 
 
-@route(app, "/auth/login", role=None, methods=("POST",), body=LoginBody)
+@route(app, "/auth/login", role=None, methods=("POST",), body=LoginBody, response=R.LOGIN, errors=(401,))
 def login() -> dict[str, Any]:
     """Exchange username and password for Cognito tokens."""
     b = api.body(app, LoginBody)
@@ -120,7 +126,7 @@ def login() -> dict[str, Any]:
 
 
 # ---- agent workspace ---------------------------------------------------------------------------------
-@route(app, "/me", role="agent")
+@route(app, "/me", role="agent", response=R.ME)
 def me() -> dict[str, Any]:
     """The signed-in agent's profile, role and skill groups."""
     p = api.principal()
@@ -134,66 +140,70 @@ def me() -> dict[str, Any]:
     }
 
 
-@route(app, "/me/presence", role="agent", methods=("PUT",), body=PresenceBody)
+@route(app, "/me/presence", role="agent", methods=("PUT",), body=PresenceBody, response=R.AGENT)
 def set_my_presence() -> dict[str, Any]:
     """Online (takes work), away or offline (hands open conversations back to the queue)."""
     agent = assignment.set_presence(api.principal().agent_id, api.body(app, PresenceBody).presence)
     return workspace.agent_view(agent)
 
 
-@route(app, "/events", role="agent")
+@route(app, "/events", role="agent", query=Q.EventsQuery, response=R.EVENTS)
 def events() -> dict[str, Any]:
     """Real-time feed: events for me, my skill groups (and supervisors) after ?cursor=; without a
     cursor, none and a cursor from now. Poll every 1 s (docs/realtime.md)."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    return feed.read(api.principal(), q.get("cursor"))
+    return feed.read(api.principal(), api.query(app, Q.EventsQuery).cursor)
 
 
-@route(app, "/conversations", role="agent")
+@route(app, "/conversations", role="agent", query=Q.InboxQuery, response=R.INBOX, errors=(404,))
 def list_conversations() -> dict[str, Any]:
     """Inbox: ?view=mine | queue (my groups', or ?group=) | all (supervisors; ?status=open|closed);
     filters ?channel= ?priority= ?tag=; ?limit= and ?cursor= page."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
+    q = api.query(app, Q.InboxQuery)
     filters = workspace.InboxFilters(
-        channel=q.get("channel"),
-        priority=q.get("priority"),
-        tag=q.get("tag"),
-        status=q.get("status", "open"),
-        include_snoozed=q.get("snoozed") == "1",
+        channel=q.channel, priority=q.priority, tag=q.tag, status=q.status, include_snoozed=q.snoozed
     )
-    return workspace.inbox(
-        api.principal(),
-        q.get("view", "queue"),
-        q.get("group"),
-        q.get("cursor"),
-        filters,
-        workspace.page_size(q.get("limit")),
-    )
+    return workspace.inbox(api.principal(), q.view, q.group, q.cursor, filters, q.limit)
 
 
-@route(app, "/conversations/{conversation_id}", role="agent")
+@route(app, "/conversations/{conversation_id}", role="agent", response=R.CONVERSATION_VIEW)
 def get_conversation(conversation_id: str) -> dict[str, Any]:
     """A conversation with its customer and their whole cross-channel history."""
     return workspace.conversation_view(api.principal(), conversation_id)
 
 
-@route(app, "/conversations/{conversation_id}/claim", role="agent", methods=("POST",))
+@route(
+    app, "/conversations/{conversation_id}/claim", role="agent", methods=("POST",), response=R.CONVERSATION
+)
 def claim_conversation(conversation_id: str) -> dict[str, Any]:
     """Take an unassigned conversation from the queue (exactly one agent wins)."""
     p = api.principal()
-    workspace.check_access(p, conversations.get(conversation_id))
+    workspace.check_access(p, conversations.get(conversation_id, consistent=True))
     return workspace.conversation_summary(assignment.claim(conversation_id, p.agent_id))
 
 
-@route(app, "/conversations/{conversation_id}/transfer", role="agent", methods=("POST",), body=TransferBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/transfer",
+    role="agent",
+    methods=("POST",),
+    body=TransferBody,
+    response=R.CONVERSATION,
+)
 def transfer_conversation(conversation_id: str) -> dict[str, Any]:
     """Hand the conversation to an agent or a skill group, with a private note for them."""
     p, b = api.principal(), api.body(app, TransferBody)
-    workspace.check_access(p, conversations.get(conversation_id))
+    workspace.check_access(p, conversations.get(conversation_id, consistent=True))
     return workspace.transfer(p, conversation_id, b.to_agent, b.to_group, b.note)
 
 
-@route(app, "/conversations/{conversation_id}/priority", role="agent", methods=("PUT",), body=PriorityBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/priority",
+    role="agent",
+    methods=("PUT",),
+    body=PriorityBody,
+    response=R.CONVERSATION,
+)
 def set_conversation_priority(conversation_id: str) -> dict[str, Any]:
     """Change the priority (a waiting conversation moves to its new place in the queue)."""
     p = api.principal()
@@ -203,7 +213,7 @@ def set_conversation_priority(conversation_id: str) -> dict[str, Any]:
     )
 
 
-@route(app, "/conversations/{conversation_id}/queue-position", role="agent")
+@route(app, "/conversations/{conversation_id}/queue-position", role="agent", response=R.QUEUE_POSITION)
 def queue_position(conversation_id: str) -> dict[str, Any]:
     """A waiting conversation's place in its queue and estimated wait."""
     p = api.principal()
@@ -212,14 +222,22 @@ def queue_position(conversation_id: str) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "queue": assignment.position(conversation)}
 
 
-@route(app, "/conversations/{conversation_id}/reply", role="agent", methods=("POST",), body=ReplyBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/reply",
+    role="agent",
+    methods=("POST",),
+    body=ReplyBody,
+    response=R.MESSAGE_ANSWER,
+    status=202,
+)
 def reply(conversation_id: str) -> Response:
     """Reply to the customer, on their last channel or the one chosen; returns the queued message.
     422 ``quality_blocked`` (nothing sent) when the text breaks a blocking quality rule; warnings
     are sent and recorded on the message."""
     p, b, c = api.principal(), api.body(app, ReplyBody), conversations.get(conversation_id)
     workspace.check_access(p, c)
-    warnings = quality.screen_reply(c, b.text) if b.text else []
+    card = quality.reply_card(c, quality.screen_reply(c, b.text) if b.text else [])  # 422 on a block
     message = outbound.reply(
         conversation_id,
         p.agent_id,
@@ -227,12 +245,14 @@ def reply(conversation_id: str) -> Response:
         channel=b.channel,
         may_take_over=p.allows("supervisor"),
         template=b.template,
+        quality=card,
     )
-    quality.record_sent(c, message, warnings)
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
 
-@route(app, "/conversations/{conversation_id}/close", role="agent", methods=("POST",))
+@route(
+    app, "/conversations/{conversation_id}/close", role="agent", methods=("POST",), response=R.CONVERSATION
+)
 def close_conversation(conversation_id: str) -> dict[str, Any]:
     """Close the conversation; the customer's next message opens a new one."""
     p = api.principal()
@@ -244,7 +264,9 @@ def close_conversation(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(closed)
 
 
-@route(app, "/conversations/{conversation_id}/reopen", role="agent", methods=("POST",))
+@route(
+    app, "/conversations/{conversation_id}/reopen", role="agent", methods=("POST",), response=R.CONVERSATION
+)
 def reopen_conversation(conversation_id: str) -> dict[str, Any]:
     """Reopen a closed conversation, owned by whoever reopens it (409 if the customer has another
     open conversation: continue there)."""
@@ -253,7 +275,15 @@ def reopen_conversation(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(assignment.reopen(conversation_id, p.agent_id))
 
 
-@route(app, "/conversations/{conversation_id}/notes", role="agent", methods=("POST",), body=NoteBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/notes",
+    role="agent",
+    methods=("POST",),
+    body=NoteBody,
+    response=R.MESSAGE_ANSWER,
+    status=201,
+)
 def add_note(conversation_id: str) -> Response:
     """A private note (never sent to the customer); @agent_id mentions notify those agents."""
     p, c = api.principal(), conversations.get(conversation_id)
@@ -262,7 +292,14 @@ def add_note(conversation_id: str) -> Response:
     return Response(body={"message": workspace.message_view(note)}, status_code=201)
 
 
-@route(app, "/conversations/{conversation_id}/tags", role="agent", methods=("PUT",), body=TagsBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/tags",
+    role="agent",
+    methods=("PUT",),
+    body=TagsBody,
+    response=R.CONVERSATION,
+)
 def tag_conversation(conversation_id: str) -> dict[str, Any]:
     """Add and remove the conversation's tags."""
     p, c, b = api.principal(), conversations.get(conversation_id), api.body(app, TagsBody)
@@ -270,7 +307,14 @@ def tag_conversation(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(conversation_actions.update_tags(c, p.agent_id, b.add, b.remove))
 
 
-@route(app, "/conversations/{conversation_id}/snooze", role="agent", methods=("POST",), body=SnoozeBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/snooze",
+    role="agent",
+    methods=("POST",),
+    body=SnoozeBody,
+    response=R.CONVERSATION,
+)
 def snooze_conversation(conversation_id: str) -> dict[str, Any]:
     """Hide it from "mine" until a time; the customer's next message wakes it sooner."""
     p, c = api.principal(), conversations.get(conversation_id)
@@ -279,7 +323,9 @@ def snooze_conversation(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(conversation_actions.snooze(c, p.agent_id, until))
 
 
-@route(app, "/conversations/{conversation_id}/snooze", role="agent", methods=("DELETE",))
+@route(
+    app, "/conversations/{conversation_id}/snooze", role="agent", methods=("DELETE",), response=R.CONVERSATION
+)
 def wake_conversation(conversation_id: str) -> dict[str, Any]:
     """End a snooze now."""
     p, c = api.principal(), conversations.get(conversation_id)
@@ -287,7 +333,14 @@ def wake_conversation(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(conversation_actions.unsnooze(c, p.agent_id))
 
 
-@route(app, "/conversations/{conversation_id}/tickets", role="agent", methods=("POST",), body=TicketLinkBody)
+@route(
+    app,
+    "/conversations/{conversation_id}/tickets",
+    role="agent",
+    methods=("POST",),
+    body=TicketLinkBody,
+    response=R.CONVERSATION,
+)
 def link_ticket(conversation_id: str) -> dict[str, Any]:
     """Link a ticket to the conversation."""
     p, c = api.principal(), conversations.get(conversation_id)
@@ -296,7 +349,13 @@ def link_ticket(conversation_id: str) -> dict[str, Any]:
     return workspace.conversation_summary(conversation_actions.link_ticket(c, p.agent_id, ticket_id))
 
 
-@route(app, "/conversations/{conversation_id}/tickets/{ticket_id}", role="agent", methods=("DELETE",))
+@route(
+    app,
+    "/conversations/{conversation_id}/tickets/{ticket_id}",
+    role="agent",
+    methods=("DELETE",),
+    response=R.CONVERSATION,
+)
 def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
     """Remove a ticket link (404 if it is not linked)."""
     p, c = api.principal(), conversations.get(conversation_id)
@@ -305,28 +364,39 @@ def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
 
 
 # ---- media -------------------------------------------------------------------------------------------
-@route(app, "/conversations/{conversation_id}/messages/{seq}/attachments/{index}", role="agent")
+@route(
+    app,
+    "/conversations/{conversation_id}/messages/{seq}/attachments/{index}",
+    role="agent",
+    query=Q.AttachmentQuery,
+    status=302,
+)
 def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
     """A file the customer sent: 302 to a 5-minute link (?redirect=0: the link as JSON), copied
     from the platform on first use; 409 when it cannot be had (expired, refused, local stack)."""
     workspace.check_access(api.principal(), conversations.get(conversation_id))
     link = media.open_attachment(conversation_id, media.position(seq, "seq"), media.position(index, "index"))
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    if q.get("redirect") == "0":
+    if api.query(app, Q.AttachmentQuery).redirect == "0":
         return Response(body=link.to_json(), status_code=200, headers={"Cache-Control": "no-store"})
     return Response(body="", status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})
 
 
 # ---- customers ---------------------------------------------------------------------------------------
-@route(app, "/customers/{customer_id}", role="agent")
+@route(app, "/customers/{customer_id}", role="agent", query=Q.CustomerQuery, response=R.CUSTOMER_360)
 def get_customer(customer_id: str) -> dict[str, Any]:
     """Customer 360: profile, identities, conversations on every channel (?cursor= pages them),
     tickets and orders."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    return workspace.customer_360(customer_id, q.get("cursor"))
+    return workspace.customer_360(customer_id, api.query(app, Q.CustomerQuery).cursor)
 
 
-@route(app, "/customers/{customer_id}", role="agent", methods=("PATCH",), body=CustomerPatchBody)
+@route(
+    app,
+    "/customers/{customer_id}",
+    role="agent",
+    methods=("PATCH",),
+    body=CustomerPatchBody,
+    response=R.CUSTOMER_ANSWER,
+)
 def edit_customer(customer_id: str) -> dict[str, Any]:
     """Edit the customer's tags and attributes (audited; 409 on a merged-away customer)."""
     b = api.body(app, CustomerPatchBody)
@@ -341,70 +411,90 @@ def edit_customer(customer_id: str) -> dict[str, Any]:
     return {"customer": workspace.customer_view(customer)}
 
 
-@route(app, "/customers/{customer_id}/merge", role="supervisor", methods=("POST",), body=MergeBody)
+@route(
+    app,
+    "/customers/{customer_id}/merge",
+    role="supervisor",
+    methods=("POST",),
+    body=MergeBody,
+    response=R.MERGE,
+)
 def merge_customers(customer_id: str) -> dict[str, Any]:
     """Fold another customer into this one (audited; the record allows undoing it)."""
     b = api.body(app, MergeBody)
-    return identity.merge(customer_id, b.source_customer_id, api.principal().agent_id)
+    return customer_merge.merge(customer_id, b.source_customer_id, api.principal().agent_id)
 
 
-@route(app, "/customers/{customer_id}/audit", role="supervisor")
+@route(app, "/customers/{customer_id}/audit", role="supervisor", response=R.AUDIT)
 def customer_audit(customer_id: str) -> dict[str, Any]:
     """Who did what to this customer's record."""
     return {"items": [to_json(r) for r in audit.history(f"customer#{customer_id}")]}
 
 
-@route(app, "/customers/{customer_id}/orders", role="agent")
+@route(app, "/customers/{customer_id}/orders", role="agent", response=R.ORDERS)
 def customer_orders(customer_id: str) -> dict[str, Any]:
     """The customer's orders from the company's order service (never a 5xx: degraded answer)."""
     return orders.orders_of(customer_id)
 
 
 # ---- tickets -----------------------------------------------------------------------------------------
-@route(app, "/tickets", role="agent")
+@route(app, "/tickets", role="agent", query=Q.TicketsQuery, response=R.TICKETS, errors=(404,))
 def list_tickets() -> dict[str, Any]:
     """Ticket views, each a Query on an index: ?view=mine | group (?group=) | status (?status=) |
     overdue | requester (?customer_id=); ?limit= and ?cursor= page. Agents see their groups' and own."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
+    q = api.query(app, Q.TicketsQuery)
     return tickets.list_view(
         api.principal(),
-        q.get("view", "mine"),
-        group=q.get("group"),
-        status=q.get("status"),
-        customer_id=q.get("customer_id"),
-        cursor=q.get("cursor"),
-        limit=workspace.page_size(q.get("limit")),
+        q.view,
+        group=q.group,
+        status=q.status,
+        customer_id=q.customer_id,
+        cursor=q.cursor,
+        limit=q.limit,
     )
 
 
-@route(app, "/tickets", role="agent", methods=("POST",), body=TicketBody)
+@route(
+    app, "/tickets", role="agent", methods=("POST",), body=TicketBody, response=R.TICKET_ANSWER, status=201
+)
 def create_ticket() -> Response:
     """Create a ticket (a conversation given is linked both ways)."""
     t = tickets.create_from_api(api.principal(), api.body(app, TicketBody))
     return Response(body={"ticket": tickets.summary(t)}, status_code=201)
 
 
-@route(app, "/tickets/alerts", role=None, methods=("POST",), body=AlertBody)
+@route(
+    app,
+    "/tickets/alerts",
+    role=None,
+    methods=("POST",),
+    body=AlertBody,
+    query=Q.AlertQuery,
+    response=R.ALERT_TICKET,
+    status=201,
+    errors=(401,),
+)
 def ticket_alert() -> Response:
     """A device's fault alert from the company's backend, signed like the app channel (?account=,
     default "default"); 401 on a bad signature; a resent alert_id returns the first ticket (200)."""
-    req = api.request(app)
-    q: Mapping[str, str] = req.query_params or {}
-    tickets.verify_alert(q.get("account", "default"), dict(req.headers), req.raw_body or b"")
-    t, created = tickets.create_from_alert(q.get("account", "default"), api.body(app, AlertBody))
+    req, account = api.request(app), api.query(app, Q.AlertQuery).account
+    tickets.verify_alert(account, dict(req.headers), req.raw_body or b"")
+    t, created = tickets.create_from_alert(account, api.body(app, AlertBody))
     return Response(
         body={"ticket_id": t.ticket_id, "number": t.number, "created": created},
         status_code=201 if created else 200,
     )
 
 
-@route(app, "/tickets/{ticket_id}", role="agent")
+@route(app, "/tickets/{ticket_id}", role="agent", response=R.TICKET_VIEW)
 def get_ticket(ticket_id: str) -> dict[str, Any]:
     """A ticket with its history, sub-tickets (progress) and linked conversations."""
     return tickets.view(api.principal(), ticket_id)
 
 
-@route(app, "/tickets/{ticket_id}", role="agent", methods=("PATCH",), body=TicketPatch)
+@route(
+    app, "/tickets/{ticket_id}", role="agent", methods=("PATCH",), body=TicketPatch, response=R.TICKET_ANSWER
+)
 def patch_ticket(ticket_id: str) -> dict[str, Any]:
     """Change status, priority, assignee, group, category, tags, custom fields, order number or
     device serial; send the version read (409 if the ticket moved since)."""
@@ -412,14 +502,30 @@ def patch_ticket(ticket_id: str) -> dict[str, Any]:
     return {"ticket": tickets.summary(tickets.patch(api.principal(), ticket_id, b.changes(), b.version))}
 
 
-@route(app, "/tickets/{ticket_id}/comments", role="agent", methods=("POST",), body=CommentBody)
+@route(
+    app,
+    "/tickets/{ticket_id}/comments",
+    role="agent",
+    methods=("POST",),
+    body=CommentBody,
+    response=R.COMMENT,
+    status=201,
+)
 def comment_ticket(ticket_id: str) -> Response:
     """An internal comment, or (public: true) a reply that goes out on the customer's channel."""
     b = api.body(app, CommentBody)
     return Response(body=tickets.comment(api.principal(), ticket_id, b.text, b.public), status_code=201)
 
 
-@route(app, "/tickets/{ticket_id}/subtickets", role="agent", methods=("POST",), body=SubticketBody)
+@route(
+    app,
+    "/tickets/{ticket_id}/subtickets",
+    role="agent",
+    methods=("POST",),
+    body=SubticketBody,
+    response=R.TICKET_ANSWER,
+    status=201,
+)
 def create_subticket(ticket_id: str) -> Response:
     """A parallel sub-ticket for another department; the parent is solved when all are done."""
     t = tickets.create_subticket(api.principal(), ticket_id, api.body(app, SubticketBody))
@@ -427,7 +533,13 @@ def create_subticket(ticket_id: str) -> Response:
 
 
 @route(
-    app, "/conversations/{conversation_id}/ticket", role="agent", methods=("POST",), body=FromConversationBody
+    app,
+    "/conversations/{conversation_id}/ticket",
+    role="agent",
+    methods=("POST",),
+    body=FromConversationBody,
+    response=R.TICKET_ANSWER,
+    status=201,
 )
 def ticket_from_conversation(conversation_id: str) -> Response:
     """One click: a ticket from this conversation (subject from its preview, its customer, linked)."""
@@ -437,36 +549,58 @@ def ticket_from_conversation(conversation_id: str) -> Response:
 
 
 # ---- canned replies ----------------------------------------------------------------------------------
-@route(app, "/canned-replies", role="agent")
+@route(app, "/canned-replies", role="agent", query=Q.CannedQuery, response=R.CANNED_LIST)
 def search_canned_replies() -> dict[str, Any]:
     """Canned replies I can use (mine, my groups', everyone's), ?q= searched, ?group= narrowed."""
     p = api.principal()
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    return {"items": [canned.view(r, p) for r in canned.search(p, q.get("q", ""), q.get("group"))]}
+    q = api.query(app, Q.CannedQuery)
+    return {"items": [canned.view(r, p) for r in canned.search(p, q.q, q.group)]}
 
 
-@route(app, "/canned-replies", role="agent", methods=("POST",), body=CannedReplyBody)
+@route(
+    app,
+    "/canned-replies",
+    role="agent",
+    methods=("POST",),
+    body=CannedReplyBody,
+    response=R.CANNED_REPLY,
+    status=201,
+)
 def create_canned_reply() -> Response:
     """A new personal canned reply, or (supervisors) a team one."""
     p = api.principal()
     return Response(body=canned.view(canned.create(p, api.body(app, CannedReplyBody)), p), status_code=201)
 
 
-@route(app, "/canned-replies/{reply_id}", role="agent", methods=("PUT",), body=CannedReplyChanges)
+@route(
+    app,
+    "/canned-replies/{reply_id}",
+    role="agent",
+    methods=("PUT",),
+    body=CannedReplyChanges,
+    response=R.CANNED_REPLY,
+)
 def update_canned_reply(reply_id: str) -> dict[str, Any]:
     """Edit a canned reply (the owner's personal one; supervisors' team ones)."""
     p = api.principal()
     return canned.view(canned.update(p, reply_id, api.body(app, CannedReplyChanges)), p)
 
 
-@route(app, "/canned-replies/{reply_id}", role="agent", methods=("DELETE",))
+@route(app, "/canned-replies/{reply_id}", role="agent", methods=("DELETE",), response=R.CANNED_DELETED)
 def delete_canned_reply(reply_id: str) -> dict[str, Any]:
     """Delete a canned reply (same rights as editing it)."""
     canned.delete(api.principal(), reply_id)
     return {"reply_id": reply_id, "deleted": True}
 
 
-@route(app, "/canned-replies/{reply_id}/render", role="agent", methods=("POST",), body=RenderBody)
+@route(
+    app,
+    "/canned-replies/{reply_id}/render",
+    role="agent",
+    methods=("POST",),
+    body=RenderBody,
+    response=R.CANNED_RENDERED,
+)
 def render_canned_reply(reply_id: str) -> dict[str, Any]:
     """The reply filled in for a conversation: customer, agent and order variables."""
     b = api.body(app, RenderBody)
@@ -474,38 +608,47 @@ def render_canned_reply(reply_id: str) -> dict[str, Any]:
 
 
 # ---- supervisor and admin: queues, agents, skill groups ---------------------------------------------
-@route(app, "/supervisor/queues", role="supervisor")
+@route(app, "/supervisor/queues", role="supervisor", response=R.SUPERVISOR_QUEUES)
 def supervisor_queues() -> dict[str, Any]:
     """Live queues per skill group: waiting, oldest wait, agents online; each agent's presence and load."""
     return {"groups": assignment.overview(g.group_id for g in agents.all_groups())}
 
 
-@route(app, "/supervisor/agents/{agent_id}/presence", role="supervisor", methods=("PUT",), body=PresenceBody)
+@route(
+    app,
+    "/supervisor/agents/{agent_id}/presence",
+    role="supervisor",
+    methods=("PUT",),
+    body=PresenceBody,
+    response=R.AGENT,
+)
 def set_agent_presence(agent_id: str) -> dict[str, Any]:
     """Set an agent's presence (e.g. offline, which hands their conversations back to the queue)."""
     return workspace.agent_view(assignment.set_presence(agent_id, api.body(app, PresenceBody).presence))
 
 
-@route(app, "/admin/groups", role="agent")
+@route(app, "/admin/groups", role="agent", response=R.GROUPS)
 def list_groups() -> dict[str, Any]:
     """Every skill group (agents need them to transfer)."""
     return {"items": [to_json(g) for g in agents.all_groups()]}
 
 
-@route(app, "/admin/groups/{group_id}", role="admin", methods=("PUT",), body=GroupBody)
+@route(app, "/admin/groups/{group_id}", role="admin", methods=("PUT",), body=GroupBody, response=R.GROUP)
 def put_group(group_id: str) -> dict[str, Any]:
     """Create or edit a skill group."""
     b = api.body(app, GroupBody)
     return to_json(workspace.put_group(api.principal(), group_id, b.name, b.description, b.lead_id))
 
 
-@route(app, "/admin/agents", role="supervisor")
+@route(app, "/admin/agents", role="supervisor", response=R.AGENTS)
 def list_agents() -> dict[str, Any]:
     """Every agent with groups, capacity, presence and load."""
     return {"items": [workspace.agent_view(a) for a in agents.all_agents()]}
 
 
-@route(app, "/admin/agents/{agent_id}", role="admin", methods=("PUT",), body=AgentConfigBody)
+@route(
+    app, "/admin/agents/{agent_id}", role="admin", methods=("PUT",), body=AgentConfigBody, response=R.AGENT
+)
 def configure_agent(agent_id: str) -> dict[str, Any]:
     """An agent's skill groups, capacity per channel type and proficiency per group."""
     b = api.body(app, AgentConfigBody)
@@ -515,13 +658,20 @@ def configure_agent(agent_id: str) -> dict[str, Any]:
 
 
 # ---- admin: channel accounts -----------------------------------------------------------------------
-@route(app, "/admin/channels", role="admin")
+@route(app, "/admin/channels", role="admin", response=R.CHANNEL_ACCOUNTS)
 def list_channel_accounts() -> dict[str, Any]:
     """Every channel with its configured accounts and their credential field names (never values)."""
     return {"items": channel_accounts.list_channels()}
 
 
-@route(app, "/admin/channels/{channel}/{account}", role="admin", methods=("PUT",), body=ChannelAccountBody)
+@route(
+    app,
+    "/admin/channels/{channel}/{account}",
+    role="admin",
+    methods=("PUT",),
+    body=ChannelAccountBody,
+    response=R.CHANNEL_ACCOUNT,
+)
 def put_channel_account(channel: str, account: str) -> dict[str, Any]:
     """Write an account's credential fields into the channel's secret (merged; write-only, audited)."""
     fields = api.body(app, ChannelAccountBody).root
@@ -529,37 +679,48 @@ def put_channel_account(channel: str, account: str) -> dict[str, Any]:
 
 
 # ---- admin: routing rules and calendars --------------------------------------------------------------
-@route(app, "/admin/routing-rules", role="supervisor")
+@route(app, "/admin/routing-rules", role="supervisor", response=R.ROUTING_RULES)
 def get_routing_rules() -> dict[str, Any]:
     """The ordered routing rules and their version (send the version back with a change)."""
     return routing_rules.view(routing_rules.current())
 
 
-@route(app, "/admin/routing-rules", role="admin", methods=("PUT",), body=RuleSetUpdate)
+@route(
+    app, "/admin/routing-rules", role="admin", methods=("PUT",), body=RuleSetUpdate, response=R.ROUTING_RULES
+)
 def put_routing_rules() -> dict[str, Any]:
     """Replace the whole ordered rule set; 409 if its version moved since it was read."""
     return routing_rules.view(routing_rules.save(api.body(app, RuleSetUpdate), api.principal().agent_id))
 
 
-@route(app, "/admin/routing-rules/test", role="supervisor", methods=("POST",), body=DryRun)
+@route(
+    app, "/admin/routing-rules/test", role="supervisor", methods=("POST",), body=DryRun, response=R.DRY_RUN
+)
 def dry_run_routing_rules() -> dict[str, Any]:
     """Dry run: the group, priority, bot and tags a message would get (saved rules or a draft)."""
     return routing_rules.dry_run(api.body(app, DryRun))
 
 
-@route(app, "/admin/calendars", role="supervisor")
+@route(app, "/admin/calendars", role="supervisor", response=R.CALENDARS)
 def list_calendars() -> dict[str, Any]:
     """Every business-hours calendar with its version."""
     return {"items": calendars.list_calendars()}
 
 
-@route(app, "/admin/calendars/{calendar_name}", role="supervisor")
+@route(app, "/admin/calendars/{calendar_name}", role="supervisor", response=R.CALENDAR)
 def get_calendar(calendar_name: str) -> dict[str, Any]:
     """One business-hours calendar with its version."""
     return calendars.calendar_view(calendar_name)
 
 
-@route(app, "/admin/calendars/{calendar_name}", role="admin", methods=("PUT",), body=CalendarUpdate)
+@route(
+    app,
+    "/admin/calendars/{calendar_name}",
+    role="admin",
+    methods=("PUT",),
+    body=CalendarUpdate,
+    response=R.CALENDAR,
+)
 def put_calendar(calendar_name: str) -> dict[str, Any]:
     """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
     b = api.body(app, CalendarUpdate)
@@ -857,13 +1018,15 @@ def sweep_bot_conversations(event: CloudWatchEvent) -> dict[str, int]:
 
 
 # ---- SLA ------------------------------------------------------------------------------------------
-@route(app, "/admin/sla-policies", role="supervisor")
+@route(app, "/admin/sla-policies", role="supervisor", response=R.SLA_POLICIES)
 def get_sla_policies() -> dict[str, Any]:
     """The ordered SLA policies and their version (send the version back with a change)."""
     return sla_policies.view(sla_policies.current())
 
 
-@route(app, "/admin/sla-policies", role="admin", methods=("PUT",), body=PolicySetUpdate)
+@route(
+    app, "/admin/sla-policies", role="admin", methods=("PUT",), body=PolicySetUpdate, response=R.SLA_POLICIES
+)
 def put_sla_policies() -> dict[str, Any]:
     """Replace the ordered SLA policies (the last one, without conditions, is the default); 409 if
     the version moved since it was read."""
@@ -871,27 +1034,24 @@ def put_sla_policies() -> dict[str, Any]:
     return sla_policies.view(saved)
 
 
-@route(app, "/reports/sla", role="supervisor")
+@route(app, "/reports/sla", role="supervisor", query=Q.SlaReportQuery, response=R.SLA_REPORT)
 def sla_report() -> dict[str, Any]:
     """SLA attainment ?by=policy|group|agent for ?from=&to= (UTC days, YYYY-MM-DD; default today)."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    today = sla_reports.utcnow().date()
-    start = sla_reports.parse_day(q.get("from"), today)
-    return sla_reports.attainment(q.get("by", "policy"), start, sla_reports.parse_day(q.get("to"), today))
+    q, today = api.query(app, Q.SlaReportQuery), sla_reports.utcnow().date()
+    return sla_reports.attainment(q.by, q.from_ or today, q.to or today)
 
 
-@route(app, "/tickets/at-risk", role="supervisor")
+@route(app, "/tickets/at-risk", role="supervisor", query=Q.AtRiskQuery, response=R.AT_RISK)
 def tickets_at_risk() -> dict[str, Any]:
     """Open tickets whose next SLA deadline falls within ?within= minutes (default 60), soonest first."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    return sla_reports.at_risk(q.get("within"), q.get("limit"))
+    q = api.query(app, Q.AtRiskQuery)
+    return sla_reports.at_risk(str(q.within), str(q.limit))
 
 
-@route(app, "/tickets/breached", role="supervisor")
+@route(app, "/tickets/breached", role="supervisor", query=Q.BreachedQuery, response=R.AT_RISK)
 def tickets_breached() -> dict[str, Any]:
     """Open tickets past their next SLA deadline, most overdue first."""
-    q: Mapping[str, str] = api.request(app).query_params or {}
-    return sla_reports.breached(q.get("limit"))
+    return sla_reports.breached(str(api.query(app, Q.BreachedQuery).limit))
 
 
 # ---- console and widget (static) -------------------------------------------------------------------

@@ -22,15 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib import channels
-from chalicelib.auth.service import AuthError, Forbidden, Principal, authenticate
-from chalicelib.bodies import Body, TagsBody
-from chalicelib.channels.transport import MediaUnavailable
-from chalicelib.conversations.service import NotAllowed, ReplyLimitReached, ReplyWindowClosed
-from chalicelib.errors import DomainError
+from chalicelib.auth.service import AuthError, Principal, authenticate
+from chalicelib.bodies import Body, GroupId, TagsBody
+from chalicelib.errors import DomainError, Invalid
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
-from chalicelib.outbound.service import NoSuchChannel, UnknownTemplate, templates_for
 
 M = TypeVar("M", bound=BaseModel)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -43,6 +39,11 @@ class RouteDoc:
     role: str | None
     summary: str
     body: type[BaseModel] | None
+    query: type[BaseModel] | None = None
+    response: Any = None  # a pydantic model or a JSON schema of the success answer
+    status: int = 200  # the success status
+    errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies
+    description: str = ""
 
 
 ROUTES: list[RouteDoc] = []
@@ -93,10 +94,17 @@ class GroupBody(Body):
     lead_id: str | None = Field(default=None, max_length=128, description="the team lead's agent id")
 
 
+ChannelType = Annotated[str, StringConstraints(pattern=r"^(chat|email|voice)$")]
+
+
 class AgentConfigBody(Body):
-    groups: list[str] | None = Field(default=None, max_length=50)
-    capacity: dict[str, int] | None = Field(default=None, description="per channel type: chat, email, voice")
-    proficiency: dict[str, int] | None = Field(default=None, description="per group: 1..5")
+    groups: list[GroupId] | None = Field(default=None, max_length=50, description="existing skill group ids")
+    capacity: dict[ChannelType, Annotated[int, Field(ge=0, le=50)]] | None = Field(
+        default=None, description="per channel type: chat, email, voice; 0..50 (a type left out: 0)"
+    )
+    proficiency: dict[GroupId, Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        default=None, max_length=50, description="per group id: 1 (learning) .. 5 (expert)"
+    )
 
 
 class MergeBody(Body):
@@ -135,8 +143,8 @@ def principal() -> Principal:
     return p
 
 
-def error(status: int, code: str, message: str) -> Response:
-    return Response(body={"error": code, "message": message}, status_code=status)
+def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
 
 
 def request(app: Chalice) -> Request:
@@ -153,8 +161,17 @@ def body(app: Chalice, model: type[M]) -> M:
         return model.model_validate(json.loads(raw))
     except ValidationError as exc:
         raise BadBody(describe(exc)) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(str(exc).splitlines()[0][:300]) from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # the parser's own words help nobody
+        raise BadBody("the body is not valid JSON") from exc
+
+
+def query(app: Chalice, model: type[M]) -> M:
+    """The request's query string parsed by the route's query model (400 on a bad value)."""
+    try:
+        given = {k: v for k, v in (request(app).query_params or {}).items() if v != ""}  # ?cursor= is none
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise BadQuery(describe(exc)) from exc
 
 
 def describe(exc: ValidationError, limit: int = 3) -> str:
@@ -165,8 +182,12 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
     return ("; ".join(parts) + (f" (and {more} more)" if more > 0 else ""))[:500]
 
 
-class BadBody(Exception):
-    pass
+class BadBody(Invalid):
+    """The request body is not valid JSON or breaks its model (400 bad_request)."""
+
+
+class BadQuery(Invalid):
+    """A query parameter breaks the route's query model (400 bad_request)."""
 
 
 def route(
@@ -176,9 +197,16 @@ def route(
     role: str | None,
     methods: tuple[str, ...] = ("GET",),
     body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
-    JWT and role (``role=None`` only for login, health and the OpenAPI document)."""
+    JWT and role (``role=None`` only for login, health and the OpenAPI document). ``body`` and
+    ``query`` name the models the view parses, ``response`` the success answer's model (or JSON
+    schema) sent with ``status``, ``errors`` any error status the route's shape does not imply:
+    all of them go into the OpenAPI document (``chalicelib/openapi.py``)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -188,51 +216,22 @@ def route(
                 if role is not None:
                     token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
                 return fn(*args, **kwargs)
-            except AuthError as exc:
-                return error(401, "unauthorized", str(exc))
-            except Forbidden as exc:
-                return error(403, "forbidden", str(exc))
-            except BadBody as exc:
-                return error(400, "bad_request", str(exc))
-            except DomainError as exc:  # capabilities' refusals carry their own status and code
-                return Response(
-                    body={**exc.details, "error": exc.code, "message": exc.message}, status_code=exc.status
-                )
-            except NoSuchChannel as exc:
-                return error(400, "no_such_channel", str(exc))
-            except UnknownTemplate as exc:
-                return error(400, "unknown_template", str(exc))
-            except ReplyWindowClosed as exc:
-                return Response(
-                    body={
-                        "error": "template_required",
-                        "message": str(exc),
-                        "last_inbound_at": exc.last_inbound_at,
-                        "templates": templates_for(channels.get(exc.channel), exc.account),
-                    },
-                    status_code=409,
-                )
-            except ReplyLimitReached as exc:
-                return error(409, "reply_limit_reached", str(exc))
-            except MediaUnavailable as exc:  # expired, refused, too large, or the local stack
-                return error(409, "media_unavailable", str(exc))
-            except DomainError as exc:
-                return Response(
-                    body={"error": exc.code, "message": exc.message, **exc.details}, status_code=exc.status
-                )
-            except KeyError as exc:
-                return error(404, "not_found", f"{exc.args[0] if exc.args else 'resource'} not found")
-            except NotAllowed as exc:
-                return error(409, "conflict", str(exc))
-            except ValueError as exc:  # a service refused a value (after the specific ones above)
+            except DomainError as exc:  # auth (401/403) included: status, code and details are its own
+                return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
+            except ValueError as exc:  # a library refused a value inside a service (e.g. pydantic)
                 return error(400, "bad_request", str(exc).splitlines()[0][:300])
             finally:
                 if token is not None:
                     _principal.reset(token)
 
         app.route(path, methods=list(methods), content_types=["application/json"])(view)
-        summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
-        ROUTES.append(RouteDoc(path, methods, role, summary, body))
+        doc = (fn.__doc__ or fn.__name__).strip()
+        summary = doc.split("\n\n")[0].splitlines()[0]
+        ROUTES.append(
+            RouteDoc(
+                path, methods, role, summary, body, query, response, status, errors, " ".join(doc.split())
+            )
+        )
         return view
 
     return decorate

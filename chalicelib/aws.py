@@ -35,5 +35,16 @@ def client(service: str) -> Any:
     return _client(service, s.region, s.endpoint_url)
 
 
+def queue_url(name: str) -> str:
+    """URL of a queue: from OMNIFLOW_<NAME>_QUEUE_URL, else derived (one GetQueueUrl, cached in the
+    settings, so a reset of the settings forgets it)."""
+    s = settings()
+    if name in s.queue_urls:
+        return s.queue_urls[name]
+    url: str = client("sqs").get_queue_url(QueueName=s.queue_name(name))["QueueUrl"]
+    s.queue_urls[name] = url
+    return url
+
+
 def reset() -> None:
     _client.cache_clear()

@@ -26,6 +26,10 @@ Tag = Annotated[
 ]
 
 
+# A skill group's id, as PUT /admin/groups/{group_id} accepts it.
+GroupId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$")]
+
+
 class TagsBody(Body):
     add: list[Tag] = Field(default_factory=list, max_length=20)
     remove: list[Tag] = Field(default_factory=list, max_length=20)

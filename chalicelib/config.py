@@ -51,16 +51,6 @@ class Settings:
         fifo = name in {"inbound", "outbound", "inbound-dlq", "outbound-dlq"}
         return f"{self.prefix}-{name}{'.fifo' if fifo else ''}"
 
-    def queue_url(self, name: str) -> str:
-        """URL of a queue: from OMNIFLOW_<NAME>_QUEUE_URL, else derived (one GetQueueUrl, cached)."""
-        if name in self.queue_urls:
-            return self.queue_urls[name]
-        from chalicelib.aws import client
-
-        url: str = client("sqs").get_queue_url(QueueName=self.queue_name(name))["QueueUrl"]
-        self.queue_urls[name] = url
-        return url
-
     def secret_name(self, channel: str) -> str:
         return f"omniflow/{self.stage}/channels/{channel}"
 
@@ -104,8 +94,6 @@ def settings() -> Settings:
 
 
 def reset() -> None:
-    """Forget cached settings and clients (tests and the local stack change the environment)."""
+    """Forget cached settings (tests and the local stack change the environment); ``aws.reset``
+    forgets the clients."""
     settings.cache_clear()
-    from chalicelib import aws
-
-    aws.reset()

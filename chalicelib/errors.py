@@ -1,8 +1,13 @@
 """Domain errors: the bottom of the house.
 
 Capabilities raise subclasses of :class:`DomainError`; the HTTP glue (``chalicelib/api.py``) maps
-them to answers by base class, reading ``status`` and ``code``, so it never has to import a service
-to learn its exceptions. Queue consumers treat them as permanent failures of one record.
+them to answers by base class, reading ``status``, ``code`` and ``details``, so it never has to
+import a service to learn its exceptions. Queue consumers treat them as permanent failures of one
+record.
+
+:class:`Invalid` is also a ``ValueError`` and :class:`NotFound` also a ``KeyError``, so code (and
+tests) that catch the built-in kinds keep working while every one that reaches the API carries
+its status and code.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ class DomainError(Exception):
 
     @property
     def message(self) -> str:
-        return str(self.args[0]) if self.args else self.code
+        return str(self.args[0]) if self.args and self.args[0] else self.code
+
+    def __str__(self) -> str:
+        return self.message
 
 
-class Invalid(DomainError):
+class Invalid(DomainError, ValueError):
     """A value the domain cannot accept (400)."""
 
     status = 400
@@ -44,9 +52,15 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class NotFound(DomainError):
+class NotFound(DomainError, KeyError):
+    """Raised with what is missing (``NotFound(f"ticket {ticket_id}")``); reads "ticket … not found"."""
+
     status = 404
     code = "not_found"
+
+    @property
+    def message(self) -> str:
+        return f"{self.args[0] if self.args and self.args[0] else 'resource'} not found"
 
 
 class Conflict(DomainError):

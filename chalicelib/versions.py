@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.conversations.service import NotAllowed
+from chalicelib.errors import Conflict
 
 
-class VersionConflict(NotAllowed):
+class VersionConflict(Conflict):
     """The item changed since the version the editor read (the API answers 409)."""
 
 

@@ -4,7 +4,6 @@ supervisors and admins see all."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
@@ -12,55 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.agents import ranking
 from chalicelib.agents import service as agents
 from chalicelib.agents.models import Agent, SkillGroup
-from chalicelib.assignment import ranking
 from chalicelib.assignment import service as assignment
 from chalicelib.audit import service as audit
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.conversations import service as conversations
+from chalicelib.conversations.access import check_access
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.conversations.views import conversation_summary
 from chalicelib.db import as_dict, to_json
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
+from chalicelib.paging import decode_cursor, encode_cursor
 
 HISTORY_CONVERSATIONS = 20
 _GROUP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
-
-
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise KeyError("cursor") from exc
-    if not isinstance(value, dict):
-        raise KeyError("cursor")
-    return value
-
-
-def conversation_summary(c: Conversation, customer: Customer | None = None) -> dict[str, Any]:
-    data = to_json(c)
-    for internal in (
-        "queue_key",
-        "queue_rank",
-        "dequeued_from",
-        "owner_key",
-        "next_seq",
-        "last_reply_context",
-        "sla_execution_arn",
-    ):
-        data.pop(internal, None)
-    data["channels"] = sorted(c.channels or [])
-    if customer is not None:
-        data["customer"] = {"customer_id": customer.customer_id, "display_name": customer.display_name}
-    return data
 
 
 def message_view(m: Message) -> dict[str, Any]:
@@ -111,7 +80,7 @@ def page_size(raw: str | None, default: int = 50) -> int:
     if not raw:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValueError("limit must be 1..100")
+        raise Invalid("limit must be 1..100")
     return int(raw)
 
 
@@ -154,7 +123,7 @@ def inbox(
         if not p.allows("supervisor"):
             raise Forbidden("the all-conversations view is for supervisors")
         if filters.status not in (OPEN, CLOSED):
-            raise KeyError(f"status {filters.status}")
+            raise NotFound(f"status {filters.status}")
         sources["all"] = lambda after: Conversation.by_status.query(
             filters.status,
             filter_condition=condition,
@@ -164,7 +133,7 @@ def inbox(
         )
         order = _newest_first
     else:
-        raise KeyError(f"view {view}")
+        raise NotFound(f"view {view}")
     items, next_cursor = _merged_page(sources, decode_cursor(cursor), order, limit)
     if view == "mine" and not filters.include_snoozed:
         now = iso(utcnow())
@@ -237,20 +206,16 @@ def _merged_page(
     return [c for _, c in taken], None if done else state
 
 
-def check_access(p: Principal, c: Conversation) -> None:
-    if p.allows("supervisor") or c.assignee_id == p.agent_id:
-        return
-    if c.group_id not in agents.groups_of(p.agent_id):
-        raise Forbidden("this conversation belongs to another skill group")
-
-
 def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     """The conversation, its customer, and the customer's history across every channel and
     conversation (most recent conversations first, messages in order within each)."""
     c = conversations.get(conversation_id)
     check_access(p, c)
     customer = identity.get_customer(c.customer_id)
-    history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
+    if customer.conversations_opened == 1 and customer.customer_id == c.customer_id:
+        history = [c]  # the customer's only conversation: no Query for a history there is not
+    else:
+        history = conversations.conversations_of(customer.customer_id, HISTORY_CONVERSATIONS)
     if all(h.conversation_id != c.conversation_id for h in history):
         history.insert(0, c)
     timeline: list[dict[str, Any]] = []
@@ -286,26 +251,27 @@ def transfer(
     """Hand a conversation on (see assignment.transfer); the note goes on the timeline as a private
     note for whoever takes it."""
     if to_group and not agents.get_groups([to_group]):
-        raise KeyError(f"group {to_group}")
+        raise NotFound(f"group {to_group}")
     done = assignment.transfer(
         conversation_id,
         p.agent_id,
         to_agent=to_agent,
         to_group=to_group,
         may_take_over=p.allows("supervisor"),
+        also=[Conversation.next_seq.add(1)],  # the note's place, taken by the transfer's own write
     )
     target = to_agent or f"group {to_group}"
-    conversations.add_note(
-        conversation_id, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
+    conversations.save_note(
+        conversation_id, done.next_seq, p.agent_id, f"Transferred to {target}" + (f": {note}" if note else "")
     )
     return {"conversation": conversation_summary(done.conversation), "assigned_to": done.assigned_to}
 
 
 def put_group(p: Principal, group_id: str, name: str, description: str, lead_id: str | None) -> SkillGroup:
     if not _GROUP_ID.match(group_id):
-        raise ValueError("group id: 2-40 lower-case letters, digits, - or _")
+        raise Invalid("group id: 2-40 lower-case letters, digits, - or _")
     if lead_id and agents.get_agent(lead_id) is None:
-        raise KeyError(f"agent {lead_id}")
+        raise NotFound(f"agent {lead_id}")
     group = agents.put_group(group_id, name, description, lead_id)
     audit.record(f"group#{group_id}", p.agent_id, "put_group", {"name": name, "lead_id": lead_id or ""})
     return group
@@ -322,7 +288,7 @@ def configure_agent(
         known = {g.group_id for g in agents.get_groups(sorted(set(groups)))}
         unknown = sorted(set(groups) - known)
         if unknown:
-            raise ValueError(f"unknown skill groups: {', '.join(unknown)}")
+            raise Invalid(f"unknown skill groups: {', '.join(unknown)}")
     agent = assignment.configure(agent_id, groups=groups, capacity=capacity, proficiency=proficiency)
     audit.record(
         f"agent#{agent_id}",
@@ -345,7 +311,7 @@ def customer_360(
     try:
         customer = identity.get_customer(customer_id)
     except DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     page = Conversation.by_customer.query(
         customer.customer_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
     )
@@ -357,11 +323,12 @@ def customer_360(
     from chalicelib.orders import service as orders
 
     out["customer"] = customer_view(customer)
-    out["identities"] = [to_json(i) for i in identity.identities_of(customer.customer_id)]
+    identities = identity.identities_of(customer.customer_id)
+    out["identities"] = [to_json(i) for i in identities]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first
-    found = orders.orders_for(customer).to_json()  # degraded, never raising, when unavailable
+    found = orders.orders_for(customer, identities).to_json()  # degraded, never raising, when unavailable
     out["orders"] = found.pop("orders")
     if found:
         out["orders_error"] = found  # {"error": "orders service unavailable", "reason": …}

@@ -31,14 +31,21 @@ os.environ.update(
 for _var in ("OMNIFLOW_AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
+# moto's botocore stubber joins botocore's built-in handlers when moto is imported, and a boto3
+# session copies those handlers when it is made. chalicelib.aws keeps one session per process, so
+# moto is imported before any test can make it: a test without moto that made it first (a Stubber
+# on aws.client) left every later moto test in that process talking to the real endpoints.
+import moto  # noqa: E402, F401
+
 
 def reset_caches() -> None:
     """Forget every cached client, setting and secret (each test gets fresh moto state)."""
-    from chalicelib import config
+    from chalicelib import aws, config
     from chalicelib.auth.service import JWKS
     from chalicelib.channels import credentials, pipeline, tokens
 
     config.reset()
+    aws.reset()
     credentials.reset()
     tokens.reset()
     JWKS.clear()
@@ -71,6 +78,14 @@ def reset_caches() -> None:
     from chalicelib.kb import searcher as kb_searcher
 
     kb_searcher.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def event_subscriptions() -> None:
+    """The in-process event subscriptions app.py installs: tests call services without app.py."""
+    from chalicelib import bootstrap
+
+    bootstrap.install()
 
 
 _MOTO_LOCK = threading.RLock()

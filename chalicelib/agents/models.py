@@ -6,9 +6,8 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 PRESENCES = (ONLINE, AWAY, OFFLINE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.agents import ranking
 from chalicelib.agents.models import Agent, SkillGroup
-from chalicelib.assignment import ranking
+from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -27,7 +28,7 @@ def put_agent(
 ) -> Agent:
     """Create (or replace) an agent's profile: offline, nothing owned."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+        raise Invalid(f"unknown role {role!r}")
     agent = Agent(
         agent_id,
         display_name=display_name,

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 STATS = "stats"
 

@@ -19,20 +19,22 @@ an agent's freed slot: one Query (``Limit 1``) per group of theirs on ``by_queue
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import db
+from chalicelib.agents import ranking
 from chalicelib.agents.models import AWAY, OFFLINE, ONLINE, PRESENCES, Agent
-from chalicelib.assignment import ranking
 from chalicelib.assignment.models import STATS, QueueItem, seat_item
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation
 from chalicelib.db import as_dict
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
 from chalicelib.observability import logger
@@ -60,7 +62,7 @@ def get_agent(agent_id: str, *, consistent: bool = False) -> Agent:
     try:
         return Agent.get(agent_id, consistent_read=consistent)
     except DoesNotExist as exc:
-        raise KeyError(f"agent {agent_id}") from exc
+        raise NotFound(f"agent {agent_id}") from exc
 
 
 def kinds_of(agent: Agent) -> list[str]:
@@ -69,8 +71,8 @@ def kinds_of(agent: Agent) -> list[str]:
     return [k for k in ranking.CHANNEL_TYPES if int(capacity.get(k, 0)) > 0]
 
 
-def _seat(agent: Agent, group_id: str, kind: str) -> None:
-    """Write one seat from the agent's current state; a seat already reflecting a newer state wins."""
+def _seat_write(agent: Agent, group_id: str, kind: str) -> tuple[QueueItem, list[Action], Any]:
+    """One seat's conditional update from the agent's current state: (item, actions, condition)."""
     available = agent.presence == ONLINE
     slots = ranking.spare(as_dict(agent.capacity), as_dict(agent.load), kind)
     key = ranking.queue_key(group_id, kind)
@@ -85,20 +87,42 @@ def _seat(agent: Agent, group_id: str, kind: str) -> None:
         actions += [QueueItem.avail_key.set(key), QueueItem.avail_rank.set(rank)]
     else:
         actions += [QueueItem.avail_key.remove(), QueueItem.avail_rank.remove()]
+    condition = QueueItem.rev.does_not_exist() | (QueueItem.rev <= int(agent.rev))
+    return QueueItem(key, seat_item(agent.agent_id)), actions, condition
+
+
+def _seat(agent: Agent, group_id: str, kind: str) -> None:
+    """Write one seat from the agent's current state; a seat already reflecting a newer state wins."""
+    seat, actions, condition = _seat_write(agent, group_id, kind)
     try:
-        QueueItem(key, seat_item(agent.agent_id)).update(
-            actions=actions, condition=QueueItem.rev.does_not_exist() | (QueueItem.rev <= int(agent.rev))
-        )
+        seat.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if not _condition_failed(exc):
             raise
 
 
 def reseat(agent: Agent, kinds: Iterable[str] | None = None) -> None:
-    """Bring the agent's seats in line with ``agent`` (the state a conditional write returned)."""
-    for group_id in sorted(agent.groups or ()):
-        for kind in kinds if kinds is not None else ranking.CHANNEL_TYPES:
-            _seat(agent, group_id, kind)
+    """Bring the agent's seats in line with ``agent`` (the state a conditional write returned).
+    Several seats go in one TransactWriteItems (one request, not one per group); if a seat already
+    reflects a newer state the transaction is refused and each seat is written alone, so the others
+    still move and the newer one wins."""
+    seats = [
+        (group_id, kind)
+        for group_id in sorted(agent.groups or ())
+        for kind in (kinds if kinds is not None else ranking.CHANNEL_TYPES)
+    ]
+    if len(seats) > 1:
+        try:
+            with db.transact_write() as tx:
+                for group_id, kind in seats:
+                    seat, actions, condition = _seat_write(agent, group_id, kind)
+                    tx.update(seat, actions=actions, condition=condition)
+            return
+        except TransactWriteError as exc:  # a newer seat, or a concurrent transaction: one by one
+            if getattr(exc, "cause_response_code", None) != "TransactionCanceledException":
+                raise
+    for group_id, kind in seats:
+        _seat(agent, group_id, kind)
 
 
 def _unseat(agent_id: str, group_id: str) -> None:
@@ -121,13 +145,13 @@ def configure(
     if capacity is not None:
         for kind, value in capacity.items():
             if kind not in ranking.CHANNEL_TYPES or not 0 <= int(value) <= ranking.MAX_CAPACITY:
-                raise ValueError(f"capacity: {kind}={value} (types {ranking.CHANNEL_TYPES}, 0..50)")
+                raise Invalid(f"capacity: {kind}={value} (types {ranking.CHANNEL_TYPES}, 0..50)")
         actions.append(Agent.capacity.set({k: int(capacity.get(k, 0)) for k in ranking.CHANNEL_TYPES}))
     if before.load is None:  # conditions compare load[kind] with capacity[kind]: both must exist
         actions.append(Agent.load.set(dict.fromkeys(ranking.CHANNEL_TYPES, 0)))
     if proficiency is not None:
         if any(not 1 <= int(v) <= 5 for v in proficiency.values()):
-            raise ValueError("proficiency is 1..5 per group")
+            raise Invalid("proficiency is 1..5 per group")
         actions.append(Agent.proficiency.set({g: int(v) for g, v in proficiency.items()}))
     agent = Agent(agent_id)
     agent.update(actions=actions, condition=Agent.agent_id.exists())
@@ -164,7 +188,7 @@ def set_presence(agent_id: str, presence: str) -> Agent:
     """Online, away or offline. Coming online fills the agent's spare capacity from their queues;
     going offline hands their open conversations back to the queue, first in line."""
     if presence not in PRESENCES:
-        raise ValueError(f"presence must be one of {PRESENCES}")
+        raise Invalid(f"presence must be one of {PRESENCES}")
     before = get_agent(agent_id, consistent=True)
     agent = Agent(agent_id)
     agent.update(
@@ -428,7 +452,7 @@ def _get(conversation_id: str) -> Conversation:
     try:
         return Conversation.get(conversation_id, consistent_read=True)
     except DoesNotExist as exc:
-        raise KeyError(conversation_id) from exc
+        raise NotFound(conversation_id) from exc
 
 
 def _requeue_actions(
@@ -480,6 +504,7 @@ def unassign(conversation_id: str, agent_id: str, *, reason: str) -> Conversatio
 class Transfer:
     conversation: Conversation
     assigned_to: str | None  # None: waiting in the group's queue
+    next_seq: int  # the conversation's next_seq as the transfer's own write left it (see ``also``)
 
 
 def transfer(
@@ -489,11 +514,14 @@ def transfer(
     to_agent: str | None = None,
     to_group: str | None = None,
     may_take_over: bool,
+    also: Sequence[Action] = (),
 ) -> Transfer:
     """Hand a conversation to another agent (who takes it even beyond capacity, unless offline) or
-    to a skill group's queue (then assigned like a new one). The owner, or a supervisor, may."""
+    to a skill group's queue (then assigned like a new one). The owner, or a supervisor, may.
+    ``also``: more actions for the transfer's own conditional write (e.g. taking the place of the
+    note that goes with it)."""
     if bool(to_agent) == bool(to_group):
-        raise ValueError("give exactly one of to_agent and to_group")
+        raise Invalid("give exactly one of to_agent and to_group")
     current = _get(conversation_id)
     if current.status != OPEN:
         raise NotAllowed("conversation is closed")
@@ -519,6 +547,7 @@ def transfer(
                     Conversation.owner_key.set(to_agent),
                     Conversation.assigned_at.set(_now()),
                     *conversations.dequeue_actions(),
+                    *also,
                 ],
                 condition=condition,
             )
@@ -540,6 +569,7 @@ def transfer(
                     *_requeue_actions(
                         to_group, kind, current.priority, bool(current.vip), current.created_at, first=False
                     ),
+                    *also,
                 ],
                 condition=condition,
             )
@@ -550,6 +580,7 @@ def transfer(
         left_queue(conversation)
         entered_queue(conversation)
         assigned_to = None
+    next_seq = int(conversation.next_seq or 0)
     if previous and previous != assigned_to:
         release(previous, kind)
     _publish(
@@ -561,7 +592,7 @@ def transfer(
     )
     if to_group:
         assigned_to = assign(conversation)
-    return Transfer(_get(conversation_id), assigned_to)
+    return Transfer(_get(conversation_id), assigned_to, next_seq)
 
 
 def closed(conversation: Conversation) -> None:
@@ -585,7 +616,7 @@ def _seconds_between(start: str | None, end: str | None) -> int:
 def set_priority(conversation_id: str, priority: str) -> Conversation:
     """Change a conversation's priority; a waiting one moves to its new place in the queue."""
     if priority not in ranking.PRIORITIES:
-        raise ValueError(f"priority must be one of {ranking.PRIORITIES}")
+        raise Invalid(f"priority must be one of {ranking.PRIORITIES}")
     for _ in range(TRIES):
         current = _get(conversation_id)
         if current.status != OPEN:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 
 class AuditRecord(Model):

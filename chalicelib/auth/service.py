@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import errors
 from chalicelib.aws import client
 from chalicelib.config import settings
 
@@ -18,11 +19,11 @@ JWKS_MAX_AGE = 3600
 JWKS_MIN_REFRESH = 30  # an unknown key id triggers at most one JWKS fetch per 30 s
 
 
-class AuthError(Exception):
+class AuthError(errors.Unauthorized):
     """Missing, malformed, expired or forged credentials → 401."""
 
 
-class Forbidden(Exception):
+class Forbidden(errors.Forbidden):
     """Authenticated, but the role does not allow this → 403."""
 
 

@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.errors import Invalid
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, Field(pattern=r"^(?:(?:[01]\d|2[0-3]):[0-5]\d|24:00)$", description="HH:MM")]
@@ -45,11 +47,11 @@ _WEEK = timedelta(days=7)
 Span = tuple[datetime, datetime]  # real open time, UTC, [start, end)
 
 
-class NeverOpen(ValueError):
+class NeverOpen(Invalid):
     """The calendar has no open time ahead (empty schedule, nothing special to come)."""
 
 
-class TooFar(ValueError):
+class TooFar(Invalid):
     """The answer lies further than ``MAX_SPAN_DAYS`` away."""
 
 

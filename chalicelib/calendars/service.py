@@ -16,6 +16,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.audit import service as audit
 from chalicelib.calendars.hours import BusinessHours, CalendarUpdate
 from chalicelib.calendars.models import CALENDAR, CalendarItem
+from chalicelib.errors import NotFound
 from chalicelib.messages import iso, utcnow
 from chalicelib.observability import logger
 from chalicelib.versions import save_versioned
@@ -63,7 +64,7 @@ def get_calendar(name: str) -> BusinessHours:
     """A calendar by name (cached per instance). Raises KeyError when there is none."""
     calendar = _load(name)
     if calendar is None:
-        raise KeyError(f"calendar {name!r}")
+        raise NotFound(f"calendar {name!r}")
     return calendar
 
 
@@ -84,7 +85,7 @@ def calendar_view(name: str) -> dict[str, Any]:
     try:
         return _view(CalendarItem.get(CALENDAR, name, consistent_read=True))
     except DoesNotExist:
-        raise KeyError(f"calendar {name!r}") from None
+        raise NotFound(f"calendar {name!r}") from None
 
 
 def fetch(names: set[str]) -> dict[str, BusinessHours]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 PERSONAL, TEAM = "personal", "team"
 ALL_GROUPS = "all"  # group_id of a team reply every agent may use

@@ -19,15 +19,16 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import workspace
 from chalicelib.agents import service as agents
 from chalicelib.auth.service import Forbidden, Principal
 from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges
 from chalicelib.canned.models import ALL_GROUPS, PERSONAL, TEAM, CannedReply, scope_key
 from chalicelib.canned.text import Searchable, rank, render, variables_in
+from chalicelib.conversations import access as conversation_access
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.service import NotAllowed
 from chalicelib.db import to_json
+from chalicelib.errors import NotFound
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
@@ -78,7 +79,7 @@ def _target_scope(p: Principal, scope: str, group_id: str | None) -> str:
         if not p.allows("supervisor"):
             raise Forbidden("team replies are managed by supervisors")
         if group_id != ALL_GROUPS and not agents.get_groups([str(group_id)]):
-            raise KeyError(f"skill group {group_id}")
+            raise NotFound(f"skill group {group_id}")
         return scope_key(TEAM, group_id=group_id)
     return scope_key(PERSONAL, owner_id=p.agent_id)
 
@@ -90,9 +91,9 @@ def get_visible(p: Principal, reply_id: str, groups: set[str] | None = None) -> 
     try:
         reply = CannedReply.get(reply_id, consistent_read=True)
     except DoesNotExist as exc:
-        raise KeyError(f"canned reply {reply_id}") from exc
+        raise NotFound(f"canned reply {reply_id}") from exc
     if not visible_to(p, reply, agents.groups_of(p.agent_id) if groups is None else groups):
-        raise KeyError(f"canned reply {reply_id}")
+        raise NotFound(f"canned reply {reply_id}")
     return reply
 
 
@@ -242,7 +243,7 @@ def render_for(
     groups = agents.groups_of(p.agent_id)
     reply = get_visible(p, reply_id, groups)
     conversation = conversations.get(conversation_id)
-    workspace.check_access(p, conversation)
+    conversation_access.check_access(p, conversation)
     customer = identity.get_customer(conversation.customer_id)
     agent = agents.get_agent(p.agent_id)
     names = variables_in(reply.body)

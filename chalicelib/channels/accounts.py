@@ -31,8 +31,10 @@ from chalicelib import channels
 from chalicelib.audit import service as audit
 from chalicelib.aws import client
 from chalicelib.channels import credentials
-from chalicelib.channels.base import NotFound
+from chalicelib.channels.base import NotFound as UnknownChannel
 from chalicelib.config import settings
+from chalicelib.errors import Invalid
+from chalicelib.errors import NotFound
 from chalicelib.versions import VersionConflict
 
 ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -80,8 +82,8 @@ def known_fields(channel: str) -> tuple[str, ...]:
 def _adapter(channel: str) -> Any:
     try:
         return channels.get(channel)
-    except NotFound as exc:
-        raise KeyError(f"channel {channel}") from exc
+    except UnknownChannel as exc:
+        raise NotFound(f"channel {channel}") from exc
 
 
 def _read(channel: str) -> tuple[str | None, dict[str, Any]]:
@@ -131,13 +133,13 @@ def put_account(channel: str, account: str, fields: dict[str, str], actor: str) 
     needed) and answer the account's field names. 404 unknown channel; 400 bad account name,
     unknown field, or a required field still missing; 409 if the secret kept moving."""
     if not ACCOUNT.match(account):
-        raise ValueError("account: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise Invalid("account: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     known = known_fields(channel)
     unknown = sorted(f for f in fields if known and f not in known)
     if unknown:
-        raise ValueError(f"unknown field(s) for {channel}: {', '.join(unknown)}; known: {', '.join(known)}")
+        raise Invalid(f"unknown field(s) for {channel}: {', '.join(unknown)}; known: {', '.join(known)}")
     if not fields:
-        raise ValueError("give at least one field")
+        raise Invalid("give at least one field")
     required = required_fields(channel)
     sm = client("secretsmanager")
     secret = settings().secret_name(channel)
@@ -147,7 +149,7 @@ def put_account(channel: str, account: str, fields: dict[str, str], actor: str) 
         merged = {**(stored if isinstance(stored, dict) else {}), **fields}
         missing = [f for f in required if f not in merged]
         if missing:
-            raise ValueError(f"missing required field(s) for {channel}: {', '.join(missing)}")
+            raise Invalid(f"missing required field(s) for {channel}: {', '.join(missing)}")
         text = json.dumps({**data, account: merged}, ensure_ascii=False)
         token = str(uuid.uuid4())
         if version is None:

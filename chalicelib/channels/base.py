@@ -24,6 +24,7 @@ from typing import TypedDict
 from chalicelib.channels.transport import HttpReply
 from chalicelib.channels.transport import Media
 from chalicelib.channels.transport import MediaUnavailable
+from chalicelib.channels.transport import TokenError
 from chalicelib.channels.transport import TransportError
 from chalicelib.messages import Attachment
 from chalicelib.messages import DeliveryStatus
@@ -173,7 +174,6 @@ def deliver(
     - a call the local stack recorded → ``local`` (default ``sent_local``);
     - otherwise the platform's answer as the channel's ``result`` maps it.
     """
-    from chalicelib.channels.tokens import TokenError  # senders only: webhooks never load it
 
     try:
         reply = attempt()

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from chalicelib import channels
 from chalicelib.aws import client
+from chalicelib.aws import queue_url
 from chalicelib.channels.base import BadRequest
 from chalicelib.channels.base import NotFound
 from chalicelib.channels.base import PayloadTooLarge
@@ -100,7 +101,7 @@ def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
     def enqueue(message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]
         result = client("sqs").send_message(
-            QueueUrl=settings().queue_url("inbound"),
+            QueueUrl=queue_url("inbound"),
             MessageBody=body,
             MessageGroupId=message["group_id"],
             MessageDeduplicationId=hashlib.sha256(message["dedupe_key"].encode()).hexdigest(),

@@ -31,21 +31,13 @@ from botocore.exceptions import ClientError
 from chalicelib.aws import client
 from chalicelib.channels.transport import HttpCall
 from chalicelib.channels.transport import HttpReply
+from chalicelib.channels.transport import TokenError
 from chalicelib.channels.transport import Transport
 from chalicelib.config import settings
 from chalicelib.observability import logger
 
 STATE_TABLE = "state"
 TTL_SLACK_SECONDS = 24 * 3600  # keep an expired item around a day: cheap, and handy when debugging
-
-
-class TokenError(Exception):
-    """No usable token. ``retryable`` says whether a later attempt may succeed (network, busy
-    platform, refresh in progress elsewhere) or not (wrong app secret, IP not whitelisted)."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from dataclasses import field
 from typing import Any
 from typing import Protocol
 
+from chalicelib.errors import Conflict
+
 SECRET_PARAMS = ("access_token", "secret", "corpsecret", "appsecret", "token")
 
 
@@ -89,6 +91,15 @@ class Transport(Protocol):
     recording: bool
 
     def call(self, req: HttpCall) -> HttpReply: ...
+
+
+class TokenError(Exception):
+    """No usable token. ``retryable`` says whether a later attempt may succeed (network, busy
+    platform, refresh in progress elsewhere) or not (wrong app secret, IP not whitelisted)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class TransportError(Exception):
@@ -199,10 +210,12 @@ class Media:
         return self.content_type != OCTET_STREAM
 
 
-class MediaUnavailable(Exception):
+class MediaUnavailable(Conflict):
     """The file cannot be had: the channel cannot fetch media, the platform refused or expired
     it, it is too large, the platform is unreachable, or (local stack) platforms are not called.
     The message is what the agent sees: never a token or a URL holding one."""
+
+    code = "media_unavailable"
 
 
 def served_type(content_type: str | None) -> str:
@@ -245,8 +258,6 @@ def download_media(
     - the type is ``served_type`` of the answer's Content-Type, or of ``mime_type`` (what the
       webhook said) when the answer gives none or a generic one.
     """
-    from chalicelib.channels.tokens import TokenError  # tokens loads boto3: only when needed
-
     try:
         reply = attempt()
     except ResponseTooLarge as exc:

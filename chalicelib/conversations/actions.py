@@ -24,6 +24,7 @@ from chalicelib.audit import service as audit
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import OPEN, Conversation, Message
 from chalicelib.conversations.service import NotAllowed
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.feed import service as feed
 from chalicelib.messages import iso, utcnow
 
@@ -91,14 +92,14 @@ def add_note(c: Conversation, author_id: str, text: str) -> Message:
     somewhere. One GetItem per distinct handle (at most ``MAX_MENTIONS``)."""
     handles = [h for h in parse_mentions(text) if h != author_id]
     if len(handles) > MAX_MENTIONS:
-        raise ValueError(f"a note may mention at most {MAX_MENTIONS} agents")
+        raise Invalid(f"a note may mention at most {MAX_MENTIONS} agents")
     mentioned: list[str] = []
     for handle in handles:
         agent = agents.get_agent(handle)
         if agent is None:
             continue
         if not may_see(agent, c):
-            raise ValueError(f"@{handle} cannot see this conversation (another skill group)")
+            raise Invalid(f"@{handle} cannot see this conversation (another skill group)")
         mentioned.append(handle)
     note = conversations.add_note(c.conversation_id, author_id, text, mentions=set(mentioned))
     seq = int(note.seq)
@@ -121,9 +122,9 @@ def update_tags(c: Conversation, actor: str, add: list[str], remove: list[str]) 
     other). DynamoDB refuses ADD and DELETE of one attribute in one request, hence two writes."""
     add_set, remove_set = set(add), set(remove)
     if add_set & remove_set:
-        raise ValueError("a tag cannot be both added and removed")
+        raise Invalid("a tag cannot be both added and removed")
     if not add_set and not remove_set:
-        raise ValueError("nothing to change")
+        raise Invalid("nothing to change")
     conversation = c
     if add_set:
         conversation = _update(c, [Conversation.tags.add(add_set)])
@@ -141,9 +142,9 @@ def snooze(c: Conversation, actor: str, until: datetime) -> Conversation:
     ``MAX_SNOOZE`` ahead); the customer's next message wakes it earlier (conversations.service)."""
     now = utcnow()
     if until <= now:
-        raise ValueError("until must be in the future")
+        raise Invalid("until must be in the future")
     if until > now + MAX_SNOOZE:
-        raise ValueError(f"cannot snooze for more than {MAX_SNOOZE.days} days")
+        raise Invalid(f"cannot snooze for more than {MAX_SNOOZE.days} days")
     when = iso(until)
     conversation = _update(
         c, [Conversation.snoozed_until.set(when)], Conversation.status == OPEN, "conversation is closed"
@@ -178,7 +179,7 @@ def unlink_ticket(c: Conversation, actor: str, ticket_id: str) -> Conversation:
             "not linked",
         )
     except NotAllowed as exc:
-        raise KeyError(f"ticket link {ticket_id}") from exc
+        raise NotFound(f"ticket link {ticket_id}") from exc
     audit.record(_subject(c), actor, "conversation.ticket_unlink", {"ticket_id": ticket_id})
     _updated(c, actor, "tickets", unlinked=ticket_id)
     return conversation

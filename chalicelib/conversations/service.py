@@ -19,10 +19,11 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib.assignment import ranking
+from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.identity.models import Customer
 from chalicelib.messages import DeliveryStatus, InboundMessage, iso, utcnow
 
@@ -36,7 +37,7 @@ class ConversationClosed(Exception):
     """The conversation is closed (or gone); the caller must not write to it."""
 
 
-class NotAllowed(Exception):
+class NotAllowed(Conflict):
     """A conditional write refused the action (e.g. someone else owns the conversation)."""
 
 
@@ -268,8 +269,17 @@ def _open(
     condition = Customer.open_conversation_id.does_not_exist()
     if stale_id:
         condition = condition | (Customer.open_conversation_id == stale_id)
+    # Counted from the customer's first conversation only when this message created the customer;
+    # any other customer starts from "at least one before" (a count of 1 means: no history).
+    before = 0 if customer.created_at == customer.updated_at else 1
     try:
-        customer.update(actions=[Customer.open_conversation_id.set(new_id)], condition=condition)
+        customer.update(
+            actions=[
+                Customer.open_conversation_id.set(new_id),
+                Customer.conversations_opened.set((Customer.conversations_opened | before) + 1),
+            ],
+            condition=condition,
+        )
     except UpdateError as exc:
         if not _is_condition_failure(exc):
             raise
@@ -326,11 +336,14 @@ def dequeue_actions() -> list[Action]:
     ]
 
 
-def get(conversation_id: str) -> Conversation:
+def get(conversation_id: str, *, consistent: bool = False) -> Conversation:
+    """``consistent``: a strongly consistent read, for a request that goes on to write the
+    conversation under a condition (its later consistent reads are then answered by the identity
+    map instead of asking DynamoDB again)."""
     try:
-        return Conversation.get(conversation_id)
+        return Conversation.get(conversation_id, consistent_read=consistent)
     except DoesNotExist as exc:
-        raise KeyError(conversation_id) from exc
+        raise NotFound(conversation_id) from exc
 
 
 @dataclass(frozen=True)
@@ -342,17 +355,25 @@ class ReplyRules:
     template: bool = False  # an approved template may go out whatever the window
 
 
-class ReplyWindowClosed(Exception):
-    """Free text is no longer allowed on this channel; a template is needed."""
+class ReplyWindowClosed(Conflict):
+    """Free text is no longer allowed on this channel; a template is needed. ``details`` carries
+    ``last_inbound_at``; whoever knows the channel adds its ``templates`` (outbound.reply)."""
+
+    code = "template_required"
 
     def __init__(self, channel: str, account: str, last_inbound_at: str | None) -> None:
         when = last_inbound_at or "never"
-        super().__init__(f"the {channel} reply window has closed (the customer last wrote {when})")
+        super().__init__(
+            f"the {channel} reply window has closed (the customer last wrote {when})",
+            details={"last_inbound_at": last_inbound_at},
+        )
         self.channel, self.account, self.last_inbound_at = channel, account, last_inbound_at
 
 
-class ReplyLimitReached(Exception):
+class ReplyLimitReached(Conflict):
     """The channel allows no more replies until the customer writes again."""
+
+    code = "reply_limit_reached"
 
 
 def check_reply_rules(
@@ -380,10 +401,15 @@ def append_reply(
     may_take_over: bool,
     mailbox: bool,
     rules: ReplyRules = ReplyRules(),
+    known: Conversation | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """Store an agent's reply as the next message (status queued). The replying agent becomes the
     owner if nobody owns the conversation. The channel's reply window and per-message limit are
     part of the write's condition, so two agents racing cannot exceed them.
+    ``known``: the conversation as this request read it; then the conversation's update and the
+    message go in one TransactWriteItems (see ``_reply_in_one_write``).
+    ``quality``: the reply's quality score card, stored on the message (chalicelib.quality).
     Returns (conversation, message, first_response)."""
     now_dt = utcnow()
     now = iso(now_dt)
@@ -400,31 +426,109 @@ def append_reply(
             Conversation.replies_since[key] < rules.per_inbound
         )
         extra.append(Conversation.replies_since[key].set((Conversation.replies_since[key] | 0) + 1))
-    try:
-        conversation.update(
-            actions=[
-                *extra,
-                Conversation.next_seq.add(1),
-                Conversation.last_message_at.set(now),
-                Conversation.first_responded_at.set(Conversation.first_responded_at | now),
-                Conversation.assignee_id.set(Conversation.assignee_id | agent_id),
-                Conversation.owner_key.set(Conversation.assignee_id | agent_id),
-                Conversation.assigned_at.set(Conversation.assigned_at | now),
-                *dequeue_actions(),
-                Conversation.preview.set(text[:PREVIEW_CHARS]),
-            ],
-            condition=condition,
+    actions = [
+        *extra,
+        Conversation.last_message_at.set(now),
+        Conversation.first_responded_at.set(Conversation.first_responded_at | now),
+        Conversation.assignee_id.set(Conversation.assignee_id | agent_id),
+        Conversation.owner_key.set(Conversation.assignee_id | agent_id),
+        Conversation.assigned_at.set(Conversation.assigned_at | now),
+        *dequeue_actions(),
+        Conversation.preview.set(text[:PREVIEW_CHARS]),
+    ]
+
+    def refused(exc: Exception) -> Exception:
+        current = Conversation.get(conversation_id, consistent_read=True)
+        if current.status == OPEN and (may_take_over or current.assignee_id in (None, agent_id)):
+            check_reply_rules(current, channel, account, rules, now_dt)  # raises the precise reason
+        return NotAllowed("conversation is closed or owned by another agent")
+
+    if known is not None:
+        counted = key if rules.per_inbound is not None else None
+        done = _reply_in_one_write(
+            known, actions, condition, target, text, agent_id, now, mailbox, counted, refused, quality
         )
+        if done is not None:
+            return done
+    try:
+        conversation.update(actions=[*actions, Conversation.next_seq.add(1)], condition=condition)
     except UpdateError as exc:
         if _is_condition_failure(exc):
-            current = Conversation.get(conversation_id, consistent_read=True)
-            if current.status == OPEN and (may_take_over or current.assignee_id in (None, agent_id)):
-                check_reply_rules(current, channel, account, rules, now_dt)  # raises the precise reason
-            raise NotAllowed("conversation is closed or owned by another agent") from exc
+            raise refused(exc) from exc
         raise
-    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox)
+    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     first = conversation.first_responded_at == now
     return conversation, message, first
+
+
+def _reply_in_one_write(
+    known: Conversation,
+    actions: list[Action],
+    condition: Any,
+    target: tuple[str, str, str],
+    text: str,
+    agent_id: str,
+    now: str,
+    mailbox: bool,
+    counted: str | None,
+    refused: Callable[[Exception], Exception],
+    quality: dict[str, Any] | None = None,
+) -> tuple[Conversation, Message, bool] | None:
+    """The reply as one TransactWriteItems: the conversation's update takes the place after
+    ``known.next_seq`` and the message is put there, all or nothing (one request where an UpdateItem
+    and a PutItem were two). The write also requires the fields the returned state is derived from
+    (next_seq, owner, queue) to be as ``known`` has them; if any moved meanwhile, None: the caller
+    makes the two-write reply, which reads what the update stored."""
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib import db
+
+    seq = int(known.next_seq or 0)
+    unchanged = (
+        Conversation.next_seq == seq if known.next_seq is not None else Conversation.next_seq.does_not_exist()
+    )
+    for attr, value in (
+        (Conversation.assignee_id, known.assignee_id),
+        (Conversation.queue_key, known.queue_key),
+    ):
+        unchanged &= attr == value if value is not None else attr.does_not_exist()
+    after = Conversation.from_raw_data(known.serialize(null_check=False))
+    owner = known.assignee_id or agent_id
+    after.next_seq, after.last_message_at, after.preview = seq + 1, now, text[:PREVIEW_CHARS]
+    after.first_responded_at = known.first_responded_at or now
+    after.assignee_id, after.owner_key, after.assigned_at = owner, owner, known.assigned_at or now
+    after.dequeued_from, after.queue_key, after.queue_rank, after.queued_at = (
+        known.queue_key or "",
+        None,
+        None,
+        None,
+    )
+    if counted is not None:  # the channel limits replies per customer message: one more
+        since = as_dict(known.replies_since)
+        after.replies_since = {**since, counted: int(since.get(counted) or 0) + 1}
+    message = outbound_message(after, target, text, agent_id, now, mailbox=mailbox, quality=quality)
+    try:
+        with db.transact_write() as tx:
+            tx.update(
+                Conversation(known.conversation_id),
+                actions=[*actions, Conversation.next_seq.set(seq + 1)],
+                condition=condition & unchanged,
+            )
+            tx.save(message, condition=Message.seq.does_not_exist())
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        # PynamoDB sends the puts before the updates: [the message, the conversation]
+        if len(reasons) != 2 or reasons[1] is None or reasons[1].code != "ConditionalCheckFailed":
+            raise
+        current = Conversation.get(known.conversation_id, consistent_read=True)
+        if (current.next_seq, current.assignee_id, current.queue_key) != (
+            known.next_seq,
+            known.assignee_id,
+            known.queue_key,
+        ):
+            return None  # it moved since this request read it: the two-write reply
+        raise refused(exc) from exc
+    return after, message, after.first_responded_at == now
 
 
 def save_outbound(
@@ -436,16 +540,43 @@ def save_outbound(
     *,
     mailbox: bool,
     quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
     """Store an outbound message (status queued) at the sequence number ``conversation`` — the state
     an UpdateItem that took the number returned — now holds, with what the channel's sender needs
     to answer in context: the last inbound's reply context (reply tokens) and time."""
+    message = outbound_message(
+        conversation,
+        target,
+        text,
+        author_id,
+        now,
+        mailbox=mailbox,
+        quick_replies=quick_replies,
+        quality=quality,
+    )
+    message.save(condition=Message.seq.does_not_exist())
+    return message
+
+
+def outbound_message(
+    conversation: Conversation,
+    target: tuple[str, str, str],
+    text: str,
+    author_id: str,
+    now: str,
+    *,
+    mailbox: bool,
+    quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
+) -> Message:
+    """The outbound message ``save_outbound`` stores (not saved)."""
     channel, account, user_id = target
     reply_context = as_dict(conversation.last_reply_context) if channel == conversation.last_channel else {}
     last_inbound = as_dict(conversation.inbound_at).get(channel_key(channel, account))
     if last_inbound:
         reply_context["last_inbound_at"] = last_inbound
-    message = Message(
+    return Message(
         conversation.conversation_id,
         conversation.next_seq,
         direction="out",
@@ -460,9 +591,8 @@ def save_outbound(
         reply_context=reply_context or None,
         mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
         quick_replies=quick_replies or None,
+        quality=quality,
     )
-    message.save(condition=Message.seq.does_not_exist())
-    return message
 
 
 def close(conversation_id: str, agent_id: str) -> Conversation:
@@ -545,11 +675,19 @@ def add_note(conversation_id: str, author_id: str, text: str, *, mentions: set[s
         )
     except UpdateError as exc:
         if _is_condition_failure(exc):
-            raise KeyError(f"conversation {conversation_id}") from exc
+            raise NotFound(f"conversation {conversation_id}") from exc
         raise
+    return save_note(conversation_id, int(conversation.next_seq), author_id, text, mentions=mentions)
+
+
+def save_note(
+    conversation_id: str, seq: int, author_id: str, text: str, *, mentions: set[str] | None = None
+) -> Message:
+    """Store a private note at ``seq``, a place the caller's own conversation write took
+    (``Conversation.next_seq.add(1)`` among its actions: one write fewer than ``add_note``)."""
     note = Message(
         conversation_id,
-        conversation.next_seq,
+        seq,
         direction="note",
         type="text",
         text=text,
@@ -677,7 +815,5 @@ def held_by_bot_since(before: str, limit: int = 100) -> list[str]:
     sparse by_bot index): what the abandoned-conversation sweep ends."""
     return [
         c.conversation_id
-        for c in Conversation.by_bot.query(
-            BOT_ACTIVE, Conversation.last_message_at < before, limit=limit
-        )
+        for c in Conversation.by_bot.query(BOT_ACTIVE, Conversation.last_message_at < before, limit=limit)
     ]

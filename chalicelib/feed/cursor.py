@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.errors import Invalid
 from chalicelib.messages import iso
 
 OVERLAP = timedelta(seconds=5)
@@ -32,7 +33,7 @@ _MS = timedelta(milliseconds=1)
 _SUFFIX = re.compile(r"^[0-9a-f]{1,32}$")
 
 
-class BadCursor(ValueError):
+class BadCursor(Invalid):
     """The cursor is not one this service issued."""
 
 

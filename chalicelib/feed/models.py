@@ -9,9 +9,8 @@ is a notification channel, not a history (the conversations and the audit trail 
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 
 class FeedEvent(Model):

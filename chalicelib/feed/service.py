@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.agents import service as agents
 from chalicelib.auth.service import Principal
+from chalicelib.errors import Invalid
 from chalicelib.feed import cursor as feed_cursor
 from chalicelib.feed.cursor import Page
 from chalicelib.feed.models import FeedEvent
@@ -86,7 +87,7 @@ def publish(
     reads two of these audiences gets it once). Never raises. Put ids in ``data``, not content:
     the console fetches what it shows through the API, with its access checks."""
     if not _KIND.match(kind):  # a programming error: loud in tests, before anything is written
-        raise ValueError(f"bad feed event kind {kind!r}")
+        raise Invalid(f"bad feed event kind {kind!r}")
     targets = audiences(agents, groups, supervisors)
     if not targets:
         return

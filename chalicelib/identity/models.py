@@ -14,9 +14,8 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 
 class Customer(Model):
@@ -33,6 +32,9 @@ class Customer(Model):
     open_conversation_id = UnicodeAttribute(null=True)
     last_channel = UnicodeAttribute(null=True)
     merged_into = UnicodeAttribute(null=True)  # set on a customer folded into another
+    # Conversations opened for this customer, counted from their first; absent or > 1 when unknown
+    # (customers from before the count, merges): 1 lets the conversation view skip its history Query.
+    conversations_opened = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)

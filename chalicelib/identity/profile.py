@@ -16,7 +16,7 @@ from pynamodb.expressions.condition import size
 from pynamodb.expressions.update import Action
 
 from chalicelib.audit import service as audit
-from chalicelib.conversations.service import NotAllowed
+from chalicelib.errors import Conflict, Invalid, NotFound
 from chalicelib.identity.models import Customer
 from chalicelib.messages import iso, utcnow
 
@@ -30,10 +30,10 @@ def _refused(customer_id: str, exc: UpdateError, reason: str) -> Exception:
     try:
         current = Customer.get(customer_id, consistent_read=True, attributes_to_get=["merged_into"])
     except DoesNotExist:
-        return KeyError(f"customer {customer_id}")
+        return NotFound(f"customer {customer_id}")
     if current.merged_into:
-        return NotAllowed(f"this customer was merged into {current.merged_into}: edit that one")
-    return ValueError(reason)
+        return Conflict(f"this customer was merged into {current.merged_into}: edit that one")
+    return Invalid(reason)
 
 
 def _update(customer_id: str, actions: list[Action], condition: Any = None, reason: str = "") -> Customer:
@@ -58,9 +58,9 @@ def edit(
     add, remove = set(add_tags), set(remove_tags)
     attributes = dict(attributes or {})
     if add & remove:
-        raise ValueError("a tag cannot be both added and removed")
+        raise Invalid("a tag cannot be both added and removed")
     if not add and not remove and not attributes:
-        raise ValueError("nothing to change")
+        raise Invalid("nothing to change")
     stamp: list[Action] = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
     to_set = {k: v for k, v in attributes.items() if v is not None}
     if to_set:

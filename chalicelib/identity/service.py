@@ -5,7 +5,7 @@ Rules (MISSION C2):
 - a *verified* phone, e-mail, WeChat unionid or company user id links a new channel identity to the
   customer who already owns it; unverified hints are stored for agents but link nobody;
 - every claim is a conditional put, so concurrent first messages end at one customer;
-- agents may merge two customers; the merge is audited with everything needed to undo it.
+- agents may merge two customers (``conversations.merge``: a merge moves conversations too).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
+from chalicelib.errors import NotFound
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
 
@@ -80,7 +81,7 @@ def get_customer(customer_id: str) -> Customer:
     try:
         customer = Customer.get(customer_id)
     except Customer.DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     seen = {customer_id}
     while customer.merged_into and customer.merged_into not in seen:
         seen.add(customer.merged_into)
@@ -161,90 +162,3 @@ def reachable_on(customer_id: str, channel: str) -> Identity | None:
     """The customer's most recent identity on ``channel``, if any."""
     refs = [i for i in identities_of(customer_id) if i.kind == "channel" and i.channel == channel]
     return max(refs, key=lambda i: i.created_at) if refs else None
-
-
-def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
-    """Fold customer ``source_id`` into ``target_id`` (an agent confirmed they are one person).
-
-    Every identity and conversation of the source is re-pointed with a conditional write, the
-    target gains the source's phones, e-mails, unionids, tags and channels, and the source keeps a
-    ``merged_into`` pointer. The audit record lists exactly what moved, so ``unmerge`` can undo it.
-    """
-    from chalicelib.audit import service as audit
-    from chalicelib.conversations.models import Conversation
-
-    if target_id == source_id:
-        raise ValueError("cannot merge a customer into itself")
-    target, source = Customer.get(target_id), Customer.get(source_id)
-    if target.merged_into or source.merged_into:
-        raise ValueError("one of these customers was already merged")
-    moved_identities = []
-    for ident in identities_of(source_id):
-        ident.update(
-            actions=[Identity.customer_id.set(target_id)], condition=Identity.customer_id == source_id
-        )
-        moved_identities.append(ident.identity_key)
-    moved_conversations = []
-    for conv in Conversation.by_customer.query(source_id):
-        conv.update(
-            actions=[Conversation.customer_id.set(target_id)], condition=Conversation.customer_id == source_id
-        )
-        moved_conversations.append(conv.conversation_id)
-    actions: list[Action] = [Customer.updated_at.set(iso(utcnow())), Customer.version.add(1)]
-    for attr in (Customer.phones, Customer.emails, Customer.unionids, Customer.tags):
-        values = getattr(source, attr.attr_name)
-        if values:
-            actions.append(attr.add(set(values)))
-    if not target.open_conversation_id and source.open_conversation_id:
-        actions.append(Customer.open_conversation_id.set(source.open_conversation_id))
-    target.update(actions=actions)
-    source.update(
-        actions=[Customer.merged_into.set(target_id), Customer.open_conversation_id.remove()],
-        condition=Customer.merged_into.does_not_exist(),
-    )
-    details: dict[str, object] = {
-        "source_customer_id": source_id,
-        "identities": moved_identities,
-        "conversations": moved_conversations,
-        "source_snapshot": {
-            "phones": sorted(source.phones or []),
-            "emails": sorted(source.emails or []),
-            "unionids": sorted(source.unionids or []),
-            "tags": sorted(source.tags or []),
-            "open_conversation_id": source.open_conversation_id,
-        },
-    }
-    audit.record(f"customer#{target_id}", actor, "customer.merge", details)
-    audit.record(f"customer#{source_id}", actor, "customer.merged_into", {"target_customer_id": target_id})
-    return details
-
-
-def unmerge(target_id: str, merge_details: dict[str, object], actor: str) -> None:
-    """Undo ``merge`` from its audit record: identities and conversations go back to the source."""
-    from chalicelib.audit import service as audit
-    from chalicelib.conversations.models import Conversation
-
-    source_id = str(merge_details["source_customer_id"])
-    for key in merge_details.get("identities", []):  # type: ignore[attr-defined]
-        Identity(key).update(
-            actions=[Identity.customer_id.set(source_id)], condition=Identity.customer_id == target_id
-        )
-    for cid in merge_details.get("conversations", []):  # type: ignore[attr-defined]
-        Conversation(cid).update(
-            actions=[Conversation.customer_id.set(source_id)], condition=Conversation.customer_id == target_id
-        )
-    snapshot = merge_details.get("source_snapshot") or {}
-    actions: list[Action] = [Customer.merged_into.remove(), Customer.updated_at.set(iso(utcnow()))]
-    open_id = snapshot.get("open_conversation_id") if isinstance(snapshot, dict) else None
-    if open_id:
-        actions.append(Customer.open_conversation_id.set(open_id))
-        try:  # the target had adopted the source's open conversation: give it back
-            Customer(target_id).update(
-                actions=[Customer.open_conversation_id.remove()],
-                condition=Customer.open_conversation_id == open_id,
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-    Customer(source_id).update(actions=actions, condition=Customer.merged_into == target_id)
-    audit.record(f"customer#{target_id}", actor, "customer.unmerge", {"source_customer_id": source_id})

@@ -33,6 +33,7 @@ from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import Media, MediaUnavailable, transport_for
 from chalicelib.config import settings
 from chalicelib.conversations.models import Message
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.messages import Attachment
 from chalicelib.observability import logger
 
@@ -66,7 +67,7 @@ def media_key(conversation_id: str, seq: int, index: int) -> str:
 def position(value: str, what: str) -> int:
     """A path segment that must be a non-negative integer (400 otherwise)."""
     if not value.isdigit() or len(value) > 12:
-        raise ValueError(f"{what} must be a non-negative integer")
+        raise Invalid(f"{what} must be a non-negative integer")
     return int(value)
 
 
@@ -94,10 +95,10 @@ def attachment_of(conversation_id: str, seq: int, index: int) -> tuple[Message, 
     try:
         message = Message.get(conversation_id, seq)
     except DoesNotExist as exc:
-        raise KeyError("message") from exc
+        raise NotFound("message") from exc
     items = message.attachments if isinstance(message.attachments, list) else []
     if index >= len(items) or not isinstance(items[index], dict):
-        raise KeyError("attachment")
+        raise NotFound("attachment")
     return message, Attachment.model_validate(items[index])
 
 

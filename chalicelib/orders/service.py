@@ -19,6 +19,7 @@ auth value. Redirects are not followed: they would carry the auth header to anot
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -26,8 +27,9 @@ from pydantic import ValidationError
 
 from chalicelib.aws import client
 from chalicelib.config import settings
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
-from chalicelib.identity.models import Customer
+from chalicelib.identity.models import Customer, Identity
 from chalicelib.observability import logger
 from chalicelib.orders.models import ConnectorConfig, Order, OrderQuery, OrdersAnswer
 
@@ -55,15 +57,15 @@ def _provider() -> Any:
 def parse_config(raw: Any) -> ConnectorConfig:
     """The connector configuration from the secret's JSON; ValueError if unusable. Pure."""
     if not isinstance(raw, dict):
-        raise ValueError("the orders connector secret must be a JSON object")
+        raise Invalid("the orders connector secret must be a JSON object")
     try:
         config = ConnectorConfig.model_validate(raw)
     except ValidationError as exc:
         # Field names only: the input (which may hold the auth value) stays out of the message.
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-        raise ValueError(f"invalid orders connector config: {', '.join(fields)}") from None
+        raise Invalid(f"invalid orders connector config: {', '.join(fields)}") from None
     if bool(config.auth_header) != (config.auth_value is not None):
-        raise ValueError("invalid orders connector config: auth_header and auth_value go together")
+        raise Invalid("invalid orders connector config: auth_header and auth_value go together")
     return config
 
 
@@ -98,7 +100,7 @@ def parse_orders(payload: Any) -> tuple[list[Order], int]:
     """(orders newest first, how many were unreadable) from the company's answer. ValueError if
     the answer is not ``{"orders": [...]}`` at all. One malformed order is skipped, not fatal. Pure."""
     if not isinstance(payload, dict) or not isinstance(payload.get("orders"), list):
-        raise ValueError('expected {"orders": [...]}')
+        raise Invalid('expected {"orders": [...]}')
     orders: list[Order] = []
     skipped = 0
     for raw in payload["orders"]:
@@ -172,12 +174,13 @@ def lookup(query: OrderQuery) -> OrdersAnswer:
     return OrdersAnswer(tuple(orders), skipped=skipped)
 
 
-def query_for(customer: Customer) -> OrderQuery:
+def query_for(customer: Customer, identities: Iterable[Identity] | None = None) -> OrderQuery:
     """How the company can recognise this customer: verified phones and e-mails, and the company
-    user ids that signed-in channels (web, app) vouched for."""
+    user ids that signed-in channels (web, app) vouched for. ``identities``: the customer's, when
+    the caller has them already (one Query fewer)."""
     external = sorted(
         i.identity_key.split("#", 2)[2]
-        for i in identity.identities_of(customer.customer_id)
+        for i in (identity.identities_of(customer.customer_id) if identities is None else identities)
         if i.kind == "external_id" and i.identity_key.count("#") >= 2
     )
     return OrderQuery(
@@ -187,8 +190,8 @@ def query_for(customer: Customer) -> OrderQuery:
     )
 
 
-def orders_for(customer: Customer) -> OrdersAnswer:
-    return lookup(query_for(customer))
+def orders_for(customer: Customer, identities: Iterable[Identity] | None = None) -> OrdersAnswer:
+    return lookup(query_for(customer, identities))
 
 
 def orders_of(customer_id: str) -> dict[str, Any]:
@@ -199,5 +202,5 @@ def orders_of(customer_id: str) -> dict[str, Any]:
     try:
         customer = identity.get_customer(customer_id)
     except DoesNotExist as exc:
-        raise KeyError(f"customer {customer_id}") from exc
+        raise NotFound(f"customer {customer_id}") from exc
     return orders_for(customer).to_json()

@@ -16,20 +16,21 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from chalicelib import channels
+from chalicelib import channels, events
 from chalicelib.assignment import service as assignment
-from chalicelib.aws import client
+from chalicelib.aws import client, queue_url
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.transport import TransportError, transport_for
 from chalicelib.config import settings
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation, Message
-from chalicelib.db import as_dict
+from chalicelib.db import as_dict, identity_map
+from chalicelib.errors import Invalid
+from chalicelib.events import ConversationAnswered
 from chalicelib.identity.service import get_customer, reachable_on
 from chalicelib.messages import OutboundMessage, SendResult, TemplateRef, utcnow
 from chalicelib.observability import logger, metrics
-from chalicelib.sla import service as sla
 
 
 class OutboundRecord(SqsRecordModel):
@@ -40,8 +41,10 @@ class SendLater(Exception):
     """A transient failure: the record goes back to the queue."""
 
 
-class NoSuchChannel(ValueError):
+class NoSuchChannel(Invalid):
     """The agent picked a channel on which the customer cannot be reached."""
+
+    code = "no_such_channel"
 
 
 def send_attempts() -> int:
@@ -76,8 +79,10 @@ def choose_target(conversation: Conversation, channel: str | None = None) -> tup
     return channel, ref.account, ref.user_id
 
 
-class UnknownTemplate(ValueError):
+class UnknownTemplate(Invalid):
     """The agent picked a template the channel account does not have."""
+
+    code = "unknown_template"
 
 
 def templates_for(adapter: ChannelAdapter, account: str) -> list[dict[str, Any]]:
@@ -105,9 +110,11 @@ def reply(
     channel: str | None,
     may_take_over: bool,
     template: TemplateRef | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
-    """Queue an agent's reply. Raises KeyError, NoSuchChannel, UnknownTemplate,
-    conversations.NotAllowed, ReplyWindowClosed or ReplyLimitReached."""
+    """Queue an agent's reply (``quality``: its quality score card, kept on the message). Raises
+    KeyError, NoSuchChannel, UnknownTemplate, conversations.NotAllowed, ReplyWindowClosed or
+    ReplyLimitReached."""
     conversation = conversations.get(conversation_id)
     target = choose_target(conversation, channel)
     adapter = channels.get(target[0])
@@ -115,19 +122,25 @@ def reply(
         raise NoSuchChannel(f"agents cannot write on {target[0]}")
     if template is not None and not text:
         text = f"[template {template.name}] " + " / ".join(template.params)
-    conversation, message, first = conversations.append_reply(
-        conversation_id,
-        agent_id,
-        text,
-        target,
-        may_take_over=may_take_over,
-        mailbox=adapter.mailbox,
-        rules=reply_rules(adapter, target[1], template),
-    )
+    try:
+        conversation, message, first = conversations.append_reply(
+            conversation_id,
+            agent_id,
+            text,
+            target,
+            may_take_over=may_take_over,
+            mailbox=adapter.mailbox,
+            rules=reply_rules(adapter, target[1], template),
+            known=conversation,
+            quality=quality,
+        )
+    except conversations.ReplyWindowClosed as exc:  # the agent's way out: the account's templates
+        exc.details["templates"] = templates_for(adapter, exc.account)
+        raise
     assignment.took_by_reply(conversation, agent_id)  # a reply to a waiting conversation takes it
     enqueue(conversation, message, target, text, agent_id, template=template)
     if first:
-        sla.stop_first_response_clock(conversation_id, "first response sent")
+        events.publish(ConversationAnswered(conversation_id, "first response sent"))
     return message
 
 
@@ -158,7 +171,7 @@ def enqueue(
     )
     try:
         client("sqs").send_message(
-            QueueUrl=settings().queue_url("outbound"),
+            QueueUrl=queue_url("outbound"),
             MessageBody=out.model_dump_json(),
             MessageGroupId=conversation.conversation_id,
             MessageDeduplicationId=out.message_id.replace("#", "-"),
@@ -204,6 +217,7 @@ def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:
     return result
 
 
+@identity_map()  # one read per fact, per message
 def _record_handler(record: OutboundRecord) -> None:
     out = record.body
     logger.set_correlation_id(out.message_id)

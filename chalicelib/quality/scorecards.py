@@ -1,7 +1,7 @@
 """Score cards: what every sent agent reply and every closed conversation scored.
 
-A reply's card is written on its message when it is sent (``record_sent``: the warnings it went
-out with, how long the customer had waited for it). A conversation's card is computed when it
+A reply's card is stored with its message when it is sent (``reply_card``, passed to the
+reply's own write: the warnings it went out with, how long the customer had waited for it). A conversation's card is computed when it
 closes (``on_conversation_closed``, called in the close request — an in-process subscriber, no
 nightly scan): one Query of its messages, the reply cards summed, the closing line checked, the
 first-response time; per-agent and per-group day counters move by atomic ADD (a period's scores
@@ -64,11 +64,6 @@ def reply_card(conversation: Conversation, violations: list[dict[str, Any]], at:
         "response_seconds": waited,
         "first_reply": conversation.first_responded_at is None,
     }
-
-
-def record_sent(message: Message, card: dict[str, Any]) -> None:
-    """Keep a reply's card on its message (one UpdateItem)."""
-    message.update(actions=[Message.quality.set(card)])
 
 
 def score(conversation: Conversation, messages: Sequence[Message], rule_set: QualityRuleSet) -> Card:

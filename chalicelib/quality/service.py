@@ -17,7 +17,7 @@ from typing import Any
 from cachetools import TTLCache, cached
 
 from chalicelib.audit import service as audit
-from chalicelib.conversations.models import Conversation, Message
+from chalicelib.conversations.models import Conversation
 from chalicelib.errors import DomainError
 from chalicelib.messages import iso, utcnow
 from chalicelib.quality import scorecards
@@ -158,10 +158,10 @@ def screen_reply(conversation: Conversation, text: str, *, closing: bool = False
     return [v.to_json() for v in violations]
 
 
-def record_sent(conversation: Conversation, message: Message, violations: list[dict[str, Any]]) -> None:
-    """A sent reply's score card, kept on its message: the warnings it went out with and how long
-    the customer had waited (``conversation`` as it was before the reply)."""
-    scorecards.record_sent(message, scorecards.reply_card(conversation, violations, utcnow()))
+def reply_card(conversation: Conversation, violations: list[dict[str, Any]]) -> dict[str, Any]:
+    """A reply's score card, stored with its message: the warnings it goes out with and how long
+    the customer had waited (``conversation`` as it is before the reply)."""
+    return scorecards.reply_card(conversation, violations, utcnow())
 
 
 def on_conversation_closed(conversation: Conversation) -> ScoreCard:

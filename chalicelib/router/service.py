@@ -25,6 +25,7 @@ from chalicelib.assignment import service as assignment
 from chalicelib.assist import service as assist
 from chalicelib.bot import service as bot
 from chalicelib.conversations import service as conversations
+from chalicelib.db import identity_map
 from chalicelib.feed import service as feed
 from chalicelib.identity import service as identity
 from chalicelib.messages import InboundMessage
@@ -96,6 +97,7 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
     return stored
 
 
+@identity_map()  # one read per fact, per message
 def _record_handler(record: InboundRecord) -> None:
     msg = record.body
     logger.set_correlation_id(msg.correlation_id or msg.dedupe_key)

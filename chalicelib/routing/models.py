@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 RULES_KIND, RULES_NAME = "routing-rules", "default"
 

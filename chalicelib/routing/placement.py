@@ -55,12 +55,12 @@ def customer_tier(customer: Customer) -> str | None:
 
 
 def place(msg: InboundMessage, customer: Customer) -> Placement:
-    from chalicelib.routing import intent, rules
+    from chalicelib.routing import intent, rules, service
 
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
     vip = tier == "vip" or "vip" in tags
-    rule_set = rules.ruleset()
+    rule_set = service.ruleset()
     mood = None
     if msg.text and rules.wants_sentiment(rule_set):
         from chalicelib.assist import sentiment
@@ -76,7 +76,7 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
         sentiment=mood.label if mood else None,
         risk=mood.risk if mood else None,
     )
-    decision = rules.decide(rule_set, context, rules.calendars())
+    decision = rules.decide(rule_set, context, service.calendars())
     reason: list[tuple[str, str]] = []
     if decision.matched:
         reason.append(("rules", ",".join(decision.matched)))

@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from regex import Pattern
 
 from chalicelib.calendars.hours import NAME_PATTERN, BusinessHours
+from chalicelib.errors import Invalid
 from chalicelib.observability import logger
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -50,7 +51,7 @@ def _strip(value: str) -> str:
 Label = Annotated[str, AfterValidator(_strip), Field(min_length=1, max_length=64)]
 
 
-class InvalidRules(ValueError):
+class InvalidRules(Invalid):
     """A rule set that cannot be saved (unknown channel, group or calendar …): a 400."""
 
 
@@ -351,20 +352,6 @@ def wants_sentiment(rules: RuleSet | Sequence[Rule]) -> bool:
     """Whether any enabled rule looks at the message's sentiment or risk (then it is computed)."""
     ordered = rules.rules if isinstance(rules, RuleSet) else rules
     return any(r.enabled and (r.match.sentiments or r.match.risks) for r in ordered)
-
-
-def ruleset() -> RuleSet:
-    """The saved rule set, cached per Lambda instance for ~30 s (chalicelib.routing.service)."""
-    from chalicelib.routing import service
-
-    return service.ruleset()
-
-
-def calendars() -> Mapping[str, BusinessHours]:
-    """Every stored calendar by name, cached per Lambda instance for ~30 s."""
-    from chalicelib.routing import service
-
-    return service.calendars()
 
 
 def check_references(

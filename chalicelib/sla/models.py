@@ -8,9 +8,8 @@ Counters only ever move by atomic ADD."""
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 POLICIES_KIND, POLICIES_NAME = "sla-policies", "default"
 

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from chalicelib.calendars.hours import NAME_PATTERN
+from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 from chalicelib.sla.models import POLICIES_KIND, POLICIES_NAME, PolicySetItem
 
@@ -52,7 +53,7 @@ Label = Annotated[str, AfterValidator(_strip_lower), Field(min_length=1, max_len
 Minutes = Annotated[int, Field(ge=1, le=MAX_MINUTES)]
 
 
-class InvalidPolicies(ValueError):
+class InvalidPolicies(Invalid):
     """A policy set that cannot be saved (unknown calendar or channel …): a 400."""
 
 

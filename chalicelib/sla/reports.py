@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.db import transact_write
+from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 from chalicelib.sla import deadlines as dl
 from chalicelib.sla.models import SlaStat
@@ -59,9 +60,9 @@ def write_with_counters(
 
 def _days(start: date, end: date) -> list[date]:
     if end < start:
-        raise ValueError("to is before from")
+        raise Invalid("to is before from")
     if (end - start).days >= MAX_DAYS:
-        raise ValueError(f"at most {MAX_DAYS} days")
+        raise Invalid(f"at most {MAX_DAYS} days")
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
@@ -69,7 +70,7 @@ def attainment(by: str, start: date, end: date) -> dict[str, Any]:
     """Met, breached and attainment % per key (and per target) for the days ``start``…``end``
     (UTC, inclusive): one Query per day."""
     if by not in DIMENSIONS:
-        raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
+        raise Invalid(f"by must be one of {', '.join(DIMENSIONS)}")
     fields = [
         "met",
         "breached",
@@ -127,7 +128,7 @@ def _limit(raw: str | None) -> int:
     try:
         value = int(raw) if raw else 50
     except ValueError:
-        raise ValueError("limit must be a number") from None
+        raise Invalid("limit must be a number") from None
     return max(1, min(value, MAX_ITEMS))
 
 
@@ -137,9 +138,9 @@ def at_risk(within_minutes: str | None = None, limit: str | None = None) -> dict
     try:
         minutes = int(within_minutes) if within_minutes else 60
     except ValueError:
-        raise ValueError("within must be minutes") from None
+        raise Invalid("within must be minutes") from None
     if not 1 <= minutes <= 7 * 24 * 60:
-        raise ValueError("within must be 1 to 10080 minutes")
+        raise Invalid("within must be 1 to 10080 minutes")
     now = utcnow()
     items = Ticket.by_due.query(
         DUE_SHARD,
@@ -163,4 +164,4 @@ def parse_day(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise ValueError(f"bad date {value!r}: use YYYY-MM-DD") from None
+        raise Invalid(f"bad date {value!r}: use YYYY-MM-DD") from None

@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.conversations.models import Conversation
+from chalicelib.events import ConversationAnswered
 from chalicelib.observability import logger
 
 
@@ -51,6 +52,11 @@ def stop_first_response_clock(conversation_id: str, reason: str) -> None:
         logger.info("sla execution not stopped", extra={"reason": str(exc)[:200]})
 
 
+def on_conversation_answered(event: ConversationAnswered) -> None:
+    """Subscriber of ``ConversationAnswered`` (see ``chalicelib.bootstrap``)."""
+    stop_first_response_clock(event.conversation_id, event.reason)
+
+
 def handle_event(event: dict[str, Any]) -> None:
     """An event from a state machine: ``sla.breached`` (a conversation's first response) is recorded
     on the conversation and in its timeline, so the console shows it; ``sla.ticket`` (a ticket's
@@ -79,6 +85,9 @@ def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The events queue handler body (partial batch failures: one bad event never blocks others)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    from chalicelib.db import identity_map
+
+    @identity_map()  # one read per fact, per event
     def record_handler(record: Any) -> None:
         handle_event(json.loads(record.body))
 

@@ -25,6 +25,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.aws import client
 from chalicelib.config import settings
+from chalicelib.events import TicketChanged
 from chalicelib.messages import iso, utcnow
 from chalicelib.observability import logger, metrics
 from chalicelib.sla import deadlines as dl
@@ -142,6 +143,11 @@ def on_change(ticket: Ticket, reason: str) -> None:
     except Exception:  # noqa: BLE001 — never fail the caller's action
         logger.exception("sla update failed", extra={"ticket_id": ticket.ticket_id, "reason": reason})
         metrics.add_metric(name="SlaUpdateFailed", unit=MetricUnit.Count, value=1)
+
+
+def on_ticket_changed(event: TicketChanged) -> None:
+    """Subscriber of ``TicketChanged`` (see ``chalicelib.bootstrap``)."""
+    on_change(event.ticket, event.reason)
 
 
 def _apply(ticket: Ticket, reason: str, now: datetime) -> None:

@@ -19,9 +19,8 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.db import meta
+from chalicelib.db import Model, meta
 
 STATUSES = ("new", "open", "pending_customer", "on_hold", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")

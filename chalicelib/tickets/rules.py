@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.errors import Invalid
 from chalicelib.tickets.models import ACTIVE, STATUSES
 
 DONE = ("solved", "closed")
@@ -25,7 +26,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Invalid):
     """The status cannot move there (→ 400)."""
 
 
@@ -82,27 +83,27 @@ def validate_custom_fields(category: str | None, fields: Mapping[str, Any]) -> d
     """Check custom fields against the category's schema; ``None`` values (removals) pass.
     Returns the fields with numbers normalized; raises ValueError."""
     if len(fields) > MAX_CUSTOM_FIELDS:
-        raise ValueError(f"at most {MAX_CUSTOM_FIELDS} custom fields")
+        raise Invalid(f"at most {MAX_CUSTOM_FIELDS} custom fields")
     schema = CATEGORY_FIELDS.get(category or "")
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,39}", name):
-            raise ValueError(f"custom field name {name!r} is not [A-Za-z][A-Za-z0-9_]*")
+            raise Invalid(f"custom field name {name!r} is not [A-Za-z][A-Za-z0-9_]*")
         if value is None:
             out[name] = None
             continue
         if schema is not None:
             if name not in schema:
-                raise ValueError(f"category {category} has no field {name!r} (has: {', '.join(schema)})")
+                raise Invalid(f"category {category} has no field {name!r} (has: {', '.join(schema)})")
             kind = schema[name]
             if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = float(value)
             elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                raise ValueError(f"custom field {name} must be a {kind.__name__}")
+                raise Invalid(f"custom field {name} must be a {kind.__name__}")
         elif not isinstance(value, (str, int, float, bool)):
-            raise ValueError(f"custom field {name} must be a string, number or boolean")
+            raise Invalid(f"custom field {name} must be a string, number or boolean")
         if isinstance(value, str) and len(value) > MAX_CUSTOM_VALUE:
-            raise ValueError(f"custom field {name} is longer than {MAX_CUSTOM_VALUE} characters")
+            raise Invalid(f"custom field {name} is longer than {MAX_CUSTOM_VALUE} characters")
         out[name] = value
     return out
 

@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "throughput", "assignment", "bot", "quality")
+SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment", "bot", "quality")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         timed("quality", lambda: quality.run(summary))
 
-    in_process = [s for s in args.sections if s in ("awscalls", "throughput", "assignment")]
+    in_process = [s for s in args.sections if s in ("awscalls", "reads", "throughput", "assignment")]
     if in_process or ("coldstart" in args.sections and not args.no_first_request):
         with moto_stack() as stack:
             builders: dict[str, Deliveries] = {}
@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if "awscalls" in args.sections:
                 timed("aws_calls", lambda: awscalls.run(stack, builders, SEQ_CALLS, summary))
+            if "reads" in args.sections:
+                from tests.bench import reads
+
+                timed("reads", lambda: reads.run(stack, summary))
             if "assignment" in args.sections:
                 from tests.bench import assignment
 

@@ -91,7 +91,7 @@ def _agents(group: str, n: int, capacity: int) -> list[str]:
 
 
 def _waiting(group: str, n: int) -> None:
-    from chalicelib.assignment import ranking
+    from chalicelib.agents import ranking
     from chalicelib.conversations.models import Conversation
     from chalicelib.messages import iso, utcnow
 

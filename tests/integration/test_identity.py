@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from chalicelib.conversations import merge as customer_merge
 from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints
@@ -92,13 +93,13 @@ def test_a_merge_moves_identities_and_conversations_and_is_audited_and_reversibl
 
     a = router.store(inbound("sms", "+15550000001")).conversation.customer_id
     b = router.store(inbound("wechat", "openid-b")).conversation.customer_id
-    details = identity.merge(a, b, actor="supervisor")
+    details = customer_merge.merge(a, b, actor="supervisor")
     assert Identity.get("wechat#default#openid-b").customer_id == a
     assert identity.get_customer(b).customer_id == a
     again = router.store(inbound("wechat", "openid-b", "after merge"))
     assert again.conversation.customer_id == a
     record = audit.history(f"customer#{a}")[0]
     assert record.action == "customer.merge" and record.actor == "supervisor"
-    identity.unmerge(a, details, actor="supervisor")
+    customer_merge.unmerge(a, details, actor="supervisor")
     assert Identity.get("wechat#default#openid-b").customer_id == b
     assert identity.get_customer(b).customer_id == b

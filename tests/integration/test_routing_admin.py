@@ -171,7 +171,7 @@ def test_the_router_reads_the_rules_through_a_30_second_cache(admin, office, mon
     now = [1000.0]
     monkeypatch.setattr(routing, "_clock", lambda: now[0])
     call(admin, "PUT", "/admin/routing-rules", {"version": 0, "rules": RULES})
-    assert rules.ruleset().version == 1  # the instance that saved sees its change at once
+    assert routing.ruleset().version == 1  # the instance that saved sees its change at once
 
     # Another instance saves version 2: this one keeps version 1 until its cache expires.
     item = RuleSetItem(
@@ -181,14 +181,14 @@ def test_the_router_reads_the_rules_through_a_30_second_cache(admin, office, mon
     )
     save_versioned(item, 1, "routing rules")
     now[0] += routing.CACHE_SECONDS - 1
-    assert rules.ruleset().version == 1
+    assert routing.ruleset().version == 1
     now[0] += 2
-    fresh = rules.ruleset()
+    fresh = routing.ruleset()
     assert fresh.version == 2 and [r.rule_id for r in fresh.rules] == ["default"]
     decision = rules.decide(
         fresh,
         rules.RoutingContext(text="refund", channel="sms", at="2025-09-15T02:00:00Z"),
-        rules.calendars(),
+        routing.calendars(),
     )
     assert decision.group == "presales"
 
@@ -206,7 +206,7 @@ def test_a_write_racing_past_the_version_check_is_still_refused(aws):
 
 def test_stored_rules_that_no_longer_validate_leave_routing_to_intent_detection(aws):
     save_versioned(RuleSetItem(rules=[{"rule_id": "Bad Id"}], updated_at="t", updated_by="x"), 0, "rules")
-    assert rules.ruleset() == rules.RuleSet(version=1)
+    assert routing.ruleset() == rules.RuleSet(version=1)
 
 
 # ---- calendars -------------------------------------------------------------------------------------
@@ -273,8 +273,8 @@ def test_the_demo_rules_and_calendar_seed_and_reseed(aws):
     sunday_night = rules.RoutingContext(
         text="我要投诉，快递没收到", channel="wechat", at="2025-09-14T15:00:00Z"
     )
-    decision = rules.decide(rules.ruleset(), sunday_night, rules.calendars())
+    decision = rules.decide(routing.ruleset(), sunday_night, routing.calendars())
     assert (decision.group, decision.priority, decision.bot_first) == ("complaints", "urgent", False)
     bot_desk = rules.RoutingContext(text="hi", channel="sms", account="bot", at="2025-09-14T15:00:00Z")
-    assert rules.decide(rules.ruleset(), bot_desk, rules.calendars()).bot_first is True
+    assert rules.decide(routing.ruleset(), bot_desk, routing.calendars()).bot_first is True
     assert decision.tags == ["complaint", "after-hours"]

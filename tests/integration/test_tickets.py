@@ -9,11 +9,13 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from chalicelib.config import settings
+from chalicelib import bootstrap, events
+from chalicelib.aws import queue_url
 from chalicelib.conversations import service as conversations
 from chalicelib.messages import OutboundMessage
 from chalicelib.router import service as router
@@ -25,11 +27,17 @@ from tests.support.queues import drain
 
 
 @pytest.fixture
-def sla_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """What the SLA helper would hear (its effects are not under test here)."""
+def sla_calls() -> Iterator[list[tuple[str, str]]]:
+    """What the SLA clock hears (its effects are not under test here): it is replaced as the
+    subscriber of ticket changes."""
     calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(tickets, "_sla_changed", lambda t, reason: calls.append((t.ticket_id, reason)))
-    return calls
+
+    def record(e: events.TicketChanged) -> None:
+        calls.append((e.ticket.ticket_id, e.reason))
+
+    events.install({**bootstrap.SUBSCRIPTIONS, events.TicketChanged: [record]})
+    yield calls
+    bootstrap.install()
 
 
 def body(r: Any) -> Any:
@@ -43,7 +51,7 @@ def patch(session: Any, path: str, data: dict[str, Any]) -> Any:
 
 
 def outbound() -> list[OutboundMessage]:
-    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(settings().queue_url("outbound"))]
+    return [OutboundMessage.model_validate_json(m["Body"]) for m in drain(queue_url("outbound"))]
 
 
 def customer_writes(user: str, text: str, **kw: Any) -> conversations.Stored:

@@ -278,13 +278,13 @@ def test_when_dynamodb_fails_the_caller_is_still_answered_and_the_failure_is_vis
 
 
 def test_after_an_agent_merges_two_customers_the_caller_is_the_merged_one(aws):
-    from chalicelib.identity import service as identity
+    from chalicelib.conversations import merge as customer_merge
 
     phone_owner = wrote_on_wechat()
     other = router.store(inbound("sms", "+15550001111", "hello from my US number"))
     assert other is not None
     target = other.conversation.customer_id
-    identity.merge(target, phone_owner, actor="supervisor")
+    customer_merge.merge(target, phone_owner, actor="supervisor")
     assert call(contact_flow_event())["customer_id"] == target
 
 

@@ -55,10 +55,9 @@ def test_a_note_is_private_not_a_reply_and_notifies_whom_it_mentions(api, aws):
     assert after.first_responded_at is None and after.assignee_id is None
     assert after.preview == "where is my parcel?" and after.last_message_at == c.last_message_at
     assert dict(after.replies_since.as_dict()) == dict(c.replies_since.as_dict())
-    from chalicelib.aws import client
-    from chalicelib.config import settings
+    from chalicelib.aws import client, queue_url
 
-    queued = client("sqs").receive_message(QueueUrl=settings().queue_url("outbound"), WaitTimeSeconds=0)
+    queued = client("sqs").receive_message(QueueUrl=queue_url("outbound"), WaitTimeSeconds=0)
     assert not queued.get("Messages")  # nothing goes to the customer
 
     mentions = [e for e in events_after(supervisor, sup_cursor) if e["kind"] == "note.mention"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.assignment import ranking
+from chalicelib.agents import ranking
 from chalicelib.routing.placement import group_for_intent
 
 

@@ -22,7 +22,10 @@ def found(text: str) -> list[tuple[str, str, str]]:
         ("call me at +1 415 555 0132", ("phone", "+14155550132", "+1 415 555 0132")),
         ("邮箱 Zhang.San@example.com", ("email", "zhang.san@example.com", "Zhang.San@example.com")),
         ("快递单号是SF1234567890123", ("tracking_number", "SF1234567890123", "SF1234567890123")),
-        ("ｓｆ１２３４５６７８９０１２３", ("tracking_number", "SF1234567890123", "ｓｆ１２３４５６７８９０１２３")),  # noqa: E501
+        (
+            "ｓｆ１２３４５６７８９０１２３",
+            ("tracking_number", "SF1234567890123", "ｓｆ１２３４５６７８９０１２３"),
+        ),
         ("tracking 1Z999AA10123456784", ("tracking_number", "1Z999AA10123456784", "1Z999AA10123456784")),
         ("付了¥1,299.00", ("amount", "1299.00 CNY", "¥1,299.00")),
         ("一共100块", ("amount", "100 CNY", "100块")),

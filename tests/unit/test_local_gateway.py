@@ -224,3 +224,29 @@ def test_the_banner_lists_every_webhook_and_the_telegram_set_webhook_call_withou
     assert shown[3:5] == ["-H", "content-type: application/json"] and shown[5] == "-d"
     assert json.loads(shown[6]) == expected.json
     assert expected.json["url"] == f"{public}/webhooks/telegram"
+
+
+def test_unknown_methods_over_the_wire_get_api_gateways_json_answer_not_an_html_501():
+    import http.client
+
+    from infra.local.server import LocalHttpServer, serve_in_thread
+
+    server = LocalHttpServer(("127.0.0.1", 0), Gateway(make_app(), webhook_loader=lambda channel: None))
+    serve_in_thread(server)
+    try:
+        for method, path in (("TRACE", "/api/things/t1"), ("PROPFIND", "/api/things/t1"), ("TRACE", "/x")):
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+            conn.request(method, path)
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+            conn.close()
+            assert resp.status in (403, 404), (method, path, resp.status)
+            assert resp.getheader("Content-Type") == "application/json"
+            assert "message" in body
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        conn.request("TRACE", "/api/things/t1")
+        assert json.loads(conn.getresponse().read()) == {"message": "Missing Authentication Token"}
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,5 +1,8 @@
 """Pure decisions of assignment: channel types, queue keys, the order in a queue, the order of
-available agents, the estimated wait. No AWS here; unit-tested in tests/unit/test_assignment.py."""
+available agents, the estimated wait. No AWS here; unit-tested in tests/unit/test_assignment.py.
+
+It sits in ``agents``, the lowest package that needs it: agents' capacity, conversations' queue
+keys and assignment's choices all speak this vocabulary."""
 
 from __future__ import annotations
 

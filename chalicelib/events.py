@@ -1,0 +1,74 @@
+"""In-process domain events (foundation): a capability announces a change, the capabilities that
+must react subscribe, so no capability imports one above it to make it react.
+
+The table of who reacts to what is installed by ``app.py`` (our bootstrap) with :func:`install`;
+publishers never import their subscribers. Handlers run synchronously, in the publisher's request
+or message, in the order listed.
+
+Failure rule: an event is a fact that has already happened (the ticket is saved, the reply is
+queued), so a failing subscriber is logged and the remaining subscribers still run; the publisher's
+action stands. An event class that sets ``critical = True`` is a command in disguise: the first
+failing subscriber's exception propagates to the publisher (its request answers an error, its
+queue message is retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from chalicelib.observability import logger
+
+
+@dataclass(frozen=True)
+class Event:
+    critical: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class TicketChanged(Event):
+    """A ticket was created or changed in a way that can move its SLA deadlines (status, priority,
+    category, a reply …). ``ticket`` is the saved ``tickets.models.Ticket`` (typed loosely: the
+    foundation names no capability's model), passed on so no subscriber reads it again."""
+
+    ticket: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConversationAnswered(Event):
+    """The customer got a first response (or no longer waits for one, e.g. a survey answer closed
+    the conversation): the first-response clock stops."""
+
+    conversation_id: str
+    reason: str
+
+
+Handler = Callable[[Any], None]
+_table: dict[type[Event], tuple[Handler, ...]] = {}
+
+
+def install(table: Mapping[type[Event], Sequence[Handler]]) -> None:
+    """Replace every subscription with ``table`` (idempotent: importing ``app`` twice changes
+    nothing)."""
+    _table.clear()
+    _table.update({kind: tuple(handlers) for kind, handlers in table.items()})
+
+
+def subscribers(kind: type[Event]) -> tuple[Handler, ...]:
+    return _table.get(kind, ())
+
+
+def publish(event: Event) -> None:
+    """Run every subscriber of ``type(event)`` now (see the failure rule in the module docstring)."""
+    for handler in _table.get(type(event), ()):
+        try:
+            handler(event)
+        except Exception:  # the failure rule above
+            if event.critical:
+                raise
+            logger.exception(
+                "event subscriber failed",
+                extra={"event": type(event).__name__, "subscriber": getattr(handler, "__qualname__", "?")},
+            )

@@ -1,0 +1,104 @@
+"""Query-string models of the agent API (HTTP glue, beside ``api.py``).
+
+One small pydantic model per route that takes query parameters: the route parses its query with
+``api.query(app, Model)`` (a bad value is a 400 ``bad_request`` that changes nothing), and the
+OpenAPI document lists the same model's fields as the operation's parameters, with their types,
+ranges and enums. Unknown parameters are ignored (caches and consoles add their own).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from chalicelib.bodies import Tag
+from chalicelib.channels import CHANNELS
+from chalicelib.tickets.bodies import Status as TicketStatus
+
+
+class Query(BaseModel):
+    """A route's query string: strings stripped, unknown parameters ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+def _known_channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise ValueError(f"unknown channel {value!r}")
+    return value
+
+
+Cursor = Annotated[
+    str, Field(min_length=1, max_length=4096, description="opaque: the previous page's next_cursor")
+]
+Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1..100")]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]
+Channel = Annotated[
+    str,
+    AfterValidator(_known_channel),
+    Field(json_schema_extra={"enum": list(CHANNELS)}, description="a channel name"),
+]
+ConversationPriority = Literal["low", "normal", "high", "urgent"]
+
+
+class EventsQuery(Query):
+    cursor: Cursor | None = Field(default=None, description="where the last poll stopped; none: from now")
+
+
+class InboxQuery(Query):
+    view: Literal["mine", "queue", "all"] = Field(
+        default="queue", description="mine, my groups' queues (or ?group=), or all (supervisors)"
+    )
+    group: Id | None = Field(default=None, description="one skill group's queue (view=queue)")
+    channel: Channel | None = None
+    priority: ConversationPriority | None = None
+    tag: Tag | None = None
+    status: Literal["open", "closed"] = Field(default="open", description="the all view only")
+    snoozed: bool = Field(default=False, description="mine: include snoozed conversations")
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+
+class AttachmentQuery(Query):
+    redirect: Literal["0", "1"] = Field(default="1", description="0: the link as JSON instead of a 302")
+
+
+class CustomerQuery(Query):
+    cursor: Cursor | None = Field(default=None, description="later pages of the customer's conversations")
+
+
+class TicketsQuery(Query):
+    view: Literal["mine", "group", "status", "overdue", "requester"] = "mine"
+    group: Id | None = Field(default=None, description="view=group")
+    status: TicketStatus | None = Field(default=None, description="view=status")
+    customer_id: Id | None = Field(default=None, description="view=requester")
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+
+class AlertQuery(Query):
+    account: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        default="default", description="the app account whose key signed the alert"
+    )
+
+
+class CannedQuery(Query):
+    q: Annotated[str, Field(max_length=200)] = Field(default="", description="shortcut, title or text")
+    group: Id | None = Field(default=None, description="one group's team replies")
+
+
+class SlaReportQuery(Query):
+    by: Literal["policy", "group", "agent"] = "policy"
+    from_: date | None = Field(default=None, alias="from", description="first UTC day; default today")
+    to: date | None = Field(default=None, description="last UTC day (inclusive); default today")
+
+
+class AtRiskQuery(Query):
+    within: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = Field(default=60, description="minutes ahead")
+    limit: Limit = 50
+
+
+class BreachedQuery(Query):
+    limit: Limit = 50

@@ -1,0 +1,339 @@
+"""What the agent API answers: JSON schemas of each route's success body (HTTP glue, beside
+``api.py``), named on the routes in ``app.py`` (``response=``) and published in the OpenAPI document.
+
+Stored entities are answered as ``db.to_json`` renders them, so their schemas are derived from
+the PynamoDB models themselves (:func:`entity`): a new attribute shows up in the document without
+anyone remembering to add it. Pydantic models that are answered as they are (routing rules, SLA
+policies, orders …) are referenced with :func:`model` and hoisted into ``components/schemas`` by
+``chalicelib/openapi.py``. Objects stay open (``additionalProperties``), so adding a field to an
+answer never breaks a client; the fields listed are the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.models import Model
+
+from chalicelib.agents.models import SkillGroup
+from chalicelib.audit.models import AuditRecord
+from chalicelib.canned.models import CannedReply
+from chalicelib.conversations.models import Conversation, Message
+from chalicelib.identity.models import Customer, Identity
+from chalicelib.orders.models import Order
+from chalicelib.routing.rules import Rule
+from chalicelib.sla.policies import SlaPolicy
+from chalicelib.tickets.models import Ticket, TicketEvent
+
+Schema = dict[str, Any]
+
+# Entity schemas by component name; ``openapi.py`` puts them (and the pydantic models referenced
+# through ``model``) into components/schemas.
+COMPONENTS: dict[str, Schema] = {}
+MODELS: dict[str, type[BaseModel]] = {}
+
+STRING: Schema = {"type": "string"}
+NULLABLE_STRING: Schema = {"type": ["string", "null"]}
+INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+BOOLEAN: Schema = {"type": "boolean"}
+STRINGS: Schema = {"type": "array", "items": STRING}
+COUNTS: Schema = {"type": "object", "additionalProperties": NUMBER}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
+    """An open object: the listed properties typed, ``required`` always present."""
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def model(cls: type[BaseModel]) -> Schema:
+    """A pydantic model answered as ``model_dump(mode="json")`` renders it."""
+    MODELS[cls.__name__] = cls
+    return ref(cls.__name__)
+
+
+def _attribute(attr: Any) -> Schema:
+    if isinstance(attr, UnicodeSetAttribute):
+        return STRINGS
+    if isinstance(attr, NumberSetAttribute):
+        return array(NUMBER)
+    if isinstance(attr, UnicodeAttribute):
+        return STRING
+    if isinstance(attr, NumberAttribute):
+        return NUMBER
+    if isinstance(attr, BooleanAttribute):
+        return BOOLEAN
+    if isinstance(attr, MapAttribute):
+        return {"type": "object"}
+    if isinstance(attr, ListAttribute):
+        return {"type": "array"}
+    return {}  # JSON attributes: any JSON value
+
+
+def entity(
+    name: str,
+    cls: type[Model],
+    *,
+    omit: tuple[str, ...] = (),
+    always: tuple[str, ...] = (),
+    **extra: Schema,
+) -> Schema:
+    """The schema of ``db.to_json(cls item)`` minus ``omit`` plus ``extra``: absent attributes are
+    left out (so only the keys and ``always`` are required), present ones are never null."""
+    attributes = cls.get_attributes()
+    properties = {k: _attribute(a) for k, a in attributes.items() if k not in omit}
+    properties.update(extra)
+    keys = [k for k, a in attributes.items() if (a.is_hash_key or a.is_range_key) and k not in omit]
+    COMPONENTS[name] = obj(tuple(dict.fromkeys([*keys, *always])), **properties)
+    return ref(name)
+
+
+# ---- entities ---------------------------------------------------------------------------------------
+CONVERSATION = entity(
+    "Conversation",
+    Conversation,
+    omit=(
+        "queue_key",
+        "queue_rank",
+        "dequeued_from",
+        "owner_key",
+        "next_seq",
+        "last_reply_context",
+        "sla_execution_arn",
+    ),
+    always=("channels",),
+    customer=obj(("customer_id",), customer_id=STRING, display_name=NULLABLE_STRING),
+)
+MESSAGE = entity("Message", Message, omit=("dedupe_key", "mailbox_key", "expires_at", "reply_context"))
+CUSTOMER = entity("Customer", Customer, omit=("version",), always=("phones", "emails", "unionids", "tags"))
+IDENTITY = entity("Identity", Identity)
+GROUP = entity("SkillGroup", SkillGroup)
+TICKET = entity(
+    "Ticket",
+    Ticket,
+    progress=obj(),
+)
+TICKET_EVENT = entity("TicketEvent", TicketEvent, always=("at", "public"), at=STRING, public=BOOLEAN)
+CANNED_REPLY = entity(
+    "CannedReply",
+    CannedReply,
+    omit=("scope_key",),
+    always=("tags", "variables"),
+    variables=STRINGS,
+    editable=BOOLEAN,
+)
+AUDIT_RECORD = entity("AuditRecord", AuditRecord)
+COMPONENTS["AgentView"] = obj(
+    ("agent_id", "groups", "capacity", "load", "proficiency"),
+    agent_id=STRING,
+    display_name=NULLABLE_STRING,
+    role=NULLABLE_STRING,
+    groups=STRINGS,
+    presence=NULLABLE_STRING,
+    presence_at=NULLABLE_STRING,
+    capacity=COUNTS,
+    load=COUNTS,
+    proficiency=COUNTS,
+)
+AGENT = ref("AgentView")
+
+# ---- answers --------------------------------------------------------------------------------------
+HEALTH = obj(("status", "stage"), status={"const": "ok"}, stage=STRING)
+LOGIN = obj(
+    ("id_token", "access_token", "expires_in", "agent"),
+    id_token=STRING,
+    access_token=STRING,
+    refresh_token=NULLABLE_STRING,
+    expires_in=INTEGER,
+    agent=obj(("agent_id", "role"), agent_id=STRING, role=STRING, email=NULLABLE_STRING),
+)
+OPENAPI = obj(("openapi", "info", "paths"), openapi=STRING, info=obj(), paths=obj())
+ME = obj(
+    ("agent_id", "role", "display_name", "groups", "presence"),
+    agent_id=STRING,
+    role=STRING,
+    display_name=STRING,
+    groups=STRINGS,
+    presence=STRING,
+)
+EVENTS = obj(
+    ("events", "cursor"),
+    events=array(
+        obj(
+            ("event_id", "kind", "at", "data"),
+            event_id=STRING,
+            kind=STRING,
+            at=STRING,
+            conversation_id=STRING,
+            data=obj(),
+        )
+    ),
+    cursor=STRING,
+    reset=BOOLEAN,
+)
+PAGE_CURSOR = NULLABLE_STRING
+INBOX = obj(("items",), items=array(CONVERSATION), next_cursor=PAGE_CURSOR)
+CONVERSATION_VIEW = obj(
+    ("conversation", "customer", "identities", "conversations", "messages"),
+    conversation=CONVERSATION,
+    customer=CUSTOMER,
+    identities=array(IDENTITY),
+    conversations=array(CONVERSATION),
+    messages=array(MESSAGE),
+)
+QUEUE_POSITION = obj(
+    ("conversation_id", "queue"),
+    conversation_id=STRING,
+    queue=nullable(
+        obj(("position", "estimated_wait_seconds"), position=INTEGER, estimated_wait_seconds=NUMBER)
+    ),
+)
+MESSAGE_ANSWER = obj(("message",), message=MESSAGE)
+ATTACHMENT_LINK = obj(
+    ("url", "content_type", "content_disposition", "expires_in"),
+    url=STRING,
+    content_type=STRING,
+    content_disposition=STRING,
+    expires_in=INTEGER,
+)
+ORDERS = obj(("orders",), orders=array(model(Order)), error=STRING, reason=STRING)
+CUSTOMER_360 = obj(
+    ("customer_id", "conversations", "next_cursor"),
+    customer_id=STRING,
+    conversations=array(CONVERSATION),
+    next_cursor=PAGE_CURSOR,
+    customer=CUSTOMER,
+    identities=array(IDENTITY),
+    tickets=array(TICKET),
+    orders=array(model(Order)),
+    orders_error=obj(),
+)
+CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
+MERGE = obj(
+    ("source_customer_id",),
+    source_customer_id=STRING,
+    identities=array({}),
+    conversations=array({}),
+    source_snapshot=obj(),
+)
+AUDIT = obj(("items",), items=array(AUDIT_RECORD))
+TICKET_ANSWER = obj(("ticket",), ticket=TICKET)
+TICKETS = obj(("items",), items=array(TICKET), next_cursor=PAGE_CURSOR)
+TICKET_VIEW = obj(
+    ("ticket", "history", "children", "conversations"),
+    ticket=TICKET,
+    history=array(TICKET_EVENT),
+    children=array(TICKET),
+    conversations=array(CONVERSATION),
+)
+ALERT_TICKET = obj(
+    ("ticket_id", "number", "created"),
+    ticket_id=STRING,
+    number={"type": ["integer", "null"]},
+    created=BOOLEAN,
+)
+COMMENT = obj(("event",), event=TICKET_EVENT, conversation_id=STRING, seq=INTEGER)
+CANNED_LIST = obj(("items",), items=array(CANNED_REPLY))
+CANNED_DELETED = obj(("reply_id", "deleted"), reply_id=STRING, deleted={"const": True})
+CANNED_RENDERED = obj(
+    ("reply_id", "text", "missing"),
+    reply_id=STRING,
+    text=STRING,
+    missing=STRINGS,
+    order_number=NULLABLE_STRING,
+)
+SUPERVISOR_QUEUES = obj(
+    ("groups",),
+    groups=array(
+        obj(
+            ("group_id", "queues", "agents"),
+            group_id=STRING,
+            queues=array(obj(("channel_type",), channel_type=STRING)),
+            agents=array(obj(("agent_id",), agent_id=STRING)),
+        )
+    ),
+)
+GROUPS = obj(("items",), items=array(GROUP))
+AGENTS = obj(("items",), items=array(AGENT))
+CHANNEL_ACCOUNTS = obj(
+    ("items",),
+    items=array(
+        obj(
+            ("channel", "webhook", "required_fields", "accounts"),
+            channel=STRING,
+            webhook=BOOLEAN,
+            required_fields=STRINGS,
+            known_fields=STRINGS,
+            secret_name=STRING,
+            accounts=array(
+                obj(("account", "fields", "missing"), account=STRING, fields=STRINGS, missing=STRINGS)
+            ),
+        )
+    ),
+)
+CHANNEL_ACCOUNT = obj(
+    ("channel", "account", "fields", "created"),
+    channel=STRING,
+    account=STRING,
+    fields=STRINGS,
+    created=BOOLEAN,
+    max_age_seconds=INTEGER,
+)
+ROUTING_RULES = obj(
+    ("version", "rules"),
+    version=INTEGER,
+    rules=array(model(Rule)),
+    updated_at=NULLABLE_STRING,
+    updated_by=NULLABLE_STRING,
+)
+DRY_RUN = obj(("decision", "at"), decision=obj(), at=STRING)
+CALENDAR = obj(
+    ("name", "version"),
+    name=STRING,
+    version=INTEGER,
+    updated_at=NULLABLE_STRING,
+    updated_by=NULLABLE_STRING,
+    timezone=STRING,
+)
+CALENDARS = obj(("items",), items=array(CALENDAR))
+SLA_POLICIES = obj(
+    ("version", "policies"),
+    version=INTEGER,
+    policies=array(model(SlaPolicy)),
+    default=nullable(model(SlaPolicy)),
+    updated_at=NULLABLE_STRING,
+    updated_by=NULLABLE_STRING,
+)
+SLA_REPORT = obj(
+    ("by", "from", "to", "items"),
+    by=STRING,
+    to=STRING,
+    items=array(obj(("met", "breached"), met=INTEGER, breached=INTEGER)),
+    **{"from": STRING},
+)
+AT_RISK = obj(("items",), items=array(obj(("ticket_id",), ticket_id=STRING)), as_of=STRING)
