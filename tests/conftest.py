@@ -70,6 +70,9 @@ def reset_caches() -> None:
     from chalicelib.quality import service as quality
 
     quality.reset()
+    from chalicelib.assist import suggestions
+
+    suggestions.reset()
     from chalicelib.bot import knowledge
     from chalicelib.bot import service as bot
 

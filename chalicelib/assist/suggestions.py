@@ -2,7 +2,9 @@
 customer has been asking (the last customer turns, not just the last line) pushed on the console
 feed (``assist.suggestions``); in the composer, articles and canned replies for what the agent
 types (search-as-you-type) or, without a query, for the conversation. Which suggestions were used
-is counted (shown / used per kind and day): the acceptance rate the analytics reports show.
+is counted (shown / used per kind and day): the acceptance rate the analytics reports show. Lists
+pushed or asked for the conversation count as shown; search-as-you-type lists do not (every
+keystroke asks again), their insertions count as used.
 
 KB search is ``chalicelib.kb.search`` (its in-memory index per warm Lambda); canned replies are the
 agent's visible ones (one Query per scope) ranked by shared words with the query (language layer
@@ -11,8 +13,11 @@ tokens), so a customer's sentence finds a reply whose title or body talks about 
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Any, Literal
+
+from cachetools import TTLCache
 
 from chalicelib import kb
 from chalicelib.assist.models import SuggestionCount
@@ -26,6 +31,7 @@ from chalicelib.messages import utcnow
 from chalicelib.observability import logger
 
 TURNS = 3  # customer turns a suggestion looks at
+CANNED_SECONDS = 30
 MAX_QUERY = 300
 KINDS = ("article", "canned")
 Kind = Literal["article", "canned"]
@@ -54,13 +60,36 @@ def _articles(query: str, conversation: Conversation, limit: int) -> list[dict[s
     ]
 
 
+_VISIBLE: TTLCache[str, list[tuple[frozenset[str], Any]]] = TTLCache(maxsize=256, ttl=CANNED_SECONDS)
+_LOCK = threading.Lock()
+
+
+def _visible(p: Principal) -> list[tuple[frozenset[str], Any]]:
+    """The canned replies ``p`` may use, with their words, cached per agent for ``CANNED_SECONDS``
+    (search-as-you-type asks on every keystroke; an edited reply shows up within that time)."""
+    with _LOCK:
+        cached = _VISIBLE.get(p.agent_id)
+    if cached is None:
+        cached = [
+            (frozenset(tokens(f"{r.title} {r.body} {' '.join(r.tags or ())}")), r)
+            for r in canned.search(p, "", limit=200)
+        ]
+        with _LOCK:
+            _VISIBLE[p.agent_id] = cached
+    return cached
+
+
+def reset() -> None:
+    with _LOCK:
+        _VISIBLE.clear()
+
+
 def _canned(p: Principal, query: str, limit: int) -> list[dict[str, Any]]:
     wanted = set(tokens(query))
     if not wanted:
         return []
     scored = []
-    for reply in canned.search(p, "", limit=200):
-        have = set(tokens(f"{reply.title} {reply.body} {' '.join(reply.tags or ())}"))
+    for have, reply in _visible(p):
         shared = len(wanted & have)
         if shared:
             scored.append((shared / len(wanted), reply))
@@ -77,8 +106,8 @@ def suggest(p: Principal, conversation: Conversation, q: str | None = None, limi
     query = (q or "").strip()[:MAX_QUERY] or conversation_query(recent(conversation.conversation_id))
     limit = max(1, min(limit, 10))
     articles, replies = _articles(query, conversation, limit), _canned(p, query, limit)
-    _count_shown("article", [a["article_id"] for a in articles])
-    _count_shown("canned", [c["reply_id"] for c in replies])
+    if not q:  # as the agent types, every keystroke asks again: those lists are not counted as shown
+        _count_shown(len(articles), len(replies))
     return {
         "query": query,
         "source": "typeahead" if q else "conversation",
@@ -105,18 +134,19 @@ def on_customer_message(conversation: Conversation, message: Message, messages: 
         supervisors=False,
         data={"seq": int(message.seq), "articles": [a["article_id"] for a in articles]},
     )
-    _count_shown("article", [a["article_id"] for a in articles])
+    _count_shown(len(articles), 0)
 
 
 def _add(pk: str, sk: str, **amounts: int) -> None:
     SuggestionCount(pk, sk).update(actions=[getattr(SuggestionCount, k).add(v) for k, v in amounts.items()])
 
 
-def _count_shown(kind: Kind, ids: list[str]) -> None:
-    if not ids:
-        return
+def _count_shown(articles: int, replies: int) -> None:
     day = utcnow().date().isoformat()
-    _add("suggestions", f"{day}#{kind}", shown=len(ids))
+    if articles:
+        _add("suggestions", f"{day}#article", shown=articles)
+    if replies:
+        _add("suggestions", f"{day}#canned", shown=replies)
 
 
 def used(p: Principal, conversation: Conversation, kind: str, item_id: str) -> dict[str, Any]:
