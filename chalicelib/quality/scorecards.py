@@ -1,11 +1,12 @@
 """Score cards: what every sent agent reply and every closed conversation scored.
 
-A reply's card is stored with its message when it is sent (``reply_card``, passed to the
-reply's own write: the warnings it went out with, how long the customer had waited for it). A conversation's card is computed when it
-closes (``on_conversation_closed``, called in the close request — an in-process subscriber, no
-nightly scan): one Query of its messages, the reply cards summed, the closing line checked, the
-first-response time; per-agent and per-group day counters move by atomic ADD (a period's scores
-are one Query), and a card that needs a human look (low score, complaint, negative CSAT, or the
+A reply's card is stored with its message when it is sent (``reply_card``, passed to the reply's
+own write: the warnings it went out with, how long the customer had waited for it). A
+conversation's card is computed when it closes (``on_conversation_closed``, called in the close
+request — an in-process subscriber, no nightly scan): one Query of its messages, the reply cards
+summed, the closing line checked, the first-response time; per-agent and per-group day counters
+move by atomic ADD (a period's scores are one Query), and a card that needs a human look (low
+score, complaint, negative CSAT — ``on_csat``, subscribed to ``events.CsatAnswered`` — or the
 1-in-10 sample) joins the review queue (a sparse index, lowest score first).
 """
 
@@ -203,6 +204,12 @@ def record_csat(conversation_id: str, csat: int) -> ScoreCard | None:
     if first:
         _count(card, csat_sum=csat, csat_count=1)
     return card
+
+
+def on_csat(event: Any) -> None:
+    """Subscriber of ``events.CsatAnswered``: the answer goes on each linked conversation's card."""
+    for conversation_id in event.conversation_ids:
+        record_csat(conversation_id, int(event.score))
 
 
 def card_view(card: ScoreCard) -> dict[str, Any]:

@@ -232,3 +232,18 @@ def test_review_appeal_once_and_decision_are_audited(api, rules_saved):
     assert [h["action"] for h in history] == ["quality.appeal_decided", "quality.appeal", "quality.review"]
     mine = call(agent1, "GET", "/me/quality")[1]
     assert mine["reviewed"] == 1 and mine["average_review"] == 76.0
+
+
+def test_a_negative_survey_answer_lands_on_the_score_card_and_sends_it_to_review(api, rules_saved):
+    cid = close_after(api, "+15550300020", "在吗", ["您好，请问有什么可以帮您？"])
+    agent1 = api("agent1")
+    status, created = call(agent1, "POST", f"/conversations/{cid}/ticket", {"notify": False})
+    assert status == 201, created
+    ticket = created["ticket"]
+    status, _ = call(agent1, "PATCH", f"/tickets/{ticket['ticket_id']}", {"version": 0, "status": "solved"})
+    assert status == 200
+    router.store(inbound("sms", "+15550300020", "1"))  # the survey answer: 1 of 5
+
+    card = call(api("supervisor"), "GET", f"/quality/scorecards/{cid}")[1]
+    assert card["csat"] == 1 and "negative_csat" in card["reasons"] and card["review_queue"] == "pending"
+    assert call(agent1, "GET", "/me/quality")[1]["average_csat"] == 1.0
