@@ -8,16 +8,14 @@ few lines delegating to one service in ``chalicelib/``. Channel webhooks are sep
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import api, bootstrap, kb, workspace
-from chalicelib import openapi as openapi_doc
+from chalicelib import api, bootstrap
 from chalicelib import queries as Q
 from chalicelib import responses as R
-from chalicelib.agents import service as agents
 from chalicelib.api import (
     AgentConfigBody,
     CustomerPatchBody,
@@ -34,49 +32,24 @@ from chalicelib.api import (
     TransferBody,
     route,
 )
-from chalicelib.assignment import service as assignment
-from chalicelib.assist import suggestions
 from chalicelib.assist.bodies import SuggestionUsedBody
-from chalicelib.audit import service as audit
 from chalicelib.auth import service as auth
-from chalicelib.bot import service as bot
-from chalicelib.bot import suggest as bot_suggest
 from chalicelib.bot.bodies import FlowSetUpdate
-from chalicelib.calendars import service as calendars
 from chalicelib.calendars.hours import CalendarUpdate
-from chalicelib.canned import service as canned
 from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
 from chalicelib.channels import accounts as channel_accounts
 from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
-from chalicelib.conversations import actions as conversation_actions
-from chalicelib.conversations import merge as customer_merge
-from chalicelib.conversations import service as conversations
 from chalicelib.db import identity_map, to_json
-from chalicelib.feed import service as feed
-from chalicelib.identity import profile
-from chalicelib.kb import params as kb_api
-from chalicelib.kb import service as kb_service
-from chalicelib.kb import stats as kb_stats
 from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
-from chalicelib.media import service as media
+from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
-from chalicelib.orders import service as orders
-from chalicelib.outbound import service as outbound
-from chalicelib.quality import reviews as quality_reviews
-from chalicelib.quality import scorecards
-from chalicelib.quality import service as quality
 from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
 from chalicelib.quality.rules import QualityRulesUpdate
-from chalicelib.router import service as router
-from chalicelib.routing import service as routing_rules
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
 from chalicelib.sla import policies as sla_policies
-from chalicelib.sla import reports as sla_reports
-from chalicelib.sla import service as sla
 from chalicelib.sla.policies import PolicySetUpdate
-from chalicelib.tickets import service as tickets
 from chalicelib.tickets.bodies import (
     AlertBody,
     CommentBody,
@@ -85,6 +58,70 @@ from chalicelib.tickets.bodies import (
     TicketBody,
     TicketPatch,
 )
+
+# Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
+# for what its own path runs. The type checker reads them as plain imports.
+if TYPE_CHECKING:
+    from chalicelib import kb, workspace
+    from chalicelib import openapi as openapi_doc
+    from chalicelib.agents import service as agents
+    from chalicelib.assignment import service as assignment
+    from chalicelib.assist import suggestions
+    from chalicelib.audit import service as audit
+    from chalicelib.bot import service as bot
+    from chalicelib.bot import suggest as bot_suggest
+    from chalicelib.calendars import service as calendars
+    from chalicelib.canned import service as canned
+    from chalicelib.conversations import actions as conversation_actions
+    from chalicelib.conversations import merge as customer_merge
+    from chalicelib.conversations import service as conversations
+    from chalicelib.feed import service as feed
+    from chalicelib.identity import profile
+    from chalicelib.kb import params as kb_api
+    from chalicelib.kb import service as kb_service
+    from chalicelib.kb import stats as kb_stats
+    from chalicelib.media import service as media
+    from chalicelib.orders import service as orders
+    from chalicelib.outbound import service as outbound
+    from chalicelib.quality import reviews as quality_reviews
+    from chalicelib.quality import scorecards
+    from chalicelib.quality import service as quality
+    from chalicelib.router import service as router
+    from chalicelib.routing import service as routing_rules
+    from chalicelib.sla import reports as sla_reports
+    from chalicelib.sla import service as sla
+    from chalicelib.tickets import service as tickets
+else:
+    kb = lazy("chalicelib.kb")
+    openapi_doc = lazy("chalicelib.openapi")
+    suggestions = lazy("chalicelib.assist.suggestions")
+    bot = lazy("chalicelib.bot.service")
+    bot_suggest = lazy("chalicelib.bot.suggest")
+    kb_api = lazy("chalicelib.kb.params")
+    kb_service = lazy("chalicelib.kb.service")
+    kb_stats = lazy("chalicelib.kb.stats")
+    quality_reviews = lazy("chalicelib.quality.reviews")
+    scorecards = lazy("chalicelib.quality.scorecards")
+    quality = lazy("chalicelib.quality.service")
+    workspace = lazy("chalicelib.workspace")
+    agents = lazy("chalicelib.agents.service")
+    assignment = lazy("chalicelib.assignment.service")
+    audit = lazy("chalicelib.audit.service")
+    calendars = lazy("chalicelib.calendars.service")
+    canned = lazy("chalicelib.canned.service")
+    conversation_actions = lazy("chalicelib.conversations.actions")
+    customer_merge = lazy("chalicelib.conversations.merge")
+    conversations = lazy("chalicelib.conversations.service")
+    feed = lazy("chalicelib.feed.service")
+    profile = lazy("chalicelib.identity.profile")
+    media = lazy("chalicelib.media.service")
+    orders = lazy("chalicelib.orders.service")
+    outbound = lazy("chalicelib.outbound.service")
+    router = lazy("chalicelib.router.service")
+    routing_rules = lazy("chalicelib.routing.service")
+    sla_reports = lazy("chalicelib.sla.reports")
+    sla = lazy("chalicelib.sla.service")
+    tickets = lazy("chalicelib.tickets.service")
 
 app = Chalice(app_name="omniflow")
 bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py

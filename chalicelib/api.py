@@ -24,6 +24,7 @@ from pydantic import (
 
 from chalicelib.auth.service import AuthError, Principal, authenticate
 from chalicelib.bodies import Body, GroupId, TagsBody
+from chalicelib.channels import ChannelName
 from chalicelib.errors import DomainError, Invalid
 from chalicelib.messages import TemplateRef
 from chalicelib.observability import logger
@@ -56,7 +57,9 @@ class LoginBody(Body):
 
 class ReplyBody(Body):
     text: str = Field(default="", max_length=4000)
-    channel: str | None = Field(default=None, description="send on this channel instead of the last one")
+    channel: ChannelName | None = Field(
+        default=None, description="send on this channel instead of the last one"
+    )
     template: TemplateRef | None = Field(
         default=None, description="an approved template (outside reply windows)"
     )

@@ -6,17 +6,36 @@ table, at the top of the house beside the HTTP glue, is the one place that names
 from __future__ import annotations
 
 from chalicelib import events
-from chalicelib.quality import scorecards
-from chalicelib.sla import service as sla
-from chalicelib.sla import tickets as sla_tickets
+
+
+# Each subscriber imports its module on the first event, not when app.py installs the table (cold start).
+def _sla_follows_the_ticket(event: events.TicketChanged) -> None:
+    from chalicelib.sla import tickets as sla_tickets
+
+    sla_tickets.on_ticket_changed(event)
+
+
+def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
+    from chalicelib.sla import service as sla
+
+    sla.on_conversation_answered(event)
+
+
+def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
+    from chalicelib.quality import scorecards
+
+    scorecards.on_csat(event)
+
 
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
-    # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla)
-    events.TicketChanged: (sla_tickets.on_ticket_changed,),
-    # a first reply, or a survey answer that closed the conversation (outbound, tickets -> sla)
-    events.ConversationAnswered: (sla.on_conversation_answered,),
-    # a survey answer: the linked conversations' quality score cards keep it (tickets -> quality)
-    events.CsatAnswered: (scorecards.on_csat,),
+    # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
+    events.TicketChanged: (_sla_follows_the_ticket,),
+    # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
+    # sla.service.on_conversation_answered)
+    events.ConversationAnswered: (_first_response_clock_stops,),
+    # a survey answer: the linked conversations' quality score cards keep it (tickets ->
+    # quality.scorecards.on_csat)
+    events.CsatAnswered: (_score_card_keeps_the_survey,),
 }
 
 

@@ -53,6 +53,24 @@ def error_codes() -> dict[int, list[str]]:
     return {status: sorted(names) for status, names in sorted(codes.items())}
 
 
+def _keys_by_pattern(node: Any) -> Any:
+    """pydantic writes ``dict[ConstrainedKey, V]`` as ``patternProperties``, which lets any other
+    key through; the API refuses those, so say it as JSON Schema does: ``propertyNames`` and
+    ``additionalProperties``."""
+    if isinstance(node, dict):
+        node = {k: _keys_by_pattern(v) for k, v in node.items()}
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+            ((pattern, values),) = patterns.items()
+            del node["patternProperties"]
+            node["propertyNames"] = {"pattern": pattern}
+            node["additionalProperties"] = values
+        return node
+    if isinstance(node, list):
+        return [_keys_by_pattern(v) for v in node]
+    return node
+
+
 class _Schemas:
     """components/schemas, filled as routes name models."""
 
@@ -62,7 +80,7 @@ class _Schemas:
     def model(self, cls: type[BaseModel]) -> dict[str, Any]:
         name = cls.__name__
         if name not in self.schemas:
-            schema = cls.model_json_schema(ref_template=REF_TEMPLATE)
+            schema = _keys_by_pattern(cls.model_json_schema(ref_template=REF_TEMPLATE))
             for def_name, definition in schema.pop("$defs", {}).items():
                 self.schemas.setdefault(def_name, definition)
             self.schemas[name] = schema
@@ -164,9 +182,9 @@ def document(title: str, version: str) -> dict[str, Any]:
     for r in ROUTES:
         for method in r.methods:
             paths.setdefault(r.path, {})[method.lower()] = _operation(r, method, schemas, codes)
-    for cls in responses.MODELS.values():  # answered as they are (the schema of what they accept)
+    for cls in responses.models():  # answered as they are (the schema of what they accept)
         schemas.model(cls)
-    schemas.schemas.update(responses.COMPONENTS)
+    schemas.schemas.update(responses.components())
     schemas.schemas["Error"] = {
         "type": "object",
         "description": "Every error answer: a stable code, a sentence for people, and sometimes more "

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.bodies import Tag
-from chalicelib.channels import CHANNELS
+from chalicelib.channels import ChannelName
 from chalicelib.tickets.bodies import Status as TicketStatus
 
 
@@ -24,22 +24,11 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-def _known_channel(value: str) -> str:
-    if value not in CHANNELS:
-        raise ValueError(f"unknown channel {value!r}")
-    return value
-
-
 Cursor = Annotated[
     str, Field(min_length=1, max_length=4096, description="opaque: the previous page's next_cursor")
 ]
 Limit = Annotated[int, Field(ge=1, le=100, description="page size, 1..100")]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s/]+$")]
-Channel = Annotated[
-    str,
-    AfterValidator(_known_channel),
-    Field(json_schema_extra={"enum": list(CHANNELS)}, description="a channel name"),
-]
 ConversationPriority = Literal["low", "normal", "high", "urgent"]
 
 
@@ -52,7 +41,7 @@ class InboxQuery(Query):
         default="queue", description="mine, my groups' queues (or ?group=), or all (supervisors)"
     )
     group: Id | None = Field(default=None, description="one skill group's queue (view=queue)")
-    channel: Channel | None = None
+    channel: ChannelName | None = None
     priority: ConversationPriority | None = None
     tag: Tag | None = None
     status: Literal["open", "closed"] = Field(default="open", description="the all view only")

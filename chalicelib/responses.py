@@ -1,5 +1,7 @@
 """What the agent API answers: JSON schemas of each route's success body (HTTP glue, beside
 ``api.py``), named on the routes in ``app.py`` (``response=``) and published in the OpenAPI document.
+The models they come from are named by dotted path and imported only when the document is built
+(:func:`components`), so importing this module costs a core Lambda's cold start nothing.
 
 Stored entities are answered as ``db.to_json`` renders them, so their schemas are derived from
 the PynamoDB models themselves (:func:`entity`): a new attribute shows up in the document without
@@ -11,36 +13,18 @@ answer never breaks a client; the fields listed are the contract.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    MapAttribute,
-    NumberAttribute,
-    NumberSetAttribute,
-    UnicodeAttribute,
-    UnicodeSetAttribute,
-)
-from pynamodb.models import Model
-
-from chalicelib.agents.models import SkillGroup
-from chalicelib.audit.models import AuditRecord
-from chalicelib.canned.models import CannedReply
-from chalicelib.conversations.models import Conversation, Message
-from chalicelib.identity.models import Customer, Identity
-from chalicelib.orders.models import Order
-from chalicelib.routing.rules import Rule
-from chalicelib.sla.policies import SlaPolicy
-from chalicelib.tickets.models import Ticket, TicketEvent
 
 Schema = dict[str, Any]
 
-# Entity schemas by component name; ``openapi.py`` puts them (and the pydantic models referenced
-# through ``model``) into components/schemas.
-COMPONENTS: dict[str, Schema] = {}
-MODELS: dict[str, type[BaseModel]] = {}
+# Component name -> how to build its schema (entities) or the pydantic model's dotted path.
+_ENTITIES: dict[str, Callable[[], Schema]] = {}
+_STATIC: dict[str, Schema] = {}
+MODELS: dict[str, str] = {}
 
 STRING: Schema = {"type": "string"}
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
@@ -71,13 +55,38 @@ def nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def model(cls: type[BaseModel]) -> Schema:
-    """A pydantic model answered as ``model_dump(mode="json")`` renders it."""
-    MODELS[cls.__name__] = cls
-    return ref(cls.__name__)
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def model(path: str) -> Schema:
+    """A pydantic model (``"package.module:Class"``) answered as ``model_dump(mode="json")`` renders it."""
+    name = path.rsplit(":", 1)[1]
+    MODELS[name] = path
+    return ref(name)
+
+
+def models() -> list[type[BaseModel]]:
+    return [_load(path) for path in MODELS.values()]
+
+
+def components() -> dict[str, Schema]:
+    """The entities' schemas, built from their PynamoDB models (imported now)."""
+    return {**{name: build() for name, build in _ENTITIES.items()}, **_STATIC}
 
 
 def _attribute(attr: Any) -> Schema:
+    from pynamodb.attributes import (
+        BooleanAttribute,
+        ListAttribute,
+        MapAttribute,
+        NumberAttribute,
+        NumberSetAttribute,
+        UnicodeAttribute,
+        UnicodeSetAttribute,
+    )
+
     if isinstance(attr, UnicodeSetAttribute):
         return STRINGS
     if isinstance(attr, NumberSetAttribute):
@@ -97,26 +106,31 @@ def _attribute(attr: Any) -> Schema:
 
 def entity(
     name: str,
-    cls: type[Model],
+    path: str,
     *,
     omit: tuple[str, ...] = (),
     always: tuple[str, ...] = (),
     **extra: Schema,
 ) -> Schema:
-    """The schema of ``db.to_json(cls item)`` minus ``omit`` plus ``extra``: absent attributes are
-    left out (so only the keys and ``always`` are required), present ones are never null."""
-    attributes = cls.get_attributes()
-    properties = {k: _attribute(a) for k, a in attributes.items() if k not in omit}
-    properties.update(extra)
-    keys = [k for k, a in attributes.items() if (a.is_hash_key or a.is_range_key) and k not in omit]
-    COMPONENTS[name] = obj(tuple(dict.fromkeys([*keys, *always])), **properties)
+    """The schema of ``db.to_json(item)`` for the PynamoDB model at ``path`` minus ``omit`` plus
+    ``extra``: absent attributes are left out (so only the keys and ``always`` are required),
+    present ones are never null."""
+
+    def build() -> Schema:
+        attributes = _load(path).get_attributes()
+        properties = {k: _attribute(a) for k, a in attributes.items() if k not in omit}
+        properties.update(extra)
+        keys = [k for k, a in attributes.items() if (a.is_hash_key or a.is_range_key) and k not in omit]
+        return obj(tuple(dict.fromkeys([*keys, *always])), **properties)
+
+    _ENTITIES[name] = build
     return ref(name)
 
 
 # ---- entities ---------------------------------------------------------------------------------------
 CONVERSATION = entity(
     "Conversation",
-    Conversation,
+    "chalicelib.conversations.models:Conversation",
     omit=(
         "queue_key",
         "queue_rank",
@@ -129,26 +143,37 @@ CONVERSATION = entity(
     always=("channels",),
     customer=obj(("customer_id",), customer_id=STRING, display_name=NULLABLE_STRING),
 )
-MESSAGE = entity("Message", Message, omit=("dedupe_key", "mailbox_key", "expires_at", "reply_context"))
-CUSTOMER = entity("Customer", Customer, omit=("version",), always=("phones", "emails", "unionids", "tags"))
-IDENTITY = entity("Identity", Identity)
-GROUP = entity("SkillGroup", SkillGroup)
+MESSAGE = entity(
+    "Message",
+    "chalicelib.conversations.models:Message",
+    omit=("dedupe_key", "mailbox_key", "expires_at", "reply_context"),
+)
+CUSTOMER = entity(
+    "Customer",
+    "chalicelib.identity.models:Customer",
+    omit=("version",),
+    always=("phones", "emails", "unionids", "tags"),
+)
+IDENTITY = entity("Identity", "chalicelib.identity.models:Identity")
+GROUP = entity("SkillGroup", "chalicelib.agents.models:SkillGroup")
 TICKET = entity(
     "Ticket",
-    Ticket,
+    "chalicelib.tickets.models:Ticket",
     progress=obj(),
 )
-TICKET_EVENT = entity("TicketEvent", TicketEvent, always=("at", "public"), at=STRING, public=BOOLEAN)
+TICKET_EVENT = entity(
+    "TicketEvent", "chalicelib.tickets.models:TicketEvent", always=("at", "public"), at=STRING, public=BOOLEAN
+)
 CANNED_REPLY = entity(
     "CannedReply",
-    CannedReply,
+    "chalicelib.canned.models:CannedReply",
     omit=("scope_key",),
     always=("tags", "variables"),
     variables=STRINGS,
     editable=BOOLEAN,
 )
-AUDIT_RECORD = entity("AuditRecord", AuditRecord)
-COMPONENTS["AgentView"] = obj(
+AUDIT_RECORD = entity("AuditRecord", "chalicelib.audit.models:AuditRecord")
+_STATIC["AgentView"] = obj(
     ("agent_id", "groups", "capacity", "load", "proficiency"),
     agent_id=STRING,
     display_name=NULLABLE_STRING,
@@ -221,7 +246,7 @@ ATTACHMENT_LINK = obj(
     content_disposition=STRING,
     expires_in=INTEGER,
 )
-ORDERS = obj(("orders",), orders=array(model(Order)), error=STRING, reason=STRING)
+ORDERS = obj(("orders",), orders=array(model("chalicelib.orders.models:Order")), error=STRING, reason=STRING)
 CUSTOMER_360 = obj(
     ("customer_id", "conversations", "next_cursor"),
     customer_id=STRING,
@@ -230,7 +255,7 @@ CUSTOMER_360 = obj(
     customer=CUSTOMER,
     identities=array(IDENTITY),
     tickets=array(TICKET),
-    orders=array(model(Order)),
+    orders=array(model("chalicelib.orders.models:Order")),
     orders_error=obj(),
 )
 CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
@@ -307,7 +332,7 @@ CHANNEL_ACCOUNT = obj(
 ROUTING_RULES = obj(
     ("version", "rules"),
     version=INTEGER,
-    rules=array(model(Rule)),
+    rules=array(model("chalicelib.routing.rules:Rule")),
     updated_at=NULLABLE_STRING,
     updated_by=NULLABLE_STRING,
 )
@@ -324,8 +349,8 @@ CALENDARS = obj(("items",), items=array(CALENDAR))
 SLA_POLICIES = obj(
     ("version", "policies"),
     version=INTEGER,
-    policies=array(model(SlaPolicy)),
-    default=nullable(model(SlaPolicy)),
+    policies=array(model("chalicelib.sla.policies:SlaPolicy")),
+    default=nullable(model("chalicelib.sla.policies:SlaPolicy")),
     updated_at=NULLABLE_STRING,
     updated_by=NULLABLE_STRING,
 )

@@ -15,28 +15,40 @@ Cost of one assignment, whatever the number of agents or waiting conversations: 
 ``by_availability`` (a few seats), one conditional UpdateItem on the agent, one on the
 conversation, one on the queue counters, and one seat write per group of the chosen agent. Filling
 an agent's freed slot: one Query (``Limit 1``) per group of theirs on ``by_queue``.
+
+Files: ``seats`` (an agent's capacity and seats), ``queues`` (positions, counters, the overview),
+this one (the moves of conversations, presence and configuration, the console's events).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import db
 from chalicelib.agents import ranking
 from chalicelib.agents.models import AWAY, OFFLINE, ONLINE, PRESENCES, Agent
-from chalicelib.assignment.models import STATS, QueueItem, seat_item
+from chalicelib.assignment.models import STATS, QueueItem
+from chalicelib.assignment.queues import overview, position, queue_stats, seconds_between
+from chalicelib.assignment.seats import (
+    condition_failed,
+    count_online,
+    count_online_changes,
+    get_agent,
+    kinds_of,
+    now_iso,
+    reseat,
+    reserve,
+    unseat,
+)
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation
 from chalicelib.db import as_dict
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity.models import Customer
-from chalicelib.messages import iso, utcnow
 from chalicelib.observability import logger
 
 CANDIDATES = 5  # seats read per try: enough to step over a few stale ones
@@ -47,87 +59,7 @@ class NotAllowed(conversations.NotAllowed):
     """A conditional write refused the move (closed, owned by someone else, offline …)."""
 
 
-def _condition_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _now() -> str:
-    return iso(utcnow())
-
-
-# ---- agents: profile, presence, seats ---------------------------------------------------------------
-
-
-def get_agent(agent_id: str, *, consistent: bool = False) -> Agent:
-    try:
-        return Agent.get(agent_id, consistent_read=consistent)
-    except DoesNotExist as exc:
-        raise NotFound(f"agent {agent_id}") from exc
-
-
-def kinds_of(agent: Agent) -> list[str]:
-    """The channel types the agent takes work of (capacity > 0)."""
-    capacity = as_dict(agent.capacity)
-    return [k for k in ranking.CHANNEL_TYPES if int(capacity.get(k, 0)) > 0]
-
-
-def _seat_write(agent: Agent, group_id: str, kind: str) -> tuple[QueueItem, list[Action], Any]:
-    """One seat's conditional update from the agent's current state: (item, actions, condition)."""
-    available = agent.presence == ONLINE
-    slots = ranking.spare(as_dict(agent.capacity), as_dict(agent.load), kind)
-    key = ranking.queue_key(group_id, kind)
-    proficiency = int(as_dict(agent.proficiency).get(group_id, 3))
-    actions: list[Action] = [
-        QueueItem.agent_id.set(agent.agent_id),
-        QueueItem.proficiency.set(proficiency),
-        QueueItem.rev.set(int(agent.rev)),
-    ]
-    if available and slots > 0:
-        rank = ranking.avail_rank(slots, agent.last_assigned_at, proficiency, agent.agent_id)
-        actions += [QueueItem.avail_key.set(key), QueueItem.avail_rank.set(rank)]
-    else:
-        actions += [QueueItem.avail_key.remove(), QueueItem.avail_rank.remove()]
-    condition = QueueItem.rev.does_not_exist() | (QueueItem.rev <= int(agent.rev))
-    return QueueItem(key, seat_item(agent.agent_id)), actions, condition
-
-
-def _seat(agent: Agent, group_id: str, kind: str) -> None:
-    """Write one seat from the agent's current state; a seat already reflecting a newer state wins."""
-    seat, actions, condition = _seat_write(agent, group_id, kind)
-    try:
-        seat.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if not _condition_failed(exc):
-            raise
-
-
-def reseat(agent: Agent, kinds: Iterable[str] | None = None) -> None:
-    """Bring the agent's seats in line with ``agent`` (the state a conditional write returned).
-    Several seats go in one TransactWriteItems (one request, not one per group); if a seat already
-    reflects a newer state the transaction is refused and each seat is written alone, so the others
-    still move and the newer one wins."""
-    seats = [
-        (group_id, kind)
-        for group_id in sorted(agent.groups or ())
-        for kind in (kinds if kinds is not None else ranking.CHANNEL_TYPES)
-    ]
-    if len(seats) > 1:
-        try:
-            with db.transact_write() as tx:
-                for group_id, kind in seats:
-                    seat, actions, condition = _seat_write(agent, group_id, kind)
-                    tx.update(seat, actions=actions, condition=condition)
-            return
-        except TransactWriteError as exc:  # a newer seat, or a concurrent transaction: one by one
-            if getattr(exc, "cause_response_code", None) != "TransactionCanceledException":
-                raise
-    for group_id, kind in seats:
-        _seat(agent, group_id, kind)
-
-
-def _unseat(agent_id: str, group_id: str) -> None:
-    for kind in ranking.CHANNEL_TYPES:
-        QueueItem(ranking.queue_key(group_id, kind), seat_item(agent_id)).delete()
+# ---- agents: configuration, presence, freed slots (capacity and seats: seats.py) ------------------
 
 
 def configure(
@@ -157,31 +89,15 @@ def configure(
     agent.update(actions=actions, condition=Agent.agent_id.exists())
     was_online = before.presence == ONLINE
     for group_id in set(before.groups or ()) - set(agent.groups or ()):
-        _unseat(agent_id, group_id)
+        unseat(agent_id, group_id)
         if was_online:
-            _count_online(group_id, kinds_of(before), -1)
+            count_online(group_id, kinds_of(before), -1)
     if was_online:
-        _count_online_changes(before, agent)
+        count_online_changes(before, agent)
     reseat(agent)
     if was_online:
         pull(agent_id)
     return agent
-
-
-def _count_online(group_id: str, kinds: Iterable[str], delta: int) -> None:
-    for kind in kinds:
-        QueueItem(ranking.queue_key(group_id, kind), STATS).update(actions=[QueueItem.online.add(delta)])
-
-
-def _count_online_changes(before: Agent, after: Agent) -> None:
-    """An online agent's (group, kind) pairs changed: move the queues' online counters."""
-    old = {(g, k) for g in before.groups or () for k in kinds_of(before)}
-    new = {(g, k) for g in after.groups or () for k in kinds_of(after)}
-    for group_id, kind in new - old:
-        _count_online(group_id, [kind], +1)
-    for group_id, kind in old - new:
-        if group_id in (after.groups or ()):
-            _count_online(group_id, [kind], -1)
 
 
 def set_presence(agent_id: str, presence: str) -> Agent:
@@ -192,12 +108,12 @@ def set_presence(agent_id: str, presence: str) -> Agent:
     before = get_agent(agent_id, consistent=True)
     agent = Agent(agent_id)
     agent.update(
-        actions=[Agent.presence.set(presence), Agent.presence_at.set(_now()), Agent.rev.add(1)],
+        actions=[Agent.presence.set(presence), Agent.presence_at.set(now_iso()), Agent.rev.add(1)],
         condition=Agent.agent_id.exists(),
     )
     if (before.presence == ONLINE) != (presence == ONLINE):
         for group_id in sorted(agent.groups or ()):
-            _count_online(group_id, kinds_of(agent), +1 if presence == ONLINE else -1)
+            count_online(group_id, kinds_of(agent), +1 if presence == ONLINE else -1)
     reseat(agent)
     _publish("presence.changed", agents=[agent_id], groups=agent.groups or (), data={"presence": presence})
     if presence == ONLINE:
@@ -211,30 +127,6 @@ def set_presence(agent_id: str, presence: str) -> Agent:
     return get_agent(agent_id, consistent=True)
 
 
-def _reserve(agent_id: str, kind: str, *, enforce_capacity: bool) -> Agent | None:
-    """Take one slot of the agent's capacity for ``kind``. With ``enforce_capacity`` only if the
-    agent is online with a free slot (else None); without (an agent taking work themselves, a
-    supervisor's direct assignment) the load may exceed the capacity."""
-    agent = Agent(agent_id)
-    condition = Agent.agent_id.exists()
-    if enforce_capacity:
-        condition &= (Agent.presence == ONLINE) & (Agent.load[kind] < Agent.capacity[kind])
-    try:
-        agent.update(
-            actions=[
-                Agent.load[kind].set((Agent.load[kind] | 0) + 1),
-                Agent.last_assigned_at.set(_now()),
-                Agent.rev.add(1),
-            ],
-            condition=condition,
-        )
-    except UpdateError as exc:
-        if _condition_failed(exc):
-            return None
-        raise
-    return agent
-
-
 def release(agent_id: str, kind: str, *, refill: bool = True) -> None:
     """Give back one slot (the agent closed, transferred or lost a conversation); then fill it from
     the agent's queues."""
@@ -245,7 +137,7 @@ def release(agent_id: str, kind: str, *, refill: bool = True) -> None:
             condition=Agent.load[kind] > 0,
         )
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         return
     reseat(agent, [kind])
@@ -271,7 +163,7 @@ def _give(conversation_id: str, agent_id: str, *, expected_queue: str | None) ->
     """Make ``agent_id`` the owner if the conversation is open, unowned (and still in
     ``expected_queue`` when given). None if another move won."""
     conversation = Conversation(conversation_id)
-    now = _now()
+    now = now_iso()
     condition = (Conversation.status == OPEN) & Conversation.assignee_id.does_not_exist()
     if expected_queue is not None:
         condition &= Conversation.queue_key == expected_queue
@@ -286,7 +178,7 @@ def _give(conversation_id: str, agent_id: str, *, expected_queue: str | None) ->
             condition=condition,
         )
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return None
         raise
     left_queue(conversation)
@@ -307,7 +199,7 @@ def assign(conversation: Conversation) -> str | None:
             return None
         for seat in seats:
             agent_id = seat.agent_id or ""
-            agent = _reserve(agent_id, kind, enforce_capacity=True)
+            agent = reserve(agent_id, kind, enforce_capacity=True)
             if agent is None:
                 _heal(agent_id)
                 continue
@@ -353,7 +245,7 @@ def pull(agent_id: str) -> list[str]:
             head = _best_head(agent.groups or (), kind)
             if head is None:
                 break
-            reserved = _reserve(agent_id, kind, enforce_capacity=True)
+            reserved = reserve(agent_id, kind, enforce_capacity=True)
             if reserved is None:
                 break
             given = _give(head.conversation_id, agent_id, expected_queue=head.queue_key)
@@ -383,7 +275,7 @@ def claim(conversation_id: str, agent_id: str) -> Conversation:
     given = _give(conversation_id, agent_id, expected_queue=None)
     if given is None:
         raise NotAllowed("conversation is closed or owned by another agent")
-    agent = _reserve(agent_id, given.channel_type or ranking.CHAT, enforce_capacity=False)
+    agent = reserve(agent_id, given.channel_type or ranking.CHAT, enforce_capacity=False)
     if agent is not None:
         reseat(agent, [given.channel_type or ranking.CHAT])
     _assigned(given, agent_id, by=agent_id)
@@ -396,7 +288,7 @@ def took_by_reply(conversation: Conversation, agent_id: str) -> None:
         return
     left_queue(conversation)
     kind = conversation.channel_type or ranking.CHAT
-    agent = _reserve(agent_id, kind, enforce_capacity=False)
+    agent = reserve(agent_id, kind, enforce_capacity=False)
     if agent is not None:
         reseat(agent, [kind])
     _assigned(conversation, agent_id, by=agent_id)
@@ -416,7 +308,7 @@ def reopen(conversation_id: str, agent_id: str) -> Conversation:
             condition=Customer.open_conversation_id.does_not_exist(),
         )
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             raise NotAllowed("the customer has another open conversation; continue there") from exc
         raise
     conversation = Conversation(conversation_id)
@@ -426,7 +318,7 @@ def reopen(conversation_id: str, agent_id: str) -> Conversation:
                 Conversation.status.set(OPEN),
                 Conversation.assignee_id.set(agent_id),
                 Conversation.owner_key.set(agent_id),
-                Conversation.assigned_at.set(_now()),
+                Conversation.assigned_at.set(now_iso()),
                 Conversation.closed_at.remove(),
                 Conversation.closed_by.remove(),
             ],
@@ -437,11 +329,11 @@ def reopen(conversation_id: str, agent_id: str) -> Conversation:
             actions=[Customer.open_conversation_id.remove()],
             condition=Customer.open_conversation_id == conversation_id,
         )
-        if _condition_failed(exc):
+        if condition_failed(exc):
             raise NotAllowed("conversation was reopened meanwhile") from exc
         raise
     kind = conversation.channel_type or ranking.CHAT
-    agent = _reserve(agent_id, kind, enforce_capacity=False)
+    agent = reserve(agent_id, kind, enforce_capacity=False)
     if agent is not None:
         reseat(agent, [kind])
     _assigned(conversation, agent_id, by=agent_id)
@@ -480,12 +372,12 @@ def unassign(conversation_id: str, agent_id: str, *, reason: str) -> Conversatio
     try:
         conversation.update(
             actions=_requeue_actions(
-                current.group_id, kind, current.priority, bool(current.vip), _now(), first=True
+                current.group_id, kind, current.priority, bool(current.vip), now_iso(), first=True
             ),
             condition=(Conversation.status == OPEN) & (Conversation.assignee_id == agent_id),
         )
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             raise NotAllowed("conversation is closed or owned by another agent") from exc
         raise
     entered_queue(conversation)
@@ -545,18 +437,18 @@ def transfer(
                 actions=[
                     Conversation.assignee_id.set(to_agent),
                     Conversation.owner_key.set(to_agent),
-                    Conversation.assigned_at.set(_now()),
+                    Conversation.assigned_at.set(now_iso()),
                     *conversations.dequeue_actions(),
                     *also,
                 ],
                 condition=condition,
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 raise NotAllowed("the conversation changed hands meanwhile; reload and retry") from exc
             raise
         left_queue(conversation)
-        reserved = _reserve(to_agent, kind, enforce_capacity=False)
+        reserved = reserve(to_agent, kind, enforce_capacity=False)
         if reserved is not None:
             reseat(reserved, [kind])
         assigned_to: str | None = to_agent
@@ -574,7 +466,7 @@ def transfer(
                 condition=condition,
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 raise NotAllowed("the conversation changed hands meanwhile; reload and retry") from exc
             raise
         left_queue(conversation)
@@ -600,17 +492,11 @@ def closed(conversation: Conversation) -> None:
     left_queue(conversation)
     kind = conversation.channel_type or ranking.CHAT
     if conversation.assignee_id:
-        seconds = _seconds_between(conversation.assigned_at, conversation.closed_at)
+        seconds = seconds_between(conversation.assigned_at, conversation.closed_at)
         QueueItem(ranking.queue_key(conversation.group_id, kind), STATS).update(
             actions=[QueueItem.handled.add(1), QueueItem.handle_seconds.add(seconds)]
         )
         release(conversation.assignee_id, kind)
-
-
-def _seconds_between(start: str | None, end: str | None) -> int:
-    if not start or not end:
-        return 0
-    return max(0, int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()))
 
 
 def set_priority(conversation_id: str, priority: str) -> Conversation:
@@ -634,7 +520,7 @@ def set_priority(conversation_id: str, priority: str) -> Conversation:
         try:
             conversation.update(actions=actions, condition=condition)
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 continue  # queued or assigned meanwhile: look again
             raise
         _publish(
@@ -646,79 +532,6 @@ def set_priority(conversation_id: str, priority: str) -> Conversation:
         )
         return conversation
     raise NotAllowed("the conversation keeps changing; retry")
-
-
-# ---- what the queues look like ----------------------------------------------------------------------
-
-POSITION_CAP = 1000
-
-
-def position(conversation: Conversation) -> dict[str, Any] | None:
-    """Where a waiting conversation stands: its place in the queue and a rough wait. One COUNT
-    Query over the (keys of the) conversations ahead of it, capped, and one GetItem of counters."""
-    if not conversation.queue_key or not conversation.queue_rank:
-        return None
-    ahead = Conversation.by_queue.count(
-        conversation.queue_key,
-        Conversation.queue_rank < conversation.queue_rank,
-        limit=POSITION_CAP,
-    )
-    stats = queue_stats(conversation.queue_key)
-    estimate = ranking.estimate(ahead, stats["online"], stats["handled"], stats["handle_seconds"])
-    return {"position": estimate.position, "estimated_wait_seconds": estimate.estimated_wait_seconds}
-
-
-def queue_stats(key: str) -> dict[str, int]:
-    try:
-        item = QueueItem.get(key, STATS)
-    except DoesNotExist:
-        return {"waiting": 0, "online": 0, "handled": 0, "handle_seconds": 0}
-    return {
-        "waiting": max(0, int(item.waiting or 0)),
-        "online": max(0, int(item.online or 0)),
-        "handled": int(item.handled or 0),
-        "handle_seconds": int(item.handle_seconds or 0),
-    }
-
-
-def overview(group_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The supervisor's live view per group and channel type: waiting (a pre-aggregated counter),
-    the oldest wait (the head of the queue's index), agents online; and each member's presence and
-    load. Reads: per queue one GetItem and one ``Limit 1`` Query, per group one Query of seats and
-    one BatchGetItem of agents."""
-    now = utcnow()
-    result = []
-    for group_id in group_ids:
-        queues = []
-        members: set[str] = set()
-        for kind in ranking.CHANNEL_TYPES:
-            key = ranking.queue_key(group_id, kind)
-            stats = queue_stats(key)
-            head = next(iter(Conversation.by_queue.query(key, limit=1)), None)
-            oldest = _seconds_between(head.queued_at, iso(now)) if head and head.queued_at else 0
-            queues.append({"channel_type": kind, **stats, "oldest_wait_seconds": oldest})
-            members.update(
-                s.agent_id for s in QueueItem.query(key, QueueItem.item.startswith("agent#")) if s.agent_id
-            )
-        agents = sorted(Agent.batch_get(sorted(members)), key=lambda a: a.agent_id) if members else []
-        result.append(
-            {
-                "group_id": group_id,
-                "queues": queues,
-                "agents": [
-                    {
-                        "agent_id": a.agent_id,
-                        "display_name": a.display_name,
-                        "presence": a.presence,
-                        "presence_at": a.presence_at,
-                        "capacity": as_dict(a.capacity),
-                        "load": as_dict(a.load),
-                    }
-                    for a in agents
-                ],
-            }
-        )
-    return result
 
 
 # ---- events for the console -------------------------------------------------------------------------
@@ -747,4 +560,14 @@ def _publish(
     feed.publish(kind, conversation_id=conversation_id, agents=agents, groups=groups, data=data)
 
 
-__all__ = ["AWAY", "OFFLINE", "ONLINE"]
+__all__ = [
+    "AWAY",
+    "OFFLINE",
+    "ONLINE",
+    "get_agent",
+    "kinds_of",
+    "overview",
+    "position",
+    "queue_stats",
+    "reseat",
+]  # re-exported for callers

@@ -22,7 +22,6 @@ from cachetools import TTLCache
 from chalicelib import kb
 from chalicelib.assist.models import SuggestionCount
 from chalicelib.auth.service import Principal
-from chalicelib.canned import service as canned
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.errors import Invalid
 from chalicelib.feed import service as feed
@@ -67,6 +66,8 @@ _LOCK = threading.Lock()
 def _visible(p: Principal) -> list[tuple[frozenset[str], Any]]:
     """The canned replies ``p`` may use, with their words, cached per agent for ``CANNED_SECONDS``
     (search-as-you-type asks on every keystroke; an edited reply shows up within that time)."""
+    from chalicelib.canned import service as canned  # the router's path never needs it
+
     with _LOCK:
         cached = _VISIBLE.get(p.agent_id)
     if cached is None:
@@ -158,6 +159,8 @@ def used(p: Principal, conversation: Conversation, kind: str, item_id: str) -> d
     _add("suggestions", f"{day}#{kind}", used=1)
     _add(f"{kind}#{item_id}", day, used=1)
     if kind == "canned":
+        from chalicelib.canned import service as canned
+
         canned.record_use(item_id)
     return {
         "conversation_id": conversation.conversation_id,

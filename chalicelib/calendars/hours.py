@@ -85,7 +85,11 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    time_zone: str = Field(description="IANA time zone, e.g. Asia/Shanghai, Europe/Berlin")
+    time_zone: str = Field(
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+        description="IANA time zone, e.g. Asia/Shanghai, Europe/Berlin",
+    )
     weekly: dict[Weekday, list[Interval]] = Field(
         default_factory=dict,
         description='open intervals per weekday, e.g. {"mon": [["09:00", "18:00"]]}; a missing day is closed',

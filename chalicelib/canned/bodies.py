@@ -13,6 +13,7 @@ from chalicelib.canned.text import VARIABLES, fold, unknown_variables
 SHORTCUT = r"^/[^\s/]{1,32}$"
 LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 BODY_MAX = 4000  # as a reply's text
+GROUP_OR_ALL = r"^(all|[a-z0-9][a-z0-9_-]{1,39})$"  # a skill group id (PUT /admin/groups/{id}) or "all"
 
 
 def _check_body(body: str | None) -> str | None:
@@ -46,7 +47,7 @@ class CannedReplyBody(Body):
     language: str | None = Field(default=None, pattern=LANGUAGE, description='BCP 47, e.g. "zh-CN"')
     scope: Literal["personal", "team"] = "personal"
     group_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description='team replies: a skill group id, or "all"'
+        default=None, pattern=GROUP_OR_ALL, description='team replies: a skill group id, or "all"'
     )
     tags: list[str] = Field(default_factory=list, max_length=20)
 
@@ -72,7 +73,7 @@ class CannedReplyChanges(Body):
     shortcut: str | None = Field(default=None, pattern=rf"{SHORTCUT}|^$", description='"" removes it')
     language: str | None = Field(default=None, pattern=LANGUAGE)
     scope: Literal["personal", "team"] | None = None
-    group_id: str | None = Field(default=None, min_length=1, max_length=64)
+    group_id: str | None = Field(default=None, pattern=GROUP_OR_ALL, description='a skill group id, or "all"')
     tags: list[str] | None = Field(default=None, max_length=20)
     version: int | None = Field(default=None, ge=0)
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
+from typing import Annotated
+
+from pydantic import AfterValidator
+from pydantic import Field
 
 from chalicelib.channels.base import ChannelAdapter
 from chalicelib.channels.base import NotFound
@@ -29,6 +33,20 @@ CHANNELS: dict[str, str] = {
 
 # Channels whose platform does not call an HTTP webhook (Amazon Connect invokes voice's Lambdas).
 WITHOUT_WEBHOOK = frozenset({"voice"})
+
+
+def _known_channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise ValueError(f"unknown channel {value!r}")
+    return value
+
+
+# A channel's name in a request body or query (the schema lists them as an enum).
+ChannelName = Annotated[
+    str,
+    AfterValidator(_known_channel),
+    Field(json_schema_extra={"enum": list(CHANNELS)}, description="a channel"),
+]
 
 
 def webhook_channels() -> list[str]:

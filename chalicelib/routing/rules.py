@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from regex import Pattern
 
 from chalicelib.calendars.hours import NAME_PATTERN, BusinessHours
+from chalicelib.channels import CHANNELS, ChannelName
 from chalicelib.errors import Invalid
 from chalicelib.observability import logger
 
@@ -97,7 +98,10 @@ class RuleMatch(BaseModel):
         max_length=MAX_REGEX_LENGTH,
         description="a pattern searched in the text (regex package syntax, case-insensitive)",
     )
-    channels: list[str] | None = Field(default=None, max_length=50, description="any of these channels")
+    # names are checked against the registry when the set is saved (check_references: one message per rule)
+    channels: list[Annotated[str, Field(json_schema_extra={"enum": list(CHANNELS)})]] | None = Field(
+        default=None, max_length=50, description="any of these channels"
+    )
     accounts: list[Label] | None = Field(default=None, max_length=50, description="any of these accounts")
     tiers: list[Label] | None = Field(
         default=None, max_length=20, description="the customer's tier is one of"
@@ -237,7 +241,7 @@ class DryRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(default="", max_length=MAX_TEXT)
-    channel: str = Field(min_length=1, max_length=32)
+    channel: ChannelName
     account: str = Field(default="default", min_length=1, max_length=64)
     tier: str | None = Field(default=None, max_length=64)
     tags: list[str] = Field(default_factory=list, max_length=50)

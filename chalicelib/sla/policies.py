@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from chalicelib.calendars.hours import NAME_PATTERN
+from chalicelib.channels import ChannelName
 from chalicelib.errors import Invalid
 from chalicelib.messages import iso, utcnow
 from chalicelib.sla.models import POLICIES_KIND, POLICIES_NAME, PolicySetItem
@@ -66,7 +67,7 @@ class PolicyMatch(BaseModel):
     tiers: list[Label] | None = Field(
         default=None, max_length=20, description="the customer's tier is one of"
     )
-    channels: list[str] | None = Field(
+    channels: list[ChannelName] | None = Field(
         default=None, max_length=50, description="the ticket's channel is one of"
     )
     categories: list[Label] | None = Field(default=None, max_length=100, description="the category is one of")

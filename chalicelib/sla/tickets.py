@@ -1,6 +1,7 @@
 """Tickets' SLA clocks: ``on_change`` keeps a ticket's ``sla_*`` fields and its Step Functions
-execution in step with the ticket (called by chalicelib/tickets/service.py after every change
-that can move deadlines); reports and lists read what it writes.
+execution in step with the ticket (it subscribes to ``events.TicketChanged``, which the tickets
+capability publishes after every change that can move deadlines); reports and lists read what it
+writes.
 
 One execution of the ``ticket-sla`` machine per ticket and *clock*: ``sla_clock`` is bumped
 whenever the deadlines change, and the execution is named ``<ticket_id>-<clock>``. The machine

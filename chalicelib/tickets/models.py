@@ -1,10 +1,10 @@
 """The ``tickets`` and ``ticket-events`` tables (infra/data.yaml).
 
 A ticket's SLA fields (``sla_*``) are written only by chalicelib/sla/tickets.py; everything else by
-chalicelib/tickets/service.py. Every write is conditional on ``version`` (optimistic concurrency),
-which each write increments. Index keys are sparse: ``assignee_key`` / ``group_key`` are set while
-the ticket is not closed, ``due_key`` while an SLA clock runs (its ``sla_next_due`` is the next
-deadline, so "overdue" and "at risk" are Queries ``sla_next_due < now``).
+the tickets capability (``store.write``, creation). Every write is conditional on ``version``
+(optimistic concurrency), which each write increments. Index keys are sparse: ``assignee_key`` /
+``group_key`` are set while the ticket is not closed, ``due_key`` while an SLA clock runs (its
+``sla_next_due`` is the next deadline, so "overdue" and "at risk" are Queries ``sla_next_due < now``).
 """
 
 from __future__ import annotations

@@ -148,3 +148,36 @@ def test_an_agent_configuration_that_fails_validation_changes_nothing(api):
     good = {"capacity": {"chat": 3}, "proficiency": {"presales": 5}}
     status, agent = call(admin, "PUT", "/admin/agents/agent1", good)
     assert status == 200 and agent["capacity"]["chat"] == 3 and agent["proficiency"] == {"presales": 5}
+
+
+def test_body_fields_carry_the_constraints_their_descriptions_state(api):
+    schemas = document(api)["components"]["schemas"]
+    agent = schemas["AgentConfigBody"]["properties"]
+    capacity = agent["capacity"]["anyOf"][0]
+    assert capacity["propertyNames"]["pattern"] == "^(chat|email|voice)$"
+    assert (capacity["additionalProperties"]["minimum"], capacity["additionalProperties"]["maximum"]) == (
+        0,
+        50,
+    )
+    proficiency = agent["proficiency"]["anyOf"][0]["additionalProperties"]
+    assert (proficiency["minimum"], proficiency["maximum"]) == (1, 5)
+    assert "wechat" in schemas["ReplyBody"]["properties"]["channel"]["anyOf"][0]["enum"]
+    assert "pattern" in schemas["CalendarUpdate"]["properties"]["time_zone"]
+    assert "all" in schemas["CannedReplyBody"]["properties"]["group_id"]["anyOf"][0]["pattern"]
+    policy_channels = schemas["PolicyMatch"]["properties"]["channels"]["anyOf"][0]["items"]
+    assert "sms" in policy_channels["enum"]
+
+
+def test_a_reply_on_an_unknown_channel_or_an_sla_policy_naming_one_is_refused(api):
+    agent = api("agent1")
+    status, body = call(agent, "POST", "/conversations/cnv_x/reply", {"text": "hi", "channel": "pigeon"})
+    assert status == 400 and "unknown channel" in body["message"]
+    admin = api("admin")
+    policy = {
+        "policy_id": "p1",
+        "name": "P",
+        "match": {"channels": ["pigeon"]},
+        "targets": {"resolution_minutes": 60},
+    }
+    status, body = call(admin, "PUT", "/admin/sla-policies", {"version": 0, "policies": [policy]})
+    assert status == 400 and "unknown channel" in body["message"]

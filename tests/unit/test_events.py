@@ -80,10 +80,16 @@ def test_install_replaces_the_table_so_installing_twice_subscribes_once() -> Non
     assert seen == ["x"]
 
 
-def test_the_bootstrap_table_sends_ticket_changes_and_answers_to_the_sla_clocks() -> None:
+def test_the_bootstrap_table_sends_ticket_changes_and_answers_to_the_sla_clocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from chalicelib.sla import service as sla
     from chalicelib.sla import tickets as sla_tickets
 
+    heard: list[tuple[str, str]] = []
+    monkeypatch.setattr(sla_tickets, "on_ticket_changed", lambda e: heard.append(("deadlines", e.reason)))
+    monkeypatch.setattr(sla, "on_conversation_answered", lambda e: heard.append(("clock", e.reason)))
     bootstrap.install()
-    assert events.subscribers(events.TicketChanged) == (sla_tickets.on_ticket_changed,)
-    assert events.subscribers(events.ConversationAnswered) == (sla.on_conversation_answered,)
+    events.publish(events.TicketChanged(ticket=None, reason="created"))
+    events.publish(events.ConversationAnswered("cnv_1", "first response sent"))
+    assert heard == [("deadlines", "created"), ("clock", "first response sent")]
