@@ -1082,13 +1082,13 @@ def sla_report() -> dict[str, Any]:
 def tickets_at_risk() -> dict[str, Any]:
     """Open tickets whose next SLA deadline falls within ?within= minutes (default 60), soonest first."""
     q = api.query(app, Q.AtRiskQuery)
-    return sla_reports.at_risk(str(q.within), str(q.limit))
+    return sla_reports.at_risk(q.within, q.limit)
 
 
 @route(app, "/tickets/breached", role="supervisor", query=Q.BreachedQuery, response=R.AT_RISK)
 def tickets_breached() -> dict[str, Any]:
     """Open tickets past their next SLA deadline, most overdue first."""
-    return sla_reports.breached(str(api.query(app, Q.BreachedQuery).limit))
+    return sla_reports.breached(api.query(app, Q.BreachedQuery).limit)
 
 
 # ---- console and widget (static) -------------------------------------------------------------------

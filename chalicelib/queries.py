@@ -84,10 +84,15 @@ class SlaReportQuery(Query):
     to: date | None = Field(default=None, description="last UTC day (inclusive); default today")
 
 
+ReportLimit = Annotated[int, Field(ge=1, le=200, description="at most this many tickets, 1..200")]
+
+
 class AtRiskQuery(Query):
-    within: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = Field(default=60, description="minutes ahead")
-    limit: Limit = 50
+    within: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = Field(
+        default=60, description="minutes ahead, 1..10080"
+    )
+    limit: ReportLimit = 50
 
 
 class BreachedQuery(Query):
-    limit: Limit = 50
+    limit: ReportLimit = 50
