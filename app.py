@@ -32,6 +32,7 @@ from chalicelib.api import (
     TransferBody,
     route,
 )
+from chalicelib.assist.bodies import SuggestionUsedBody
 from chalicelib.auth import service as auth
 from chalicelib.bot.bodies import FlowSetUpdate
 from chalicelib.calendars.hours import CalendarUpdate
@@ -41,10 +42,11 @@ from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.db import identity_map, to_json
-from chalicelib.kb import params as kb_api
 from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
+from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
+from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
 from chalicelib.sla import policies as sla_policies
 from chalicelib.sla.policies import PolicySetUpdate
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from chalicelib import openapi as openapi_doc
     from chalicelib.agents import service as agents
     from chalicelib.assignment import service as assignment
+    from chalicelib.assist import suggestions
     from chalicelib.audit import service as audit
     from chalicelib.bot import service as bot
     from chalicelib.bot import suggest as bot_suggest
@@ -75,21 +78,26 @@ if TYPE_CHECKING:
     from chalicelib.feed import service as feed
     from chalicelib.identity import profile
     from chalicelib.identity import service as identity
+    from chalicelib.kb import params as kb_api
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
     from chalicelib.media import service as media
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
+    from chalicelib.quality import reviews as quality_reviews
+    from chalicelib.quality import scorecards
+    from chalicelib.quality import service as quality
     from chalicelib.router import service as router
     from chalicelib.routing import service as routing_rules
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
 else:
+    kb = lazy("chalicelib.kb")
     openapi_doc = lazy("chalicelib.openapi")
-    workspace = lazy("chalicelib.workspace")
     agents = lazy("chalicelib.agents.service")
     assignment = lazy("chalicelib.assignment.service")
+    suggestions = lazy("chalicelib.assist.suggestions")
     audit = lazy("chalicelib.audit.service")
     bot = lazy("chalicelib.bot.service")
     bot_suggest = lazy("chalicelib.bot.suggest")
@@ -101,17 +109,21 @@ else:
     feed = lazy("chalicelib.feed.service")
     profile = lazy("chalicelib.identity.profile")
     identity = lazy("chalicelib.identity.service")
-    kb = lazy("chalicelib.kb")
+    kb_api = lazy("chalicelib.kb.params")
     kb_service = lazy("chalicelib.kb.service")
     kb_stats = lazy("chalicelib.kb.stats")
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     outbound = lazy("chalicelib.outbound.service")
+    quality_reviews = lazy("chalicelib.quality.reviews")
+    scorecards = lazy("chalicelib.quality.scorecards")
+    quality = lazy("chalicelib.quality.service")
     router = lazy("chalicelib.router.service")
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
+    workspace = lazy("chalicelib.workspace")
 
 app = Chalice(app_name="omniflow")
 bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
@@ -259,9 +271,12 @@ def queue_position(conversation_id: str) -> dict[str, Any]:
     status=202,
 )
 def reply(conversation_id: str) -> Response:
-    """Reply to the customer, on their last channel or the one chosen; returns the queued message."""
-    p, b = api.principal(), api.body(app, ReplyBody)
-    workspace.check_access(p, conversations.get(conversation_id))
+    """Reply to the customer, on their last channel or the one chosen; returns the queued message.
+    422 ``quality_blocked`` (nothing sent) when the text breaks a blocking quality rule; warnings
+    are sent and recorded on the message."""
+    p, b, c = api.principal(), api.body(app, ReplyBody), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    card = quality.reply_card(c, quality.screen_reply(c, b.text) if b.text else [])  # 422 on a block
     message = outbound.reply(
         conversation_id,
         p.agent_id,
@@ -269,6 +284,7 @@ def reply(conversation_id: str) -> Response:
         channel=b.channel,
         may_take_over=p.allows("supervisor"),
         template=b.template,
+        quality=card,
     )
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
@@ -283,6 +299,7 @@ def close_conversation(conversation_id: str) -> dict[str, Any]:
     closed = conversations.close(conversation_id, p.agent_id)
     sla.stop_first_response_clock(conversation_id, "conversation closed")
     assignment.closed(closed)
+    quality.on_conversation_closed(closed)
     return workspace.conversation_summary(closed)
 
 
@@ -747,6 +764,121 @@ def put_calendar(calendar_name: str) -> dict[str, Any]:
     """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
     b = api.body(app, CalendarUpdate)
     return calendars.put_calendar(calendar_name, b, api.principal().agent_id)
+
+
+# ---- agent assist ------------------------------------------------------------------------------------
+@route(app, "/conversations/{conversation_id}/suggestions", role="agent")
+def conversation_suggestions(conversation_id: str) -> dict[str, Any]:
+    """Articles and canned replies for the composer: ?q= as the agent types, else for the customer's
+    last turns (?limit=, default 3)."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return suggestions.suggest(p, c, q.get("q"), workspace.page_size(q.get("limit"), default=3))
+
+
+@route(
+    app,
+    "/conversations/{conversation_id}/suggestions/used",
+    role="agent",
+    methods=("POST",),
+    body=SuggestionUsedBody,
+)
+def suggestion_used(conversation_id: str) -> dict[str, Any]:
+    """The agent inserted a suggested article or canned reply (the acceptance rate counts it)."""
+    p, c, b = api.principal(), conversations.get(conversation_id), api.body(app, SuggestionUsedBody)
+    workspace.check_access(p, c)
+    return suggestions.used(p, c, b.kind, b.item_id)
+
+
+@route(app, "/reports/suggestions", role="supervisor")
+def suggestion_report() -> dict[str, Any]:
+    """Suggestions shown and used per kind over ?from=&to= (UTC days, default today): acceptance rate."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return suggestions.acceptance(first, last)
+
+
+# ---- quality inspection ------------------------------------------------------------------------------
+@route(app, "/admin/quality-rules", role="supervisor")
+def get_quality_rules() -> dict[str, Any]:
+    """The quality rules (phrases, patterns, required elements, response times) and their version."""
+    return quality.view(quality.current())
+
+
+@route(app, "/admin/quality-rules", role="admin", methods=("PUT",), body=QualityRulesUpdate)
+def put_quality_rules() -> dict[str, Any]:
+    """Replace the whole quality rule set; 409 if its version moved since it was read."""
+    return quality.view(quality.save(api.body(app, QualityRulesUpdate), api.principal().agent_id))
+
+
+@route(app, "/quality/check", role="agent", methods=("POST",), body=CheckBody)
+def check_quality() -> dict[str, Any]:
+    """A draft reply against the quality rules: violations with the span of the text that broke them."""
+    p, b = api.principal(), api.body(app, CheckBody)
+    c = conversations.get(b.conversation_id) if b.conversation_id else None
+    if c is not None:
+        workspace.check_access(p, c)
+    return quality.check_draft(b.text, c, closing=b.closing)
+
+
+@route(app, "/quality/scorecards/{conversation_id}", role="agent")
+def quality_scorecard(conversation_id: str) -> dict[str, Any]:
+    """A closed conversation's score card with its review and appeal (its agent's, or supervisors')."""
+    return quality_reviews.card(api.principal(), conversation_id)
+
+
+@route(app, "/quality/reviews", role="supervisor")
+def quality_review_queue() -> dict[str, Any]:
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+
+
+@route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
+def review_conversation(conversation_id: str) -> dict[str, Any]:
+    """Score a conversation by the form and comment (once; 409 if it was reviewed meanwhile)."""
+    return quality_reviews.review(api.principal(), conversation_id, api.body(app, ReviewBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/appeal", role="agent", methods=("POST",), body=AppealBody)
+def appeal_review(conversation_id: str) -> dict[str, Any]:
+    """The reviewed agent appeals, once (409 the second time)."""
+    return quality_reviews.appeal(api.principal(), conversation_id, api.body(app, AppealBody))
+
+
+@route(
+    app,
+    "/quality/reviews/{conversation_id}/decision",
+    role="supervisor",
+    methods=("POST",),
+    body=DecisionBody,
+)
+def decide_appeal(conversation_id: str) -> dict[str, Any]:
+    """Decide a pending appeal: upheld, or overturned with the corrected form."""
+    return quality_reviews.decide(api.principal(), conversation_id, api.body(app, DecisionBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/history", role="supervisor")
+def review_history(conversation_id: str) -> dict[str, Any]:
+    """The audit trail of a conversation's review and appeal."""
+    return {"items": quality_reviews.history(conversation_id)}
+
+
+@route(app, "/reports/quality", role="supervisor")
+def quality_report() -> dict[str, Any]:
+    """Quality scores ?by=agent|group over ?from=&to= (UTC days, default today): one Query."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality", role="agent")
+def my_quality() -> dict[str, Any]:
+    """My quality scores over ?from=&to= (UTC days, default today), and per day."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.agent_scores(api.principal().agent_id, first, last)
 
 
 # ---- knowledge base ---------------------------------------------------------------------------------

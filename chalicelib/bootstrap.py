@@ -21,12 +21,21 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
+    from chalicelib.quality import scorecards
+
+    scorecards.on_csat(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a survey answer: the linked conversations' quality score cards keep it (tickets ->
+    # quality.scorecards.on_csat)
+    events.CsatAnswered: (_score_card_keeps_the_survey,),
 }
 
 

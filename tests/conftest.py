@@ -66,6 +66,12 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.quality import service as quality
+
+    quality.reset()
+    from chalicelib.assist import suggestions
+
+    suggestions.reset()
     from chalicelib.bot import knowledge
     from chalicelib.bot import service as bot
 

@@ -120,6 +120,8 @@ class Conversation(Model):
     tags = UnicodeSetAttribute(null=True)
     snoozed_until = UnicodeAttribute(null=True)  # hidden from "mine" until then; a customer message wakes it
     ticket_ids = UnicodeSetAttribute(null=True)  # linked tickets
+    mood = UnicodeAttribute(null=True)  # "rising_anger" while the customer's messages turn angrier (assist)
+    mood_at = UnicodeAttribute(null=True)
 
     by_customer = _ByCustomer()
     by_queue = _ByQueue()
@@ -168,6 +170,8 @@ class Message(Model):
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(null=True)
     outbound_request = JSONAttribute(null=True)  # what "sent (local)" would have sent, redacted
+    quality = JSONAttribute(null=True)  # agent replies: the quality rules' warnings it was sent with
+    assist = JSONAttribute(null=True)  # customer messages: sentiment, escalation signals, entities
     quick_replies = JSONAttribute(null=True)  # [{"title", "payload"}]: buttons under a bot message (web, app)
     reply_context = MapAttribute[str, str](null=True)
     mailbox_key = UnicodeAttribute(null=True)

@@ -122,12 +122,14 @@ def append_reply(
     mailbox: bool,
     rules: ReplyRules = ReplyRules(),
     known: Conversation | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """Store an agent's reply as the next message (status queued). The replying agent becomes the
     owner if nobody owns the conversation. The channel's reply window and per-message limit are
     part of the write's condition, so two agents racing cannot exceed them.
     ``known``: the conversation as this request read it; then the conversation's update and the
     message go in one TransactWriteItems (see ``_reply_in_one_write``).
+    ``quality``: the reply's quality score card, stored on the message (chalicelib.quality).
     Returns (conversation, message, first_response)."""
     now_dt = utcnow()
     now = iso(now_dt)
@@ -164,7 +166,7 @@ def append_reply(
     if known is not None:
         counted = key if rules.per_inbound is not None else None
         done = _reply_in_one_write(
-            known, actions, condition, target, text, agent_id, now, mailbox, counted, refused
+            known, actions, condition, target, text, agent_id, now, mailbox, counted, refused, quality
         )
         if done is not None:
             return done
@@ -174,7 +176,7 @@ def append_reply(
         if condition_failed(exc):
             raise refused(exc) from exc
         raise
-    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox)
+    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     first = conversation.first_responded_at == now
     return conversation, message, first
 
@@ -190,6 +192,7 @@ def _reply_in_one_write(
     mailbox: bool,
     counted: str | None,
     refused: Callable[[Exception], Exception],
+    quality: dict[str, Any] | None = None,
 ) -> tuple[Conversation, Message, bool] | None:
     """The reply as one TransactWriteItems: the conversation's update takes the place after
     ``known.next_seq`` and the message is put there, all or nothing (one request where an UpdateItem
@@ -223,7 +226,7 @@ def _reply_in_one_write(
     if counted is not None:  # the channel limits replies per customer message: one more
         since = as_dict(known.replies_since)
         after.replies_since = {**since, counted: int(since.get(counted) or 0) + 1}
-    message = outbound_message(after, target, text, agent_id, now, mailbox=mailbox)
+    message = outbound_message(after, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     try:
         with db.transact_write() as tx:
             tx.update(
@@ -257,12 +260,20 @@ def save_outbound(
     *,
     mailbox: bool,
     quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
     """Store an outbound message (status queued) at the sequence number ``conversation`` — the state
     an UpdateItem that took the number returned — now holds, with what the channel's sender needs
     to answer in context: the last inbound's reply context (reply tokens) and time."""
     message = outbound_message(
-        conversation, target, text, author_id, now, mailbox=mailbox, quick_replies=quick_replies
+        conversation,
+        target,
+        text,
+        author_id,
+        now,
+        mailbox=mailbox,
+        quick_replies=quick_replies,
+        quality=quality,
     )
     message.save(condition=Message.seq.does_not_exist())
     return message
@@ -277,6 +288,7 @@ def outbound_message(
     *,
     mailbox: bool,
     quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
     """The outbound message ``save_outbound`` stores (not saved)."""
     channel, account, user_id = target
@@ -299,6 +311,7 @@ def outbound_message(
         reply_context=reply_context or None,
         mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
         quick_replies=quick_replies or None,
+        quality=quality,
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import Json
 
 from chalicelib import channels, routing
 from chalicelib.assignment import service as assignment
+from chalicelib.assist import service as assist
 from chalicelib.bot import service as bot
 from chalicelib.conversations import service as conversations
 from chalicelib.db import identity_map
@@ -90,6 +91,8 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
             supervisors=False,  # the busiest kind of event: supervisors follow queues, not every message
             data={"channel": msg.channel},
         )
+    if stored.message is not None:
+        assist.on_customer_message(conversation, stored.message)  # sentiment, anger, entities
     tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
     if resolution.created:
         metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)

@@ -72,6 +72,11 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
     tags = sorted(customer.tags or ())
     vip = tier == "vip" or "vip" in tags
     ruleset = service.ruleset()
+    mood = None
+    if msg.text and rules.wants_sentiment(ruleset):
+        from chalicelib.assist import sentiment
+
+        mood = sentiment.analyse(msg.text)
     context = rules.RoutingContext(
         text=msg.text or "",
         channel=msg.channel,
@@ -80,6 +85,8 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
         tags=tags,
         at=utcnow(),
         waiting=queue_lengths(ruleset),
+        sentiment=mood.label if mood else None,
+        risk=mood.risk if mood else None,
     )
     decision = rules.decide(ruleset, context, service.calendars())
     reason: list[tuple[str, str]] = []

@@ -119,8 +119,16 @@ class RuleMatch(BaseModel):
     tags: list[Label] | None = Field(default=None, max_length=50, description="the customer has any of")
     business_hours: BusinessHoursCondition | None = None
     queue: QueueCondition | None = Field(default=None, description="the group's queue is at least this long")
+    sentiments: list[Literal["negative", "neutral", "positive"]] | None = Field(
+        default=None, max_length=3, description="the message's sentiment is one of (chalicelib.assist)"
+    )
+    risks: list[Literal["low", "medium", "high"]] | None = Field(
+        default=None,
+        max_length=3,
+        description="its escalation risk is one of (high: complaint, 12315, lawyer …)",
+    )
 
-    @field_validator("keywords", "channels", "accounts", "tiers", "tags")
+    @field_validator("keywords", "channels", "accounts", "tiers", "tags", "sentiments", "risks")
     @classmethod
     def _empty_is_absent(cls, value: list[str] | None) -> list[str] | None:
         return value or None  # [] would otherwise be a condition no message meets
@@ -227,6 +235,8 @@ class RoutingContext(BaseModel):
     tags: list[str] = Field(default_factory=list)
     at: datetime
     waiting: dict[str, int] = Field(default_factory=dict, description="group -> conversations waiting")
+    sentiment: str | None = None  # negative | neutral | positive, when a rule asks for it
+    risk: str | None = None  # low | medium | high
 
     @field_validator("at")
     @classmethod
@@ -309,6 +319,10 @@ def _matches(
         return False
     if m._keywords is not None and m._keywords.search(folded) is None:
         return False
+    if m.sentiments is not None and ctx.sentiment not in m.sentiments:
+        return False
+    if m.risks is not None and ctx.risk not in m.risks:
+        return False
     if m.business_hours is not None:
         calendar = calendars.get(m.business_hours.calendar)
         if calendar is None:
@@ -350,6 +364,12 @@ def decide(
         if rule.stop_processing:
             break
     return Decision(group=group, priority=priority, bot_first=bool(bot_first), tags=tags, matched=matched)
+
+
+def wants_sentiment(rules: RuleSet | Sequence[Rule]) -> bool:
+    """Whether any enabled rule looks at the message's sentiment or risk (then it is computed)."""
+    ordered = rules.rules if isinstance(rules, RuleSet) else rules
+    return any(r.enabled and (r.match.sentiments or r.match.risks) for r in ordered)
 
 
 def check_references(

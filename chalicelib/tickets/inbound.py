@@ -13,7 +13,7 @@ from chalicelib import events
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation
 from chalicelib.conversations.service import NotAllowed
-from chalicelib.events import ConversationAnswered
+from chalicelib.events import ConversationAnswered, CsatAnswered
 from chalicelib.messages import InboundMessage, iso, utcnow
 from chalicelib.observability import logger
 from chalicelib.tickets import notify, rules
@@ -161,6 +161,8 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
         f"customer:{c.customer_id}",
         data={"score": score, "conversation_id": c.conversation_id},
     )
+    linked = tuple(sorted(moved[1].conversation_ids or ()))
+    events.publish(CsatAnswered(target.ticket_id, score, linked))
     notify.send(
         c.customer_id, rules.render("csat.thanks", target.language), author="bot", prefer=c.conversation_id
     )
