@@ -288,7 +288,7 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": summary_view(c, p),
         "customer": customer_view(customer, p),
-        "identities": [identity_view(i, p) for i in identity.identities_of(customer.customer_id)],
+        "identities": [identity_view(i, p) for i in identity.shown_identities(customer.customer_id)],
         "conversations": [summary_view(h, p) for h in history],
         "messages": timeline,
     }
@@ -390,7 +390,7 @@ def customer_360(
 
     out["customer"] = customer_view(customer, p)
     identities = identity.identities_of(customer.customer_id)
-    out["identities"] = [identity_view(i, p) for i in identities]
+    out["identities"] = [identity_view(i, p) for i in identity.each_address_once(identities)]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.router import service as router
 from chalicelib.messages import CustomerHints
+from chalicelib.router import service as router
 from tests.support.factories import inbound
 
 PHONE, EMAIL = "13812341234", "mei.chen@example.org"
