@@ -259,6 +259,7 @@ CUSTOMER_360 = obj(
     orders_error=obj(),
 )
 CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
+CONTACTS = obj(("customer_id", "phones", "emails"), customer_id=STRING, phones=STRINGS, emails=STRINGS)
 MERGE = obj(
     ("source_customer_id",),
     source_customer_id=STRING,
