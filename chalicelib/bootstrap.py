@@ -21,12 +21,21 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _webhooks_hear_it(event: events.Announced) -> None:
+    from chalicelib.webhooks import service as webhooks
+
+    webhooks.on_announced(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a public fact (message.created, ticket.updated …): outgoing webhooks fan it out (conversations,
+    # tickets -> webhooks.service.on_announced)
+    events.Announced: (_webhooks_hear_it,),
 }
 
 

@@ -67,6 +67,9 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.webhooks import service as webhooks
+
+    webhooks.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")
