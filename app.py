@@ -58,6 +58,7 @@ from chalicelib.tickets.bodies import (
     TicketBody,
     TicketPatch,
 )
+from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
 
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
@@ -92,6 +93,8 @@ if TYPE_CHECKING:
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
+    from chalicelib.webhooks import delivery as webhook_delivery
+    from chalicelib.webhooks import service as webhooks
 else:
     kb = lazy("chalicelib.kb")
     openapi_doc = lazy("chalicelib.openapi")
@@ -123,6 +126,8 @@ else:
     sla_reports = lazy("chalicelib.sla.reports")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
+    webhooks = lazy("chalicelib.webhooks.service")
+    webhook_delivery = lazy("chalicelib.webhooks.delivery")
     workspace = lazy("chalicelib.workspace")
 
 app = Chalice(app_name="omniflow")
@@ -1098,6 +1103,55 @@ def tickets_breached() -> dict[str, Any]:
     return sla_reports.breached(api.query(app, Q.BreachedQuery).limit)
 
 
+# ---- outgoing webhooks (chalicelib/webhooks; Standard Webhooks signatures) ------------------------------
+@route(
+    app,
+    "/admin/webhooks",
+    role="admin",
+    methods=("POST",),
+    body=EndpointBody,
+    response=R.WEBHOOK_ENDPOINT,
+    status=201,
+)
+def create_webhook() -> Response:
+    """Subscribe a URL to event types; the answer carries its signing secret, shown only once."""
+    b = api.body(app, EndpointBody)
+    return Response(
+        body=webhooks.create_endpoint(b.url, list(b.events), api.principal().agent_id), status_code=201
+    )
+
+
+@route(app, "/admin/webhooks/{endpoint_id}/deliveries", role="admin", response=R.WEBHOOK_DELIVERIES)
+def webhook_deliveries(endpoint_id: str) -> dict[str, Any]:
+    """The endpoint's delivery log: each message's status and every attempt (code, latency)."""
+    return webhooks.deliveries(endpoint_id)
+
+
+@route(
+    app,
+    "/admin/webhooks/{endpoint_id}/replay",
+    role="admin",
+    methods=("POST",),
+    body=ReplayBody,
+    response=R.WEBHOOK_REPLAY,
+)
+def replay_webhooks(endpoint_id: str) -> dict[str, Any]:
+    """Queue one failed message again (``msg_id``), or every failed one."""
+    return webhooks.replay(endpoint_id, api.body(app, ReplayBody).msg_id)
+
+
+@route(
+    app,
+    "/admin/webhooks/{endpoint_id}/rotate-secret",
+    role="admin",
+    methods=("POST",),
+    response=R.WEBHOOK_ROTATION,
+)
+def rotate_webhook_secret(endpoint_id: str) -> dict[str, Any]:
+    """A new signing secret; the previous one keeps signing for 24 hours."""
+    return webhooks.rotate_secret(endpoint_id)
+
+
 # ---- console and widget (static) -------------------------------------------------------------------
 # GET /console, /console/static/{name}, /widget.js: public files with a strict CSP (chalicelib/console).
 console.register(app)
@@ -1121,3 +1175,9 @@ def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
     and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
     return sla.handle_batch(event.to_dict())
+
+
+@app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)
+def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
+    """Webhooks queue → sign and POST to the endpoint, log the attempt, retry on the schedule."""
+    return webhook_delivery.handle_batch(event.to_dict())

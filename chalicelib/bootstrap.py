@@ -27,6 +27,12 @@ def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
     scorecards.on_csat(event)
 
 
+def _webhooks_hear_it(event: events.Announced) -> None:
+    from chalicelib.webhooks import service as webhooks
+
+    webhooks.on_announced(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
@@ -36,6 +42,9 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a survey answer: the linked conversations' quality score cards keep it (tickets ->
     # quality.scorecards.on_csat)
     events.CsatAnswered: (_score_card_keeps_the_survey,),
+    # a public fact (message.created, ticket.updated …): outgoing webhooks fan it out (conversations,
+    # tickets -> webhooks.service.on_announced)
+    events.Announced: (_webhooks_hear_it,),
 }
 
 

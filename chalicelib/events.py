@@ -55,6 +55,15 @@ class CsatAnswered(Event):
     conversation_ids: tuple[str, ...]
 
 
+class Announced(Event):
+    """A fact outside systems may hear about (outgoing webhooks): ``type`` is the public event name
+    (``message.created``, ``conversation.created``, ``ticket.updated`` …), ``data`` its JSON-ready
+    payload. Publishers announce; ``bootstrap`` decides who listens."""
+
+    type: str
+    data: Mapping[str, Any]
+
+
 Handler = Callable[[Any], None]
 _table: dict[type[Event], tuple[Handler, ...]] = {}
 

@@ -363,3 +363,36 @@ SLA_REPORT = obj(
     **{"from": STRING},
 )
 AT_RISK = obj(("items",), items=array(obj(("ticket_id",), ticket_id=STRING)), as_of=STRING)
+
+# Outgoing webhooks (chalicelib/webhooks)
+WEBHOOK_ENDPOINT = obj(
+    ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, url=STRING, events=STRINGS
+)
+WEBHOOK_ROTATION = obj(
+    ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, previous_expires_at=STRING
+)
+WEBHOOK_DELIVERIES = obj(
+    ("endpoint_id", "messages"),
+    endpoint_id=STRING,
+    messages=array(
+        obj(
+            ("msg_id", "event_type", "status", "attempts"),
+            msg_id=STRING,
+            event_type=STRING,
+            status=STRING,
+            created_at=STRING,
+            attempts=array(
+                obj(
+                    ("attempt", "ok"),
+                    attempt=INTEGER,
+                    at=STRING,
+                    ok=BOOLEAN,
+                    response_code={"type": ["integer", "null"]},
+                    latency_ms=INTEGER,
+                    error=NULLABLE_STRING,
+                )
+            ),
+        )
+    ),
+)
+WEBHOOK_REPLAY = obj(("endpoint_id", "queued"), endpoint_id=STRING, queued=STRINGS)

@@ -77,6 +77,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "route_inbound": "omniflow-router",
     "send_outbound": "omniflow-sender",
     "handle_event": "omniflow-events",
+    "deliver_webhooks": "omniflow-webhooks",
 }
 
 Log = Callable[[str], None]

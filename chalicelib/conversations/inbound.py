@@ -18,6 +18,7 @@ from datetime import timedelta
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import events
 from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
@@ -153,7 +154,42 @@ def record_inbound(
         dedupe_key=msg.dedupe_key,
         correlation_id=msg.correlation_id,
     )
-    return Stored(conversation, _store_once(message, msg.dedupe_key), new)
+    stored = _store_once(message, msg.dedupe_key)
+    if stored is not None:
+        _announce(conversation, stored, new)
+    return Stored(conversation, stored, new)
+
+
+def _announce(conversation: Conversation, message: Message, new: bool) -> None:
+    """Tell outside listeners (webhooks): a conversation opened, a message arrived (exactly once:
+    only for the write that stored it)."""
+    if new:
+        events.publish(
+            events.Announced(
+                "conversation.created",
+                {
+                    "conversation_id": conversation.conversation_id,
+                    "customer_id": conversation.customer_id,
+                    "channel": message.channel,
+                    "created_at": message.created_at,
+                },
+            )
+        )
+    events.publish(
+        events.Announced(
+            "message.created",
+            {
+                "conversation_id": message.conversation_id,
+                "seq": int(message.seq),
+                "customer_id": conversation.customer_id,
+                "direction": message.direction,
+                "channel": message.channel,
+                "type": message.type,
+                "text": message.text,
+                "created_at": message.created_at,
+            },
+        )
+    )
 
 
 def _store_once(message: Message, dedupe_key: str) -> Message | None:
