@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent eval-tags replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
+	@echo "make eval-tags   auto-tags' precision and recall per tag, tuning and held-out sets (EVAL_ARGS=--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE) PROFILE= REGION= PARAMS=\"K=V ...\" ALLOW_ACCOUNT_CHANGE=1)"
 	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
@@ -92,6 +93,11 @@ bench: venv
 # docs/routing.md: --train retrains chalicelib/routing/intent_model.json, --cv 5 tunes on train only.
 eval-intent: venv
 	$(PY) -m chalicelib.routing.evaluate $(EVAL_ARGS)
+
+# the rules were tuned on conversations.jsonl only; heldout.jsonl was written after and never tuned on
+eval-tags: venv
+	$(PY) -m chalicelib.insight.evaluate --data tests/data/tags/conversations.jsonl $(EVAL_ARGS)
+	$(PY) -m chalicelib.insight.evaluate --data tests/data/tags/heldout.jsonl $(EVAL_ARGS)
 
 # STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
 replay-dlq: venv
