@@ -17,13 +17,14 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent eval-tags replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
+.PHONY: help venv chromium dev test lint bench cost eval-intent eval-tags replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
 	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
 	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
+	@echo "make cost        AWS cost per 1 M inbound messages, from the bench's measured requests"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make eval-tags   auto-tags' precision and recall per tag, tuning and held-out sets (EVAL_ARGS=--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
@@ -89,6 +90,12 @@ lint: venv
 
 bench: venv
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# docs/operations.md: AWS list-price cost per 1 M inbound messages from the requests the bench
+# measures (its section 2, on moto) and the mix tests/bench/cost.py states (COST_ARGS=--channel web).
+cost: venv
+	$(PY) -m tests.bench --only awscalls --channels $${COST_CHANNELS:-sms,web} --out .local/bench-cost.json >/dev/null
+	$(PY) -m tests.bench.cost .local/bench-cost.json $(COST_ARGS)
 
 # docs/routing.md: --train retrains chalicelib/routing/intent_model.json, --cv 5 tunes on train only.
 eval-intent: venv

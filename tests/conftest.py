@@ -42,14 +42,13 @@ def reset_caches() -> None:
     """Forget every cached client, setting and secret (each test gets fresh moto state)."""
     from chalicelib import aws, config
     from chalicelib.auth.service import JWKS
-    from chalicelib.channels import credentials, pipeline, tokens
+    from chalicelib.channels import credentials, tokens
 
     config.reset()
     aws.reset()
     credentials.reset()
     tokens.reset()
     JWKS.clear()
-    pipeline._idempotent_enqueue.cache_clear()
     from chalicelib.console import service as console
 
     console.security_headers.cache_clear()
