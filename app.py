@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from chalicelib.conversations import service as conversations
     from chalicelib.feed import service as feed
     from chalicelib.identity import profile
+    from chalicelib.insight import service as insight
     from chalicelib.media import service as media
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
@@ -89,6 +90,7 @@ else:
     conversations = lazy("chalicelib.conversations.service")
     feed = lazy("chalicelib.feed.service")
     profile = lazy("chalicelib.identity.profile")
+    insight = lazy("chalicelib.insight.service")
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     outbound = lazy("chalicelib.outbound.service")
@@ -416,6 +418,19 @@ def edit_customer(customer_id: str) -> dict[str, Any]:
         attributes=b.attributes,
     )
     return {"customer": workspace.customer_view(customer)}
+
+
+@route(
+    app,
+    "/customers/{customer_id}/auto-tags/{tag}",
+    role="agent",
+    methods=("DELETE",),
+    response=R.AUTO_TAG_SUPPRESSED,
+)
+def suppress_auto_tag(customer_id: str, tag: str) -> dict[str, Any]:
+    """Remove a wrong auto-tag (price-sensitive, after-sales-focused, high-value, complaint-risk);
+    it is recorded on the customer and never set again."""
+    return insight.suppress(customer_id, tag)
 
 
 @route(

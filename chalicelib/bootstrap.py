@@ -21,12 +21,20 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> None:
+    from chalicelib.insight import service as insight
+
+    insight.on_customer_message(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
+    events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),
 }
 
 

@@ -45,6 +45,16 @@ class ConversationAnswered(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class CustomerMessageStored(Event):
+    """A customer's message was stored (not a redelivery, not an agent's own). ``customer`` is the
+    ``identity.models.Customer`` the router already loaded and ``message`` the stored
+    ``conversations.models.Message`` (typed loosely, as above), so subscribers read neither again."""
+
+    customer: Any
+    message: Any
+
+
 Handler = Callable[[Any], None]
 _table: dict[type[Event], tuple[Handler, ...]] = {}
 

@@ -258,6 +258,7 @@ CUSTOMER_360 = obj(
     orders=array(model("chalicelib.orders.models:Order")),
     orders_error=obj(),
 )
+AUTO_TAG_SUPPRESSED = obj(("customer_id", "suppressed_tags"), customer_id=STRING, suppressed_tags=STRINGS)
 CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
 MERGE = obj(
     ("source_customer_id",),

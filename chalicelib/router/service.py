@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from chalicelib import channels, routing
+from chalicelib import channels, events, routing
 from chalicelib.assignment import service as assignment
 from chalicelib.conversations import service as conversations
 from chalicelib.db import identity_map
@@ -76,6 +76,8 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
             data={"channel": msg.channel},
         )
     tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
+    if stored.message is not None and stored.message.direction == "in" and stored.message.text:
+        events.publish(events.CustomerMessageStored(resolution.customer, stored.message))
     if resolution.created:
         metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
     return stored
