@@ -27,6 +27,12 @@ def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> No
     insight.on_customer_message(event)
 
 
+def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
+    from chalicelib.quality import scorecards
+
+    scorecards.on_csat(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
@@ -35,6 +41,9 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     events.ConversationAnswered: (_first_response_clock_stops,),
     # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
     events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),
+    # a survey answer: the linked conversations' quality score cards keep it (tickets ->
+    # quality.scorecards.on_csat)
+    events.CsatAnswered: (_score_card_keeps_the_survey,),
 }
 
 

@@ -55,6 +55,16 @@ class CustomerMessageStored(Event):
     message: Any
 
 
+@dataclass(frozen=True)
+class CsatAnswered(Event):
+    """A customer answered a satisfaction survey (1..5) for a ticket; ``conversation_ids`` are the
+    ticket's linked conversations (their quality score cards keep the answer)."""
+
+    ticket_id: str
+    score: int
+    conversation_ids: tuple[str, ...]
+
+
 Handler = Callable[[Any], None]
 _table: dict[type[Event], tuple[Handler, ...]] = {}
 

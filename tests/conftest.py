@@ -66,6 +66,20 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.quality import service as quality
+
+    quality.reset()
+    from chalicelib.assist import suggestions
+
+    suggestions.reset()
+    from chalicelib.bot import knowledge
+    from chalicelib.bot import service as bot
+
+    bot.reset()
+    knowledge.use(None)
+    from chalicelib.kb import searcher as kb_searcher
+
+    kb_searcher.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -35,11 +35,16 @@ def _condition_failed(exc: UpdateError) -> bool:
 def on_customer_message(event: events.CustomerMessageStored) -> None:
     customer: Customer = event.customer
     message = event.message
+    # assist's analysis, stored on the message just before this event: {"sentiment": {score, risk, …}}
+    analysis: Any = getattr(message, "assist", None)
+    mood: Any = analysis.get("sentiment") if isinstance(analysis, dict) else None
+    if not isinstance(mood, dict):
+        mood = {}
     signals = Message(
         message.text or "",
         f"{message.conversation_id}#{message.seq}",
-        sentiment=getattr(message, "sentiment", None),
-        risk=getattr(message, "risk", None),
+        sentiment=mood.get("score"),
+        risk=mood.get("risk"),
     )
     current: dict[str, Any] = customer.auto_tags.as_dict() if customer.auto_tags is not None else {}
     suppressed = set(customer.suppressed_tags or ())

@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment")
+SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment", "bot", "kb", "quality", "suggest")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -118,7 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     if "coldstart" in args.sections:
         timed("coldstart", lambda: coldstart.run_imports(status, args.runs, args.importtime_runs, summary))
 
-    in_process = [s for s in args.sections if s in ("awscalls", "reads", "throughput", "assignment")]
+    if "quality" in args.sections:
+        from tests.bench import quality
+
+        timed("quality", lambda: quality.run(summary))
+
+    in_process = [
+        s for s in args.sections if s in ("awscalls", "reads", "throughput", "assignment", "suggest")
+    ]
     if in_process or ("coldstart" in args.sections and not args.no_first_request):
         with moto_stack() as stack:
             builders: dict[str, Deliveries] = {}
@@ -143,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
                 from tests.bench import reads
 
                 timed("reads", lambda: reads.run(stack, summary))
+            if "suggest" in args.sections:
+                from tests.bench import suggest
+
+                timed("suggest", lambda: suggest.run(summary))
             if "assignment" in args.sections:
                 from tests.bench import assignment
 
@@ -152,6 +163,17 @@ def main(argv: list[str] | None = None) -> int:
                     "throughput",
                     lambda: throughput.run(stack, builders, args.messages, SEQ_THROUGHPUT, summary),
                 )
+
+    if "bot" in args.sections:  # on the local stack (its own moto server), after the in-process ones
+        from tests.bench import bot
+
+        timed("bot_calls", lambda: bot.run_calls(summary))
+        timed("bot", lambda: bot.run(summary))
+
+    if "kb" in args.sections:  # in process, with its own moto for publish -> searchable
+        from tests.bench import kb
+
+        timed("kb", lambda: kb.run(summary))
 
     load_after = os.getloadavg()
     results["meta"].update(
