@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from chalicelib.feed import service as feed
     from chalicelib.identity import profile
     from chalicelib.identity import service as identity
+    from chalicelib.insight import service as insight
     from chalicelib.kb import params as kb_api
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
@@ -112,6 +113,7 @@ else:
     feed = lazy("chalicelib.feed.service")
     profile = lazy("chalicelib.identity.profile")
     identity = lazy("chalicelib.identity.service")
+    insight = lazy("chalicelib.insight.service")
     kb_api = lazy("chalicelib.kb.params")
     kb_service = lazy("chalicelib.kb.service")
     kb_stats = lazy("chalicelib.kb.stats")
@@ -459,6 +461,19 @@ def edit_customer(customer_id: str) -> dict[str, Any]:
         attributes=b.attributes,
     )
     return {"customer": workspace.customer_view(customer, api.principal())}
+
+
+@route(
+    app,
+    "/customers/{customer_id}/auto-tags/{tag}",
+    role="agent",
+    methods=("DELETE",),
+    response=R.AUTO_TAG_SUPPRESSED,
+)
+def suppress_auto_tag(customer_id: str, tag: str) -> dict[str, Any]:
+    """Remove a wrong auto-tag (price-sensitive, after-sales-focused, high-value, complaint-risk);
+    it is recorded on the customer and never set again."""
+    return insight.suppress(customer_id, tag)
 
 
 @route(

@@ -21,6 +21,12 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> None:
+    from chalicelib.insight import service as insight
+
+    insight.on_customer_message(event)
+
+
 def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
     from chalicelib.quality import scorecards
 
@@ -39,6 +45,8 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
+    events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),
     # a survey answer: the linked conversations' quality score cards keep it (tickets ->
     # quality.scorecards.on_csat)
     events.CsatAnswered: (_score_card_keeps_the_survey,),

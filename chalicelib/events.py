@@ -46,6 +46,16 @@ class ConversationAnswered(Event):
 
 
 @dataclass(frozen=True)
+class CustomerMessageStored(Event):
+    """A customer's message was stored (not a redelivery, not an agent's own). ``customer`` is the
+    ``identity.models.Customer`` the router already loaded and ``message`` the stored
+    ``conversations.models.Message`` (typed loosely, as above), so subscribers read neither again."""
+
+    customer: Any
+    message: Any
+
+
+@dataclass(frozen=True)
 class CsatAnswered(Event):
     """A customer answered a satisfaction survey (1..5) for a ticket; ``conversation_ids`` are the
     ticket's linked conversations (their quality score cards keep the answer)."""

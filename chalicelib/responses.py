@@ -258,6 +258,7 @@ CUSTOMER_360 = obj(
     orders=array(model("chalicelib.orders.models:Order")),
     orders_error=obj(),
 )
+AUTO_TAG_SUPPRESSED = obj(("customer_id", "suppressed_tags"), customer_id=STRING, suppressed_tags=STRINGS)
 CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
 CONTACTS = obj(("customer_id", "phones", "emails"), customer_id=STRING, phones=STRINGS, emails=STRINGS)
 MERGE = obj(
