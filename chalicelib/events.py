@@ -65,6 +65,7 @@ class CsatAnswered(Event):
     conversation_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
 class Announced(Event):
     """A fact outside systems may hear about (outgoing webhooks): ``type`` is the public event name
     (``message.created``, ``conversation.created``, ``ticket.updated`` …), ``data`` its JSON-ready
