@@ -33,7 +33,9 @@ def test_every_route_but_login_health_and_openapi_requires_a_token(api):
     public = {r.path for r in ROUTES if r.role is None}
     # alerts: HMAC-signed; the widget's suggestions: the web channel's signed visitor token
     assert public == {"/health", "/openapi.json", "/auth/login", "/tickets/alerts", "/bot/suggest"}
-    r = anonymous.client.http.request("GET", "/bot/suggest?site=default&q=refund", headers=anonymous._headers())
+    r = anonymous.client.http.request(
+        "GET", "/bot/suggest?site=default&q=refund", headers=anonymous._headers()
+    )
     assert r.status_code == 401, r.body
     for route in ROUTES:
         if route.role is None:
