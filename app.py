@@ -924,7 +924,7 @@ def list_kb_articles() -> dict[str, Any]:
     return {"items": kb_service.listing(q.get("status") or None)}
 
 
-@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody)
+@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody, status=201)
 def create_kb_article() -> Response:
     """A new article (version 1), a draft or published at once."""
     p = api.principal()
@@ -1055,7 +1055,7 @@ def bot_report() -> dict[str, Any]:
     return bot.report(q.get("day"))
 
 
-@route(app, "/bot/suggest", role=None)
+@route(app, "/bot/suggest", role=None, errors=(401, 429))
 def bot_suggestions() -> Response:
     """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
     req = api.request(app)
@@ -1064,7 +1064,7 @@ def bot_suggestions() -> Response:
     return Response(body=body, status_code=status, headers=headers)
 
 
-@route(app, "/bot/suggest", role=None, methods=("OPTIONS",))
+@route(app, "/bot/suggest", role=None, methods=("OPTIONS",), status=204)
 def bot_suggestions_preflight() -> Response:
     """CORS preflight of the widget's suggestion calls."""
     req = api.request(app)

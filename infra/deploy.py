@@ -78,6 +78,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "send_outbound": "omniflow-sender",
     "handle_event": "omniflow-events",
     "deliver_webhooks": "omniflow-webhooks",
+    "sweep_bot_conversations": "omniflow-bot-sweep",
 }
 
 Log = Callable[[str], None]
