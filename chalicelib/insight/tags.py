@@ -12,13 +12,14 @@ Confidence of a tag = 1 - Π(1 - weight) over its distinct matched cues; a tag i
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
 import regex
+
+from chalicelib.language import fold
 
 PRICE_SENSITIVE: Final = "price-sensitive"
 AFTER_SALES: Final = "after-sales-focused"
@@ -371,17 +372,10 @@ class AutoTag:
         }
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> Any:
-    from opencc_purepy import OpenCC  # loaded on the first message, not at import (cold start)
-
-    return OpenCC("t2s")
-
-
 def normalise(text: str) -> str:
-    """Traditional → simplified, full-width → ASCII, case folded, curly apostrophes straightened."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
-    return str(_t2s().convert(folded)) if regex.search(r"\p{Han}", folded) else folded
+    """The language layer's fold (full-width → ASCII, case, traditional → simplified) with curly
+    apostrophes straightened."""
+    return fold(text).replace("\u2019", "'")
 
 
 @lru_cache(maxsize=1)
