@@ -856,9 +856,12 @@ def quality_scorecard(conversation_id: str) -> dict[str, Any]:
 
 @route(app, "/quality/reviews", role="supervisor")
 def quality_review_queue() -> dict[str, Any]:
-    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed);
+    ?reason=low_score|complaint|negative_csat|sample keeps those up for that reason."""
     q: Mapping[str, str] = api.request(app).query_params or {}
-    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+    return quality_reviews.queue(
+        q.get("queue", "pending"), workspace.page_size(q.get("limit")), q.get("reason") or None
+    )
 
 
 @route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
@@ -897,6 +900,13 @@ def quality_report() -> dict[str, Any]:
     q: Mapping[str, str] = api.request(app).query_params or {}
     first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
     return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality/reviews", role="agent")
+def my_quality_reviews() -> dict[str, Any]:
+    """My reviewed conversations' score cards, newest review first (each with its appeal)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.mine(api.principal(), workspace.page_size(q.get("limit")))
 
 
 @route(app, "/me/quality", role="agent")
