@@ -93,6 +93,13 @@ def test_the_assist_panel_suggests_inserts_fills_and_warns_and_the_quality_check
     entity.get_by_test_id("entity-ticket").click()
     assert order in page.get_by_test_id("ticket-subject").input_value()
     page.get_by_test_id("ticket-create").click()  # closes the form unsent
+    # … into the customer's profile, and looked up among the customer's orders
+    entity.get_by_test_id("entity-profile").click()
+    page.get_by_test_id("toast").filter(has_text="saved to the customer's profile").wait_for()
+    customer = supervisor.get(f"/customers/{conv['customer_id']}").json()
+    assert customer["customer"]["attributes"]["order_number"] == order
+    entity.get_by_test_id("entity-order").click()
+    entity.get_by_test_id("entity-order-result").wait_for()
 
     # search as you type finds the same article
     panel.get_by_test_id("assist-search").fill(f"refund {run}")
