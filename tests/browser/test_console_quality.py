@@ -1,9 +1,10 @@
 """The quality pages in Chromium against the local stack: an agent's closed conversation with a
 complaint is in the supervisor's review queue (filtered by reason); the supervisor reviews it with
 the form and a comment; the agent sees their score and the review, appeals once (in Chinese); the
-supervisor overturns it and the agent sees the decision. An admin edits the rule set, and a save
-over a stale version is refused (409) and reloads. Each test fails on a console error, CSP
-violation, unexpected failed request or dialog (tests/browser/conftest.py)."""
+supervisor overturns it and the agent sees the decision; the supervisor's scores per agent and
+per group count it. An admin edits the rule set, and a save over a stale version is refused (409)
+and reloads. Each test fails on a console error, CSP violation, unexpected failed request or dialog
+(tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,15 @@ def test_an_agent_sees_their_score_and_review_appeals_once_and_the_supervisor_de
     decided.wait_for()
     assert decided.get_attribute("data-decision") == "overturned"
     assert "已改判" in decided.inner_text()
+
+    # the supervisor's scores per agent over the period count the conversation and its review
+    boss.get_by_test_id("quality-tab-scores").click()
+    row = boss.locator('[data-testid="scores-row"][data-id="agent1"]')
+    row.wait_for()
+    assert int(row.locator('[data-key="conversations"]').inner_text()) >= 1
+    assert int(row.locator('[data-key="reviewed"]').inner_text()) >= 1
+    boss.get_by_test_id("scores-by").select_option("group")
+    boss.locator('[data-testid="scores-row"][data-id="presales"]').wait_for()
     watch.assert_clean()
 
 
