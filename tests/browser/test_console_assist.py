@@ -4,8 +4,9 @@ writes angrily; the agent sees the article suggested for those turns, inserts it
 the order number (the use is recorded), finds it again by searching as they type, fills the order
 number into the ticket form, sees the sentiment badges and the rising-anger warning (the supervisor
 sees the conversation in the live view); a blocked phrase is highlighted while typing and refused on
-send with its rule (nothing sent), a warned one is sent. Each test fails on a console error, CSP
-violation, unexpected failed request or dialog (tests/browser/conftest.py)."""
+send with its rule (nothing sent), a warned one is sent and, once the conversation is closed, shows
+on its score card. Each test fails on a console error, CSP violation, unexpected failed request or
+dialog (tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -145,4 +146,11 @@ def test_the_assist_panel_suggests_inserts_fills_and_warns_and_the_quality_check
     # the supervisor's live view lists the angry conversation
     page.get_by_test_id("nav-supervisor").click()
     page.locator(f'[data-testid="angry-conversation"][data-id="{cid}"]').wait_for()
+
+    # closed, the conversation shows its score card: the warned reply cost points
+    page.goto(f"{local_stack.url}/api/console#/c/{cid}")
+    page.get_by_test_id("close-button").click()
+    chip = page.get_by_test_id("scorecard-chip")
+    chip.wait_for()
+    assert "assist-lowest ×1" in chip.inner_text() and int(chip.get_attribute("data-score") or 100) <= 90
     watch.assert_clean(allow_console=("422 POST",))

@@ -276,3 +276,26 @@ export function AngryConversations({ conversations }) {
       : html`<p class="muted">${t("assist.angryNone")}</p>`}
   </section>`;
 }
+
+// ---- the closed conversation's score card ------------------------------------------------------
+// Shown in the conversation's head once it is closed (the card is written when it closes), to its
+// agent and to supervisors (GET /quality/scorecards/{id}): the score and what cost points.
+export function ScoreCardChip({ conversation, me }) {
+  const [card, setCard] = useState(null);
+  const alive = useAlive();
+  const c = conversation;
+  const mayRead = me && (["supervisor", "admin"].includes(me.role) || c.assignee_id === me.agent_id);
+  const closed = c.status === "closed";
+  useEffect(() => {
+    setCard(null);
+    if (!closed || !mayRead) return;
+    api.get(`/quality/scorecards/${encodeURIComponent(c.conversation_id)}`).then(
+      (res) => alive.current && setCard(res),
+      () => {}, // no card (closed before quality inspection existed): nothing to show
+    );
+  }, [c.conversation_id, closed, c.closed_at, mayRead]);
+  if (!card) return null;
+  const lost = (card.penalties || []).map((p) => `${p.rule_id} ×${p.count}`).join(" · ");
+  return html`<a class="chip" href="#/quality" data-testid="scorecard-chip" data-score=${String(card.score)} title=${lost}>
+    ${t("qa.score", { score: card.score })}${lost ? ` · ${lost}` : ""}</a>`;
+}

@@ -11,7 +11,7 @@ import { html, useEffect, useRef, useState } from "./html.js";
 import { t } from "./i18n.js";
 import { authorLabel, customerLabel, ticketLabel } from "./labels.js";
 import { ChannelIcon, ErrorText, Loading, channelName, toast, useAlive, useShortcuts } from "./ui.js";
-import { AngerWarning, AssistPanel, QualityHints, SentimentBadge, useQualityCheck } from "./view-assist.js";
+import { AngerWarning, AssistPanel, QualityHints, ScoreCardChip, SentimentBadge, useQualityCheck } from "./view-assist.js";
 import { CustomerPanel } from "./view-customer.js";
 import { ORDER_KEY, slaInfo } from "./view-inbox.js";
 
@@ -459,6 +459,7 @@ export default function Conversation({ me, route, navigate }) {
         <div class="dialog-row">
           ${(c.channels || []).map((ch) => html`<${ChannelIcon} key=${ch} channel=${ch} />`)}
           <span class="chip" data-testid="conversation-status">${t(`conv.status.${c.status}`)}</span>
+          <${ScoreCardChip} conversation=${c} me=${me} />
           <span class="muted">${c.assignee_id ? t("conv.assignee", { agent: c.assignee_id }) : t("conv.unassigned", { group: c.group_id || "" })}</span>
           ${sla ? html`<span class=${`sla ${sla.cls}`}>${sla.text}</span>` : null}
         </div>
