@@ -218,7 +218,7 @@ export function useQualityCheck(text, conversationId, enabled = true) {
   const alive = useAlive();
   useEffect(() => {
     const mine = ++seq.current;
-    if (!enabled || !text.trim()) {
+    if (!enabled || !text.trim() || text.startsWith("/")) { // "/…": choosing a canned reply, not a draft
       setResult({ violations: [], text: "" });
       return undefined;
     }
