@@ -2,9 +2,9 @@
 complaint is in the supervisor's review queue (filtered by reason); the supervisor reviews it with
 the form and a comment; the agent sees their score and the review, appeals once (in Chinese); the
 supervisor overturns it and the agent sees the decision; the supervisor's scores per agent and
-per group count it. An admin edits the rule set, and a save over a stale version is refused (409)
-and reloads. Each test fails on a console error, CSP violation, unexpected failed request or dialog
-(tests/browser/conftest.py)."""
+per group count it, beside how often assist suggestions were used. An admin edits the rule set,
+and a save over a stale version is refused (409) and reloads. Each test fails on a console error,
+CSP violation, unexpected failed request or dialog (tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,9 @@ def test_an_agent_sees_their_score_and_review_appeals_once_and_the_supervisor_de
     assert int(row.locator('[data-key="reviewed"]').inner_text()) >= 1
     boss.get_by_test_id("scores-by").select_option("group")
     boss.locator('[data-testid="scores-row"][data-id="presales"]').wait_for()
+    boss.get_by_test_id("suggestion-acceptance").wait_for()
+    acceptance = boss.get_by_test_id("suggestion-acceptance").get_by_test_id("acceptance-row")
+    assert sorted(acceptance.evaluate_all("rows => rows.map((r) => r.dataset.kind)")) == ["article", "canned"]
     watch.assert_clean()
 
 

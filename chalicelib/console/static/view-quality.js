@@ -5,7 +5,8 @@
 //   reviews  (supervisors) the review queue, lowest score first (GET /quality/reviews?queue=&reason=:
 //            pending or appealed; low score / complaint / negative CSAT / sample), the review form
 //            (POST /quality/reviews/{id}) and the decision on an appeal (…/decision).
-//   scores   (supervisors) per-agent or per-group scores over a period (GET /reports/quality).
+//   scores   (supervisors) per-agent or per-group scores over a period (GET /reports/quality), and
+//            how often the assist panel's suggestions were used (GET /reports/suggestions).
 //   rules    (admins edit, supervisors read) the versioned rule set (GET/PUT /admin/quality-rules,
 //            409 when someone saved meanwhile: reloaded).
 import { allows } from "./app.js";
@@ -215,6 +216,7 @@ function Scores() {
   const [from, setFrom] = useState(day(-6));
   const [to, setTo] = useState(day());
   const report = useGet("/reports/quality", { by, from, to }, [by, from, to]);
+  const accepted = useGet("/reports/suggestions", { from, to }, [from, to]);
   const heads = ["qa.conversations", "qa.averageScore", "qa.warnings", "qa.firstResponse", "qa.csat", "qa.reviewed", "qa.averageReview"];
   return html`<section class="card" data-testid="quality-scores"><h2>${t("qa.scores")}</h2>
     <div class="row">
@@ -231,6 +233,14 @@ function Scores() {
               .map((k) => html`<td class="num" key=${k} data-key=${k}>${r[k] ?? "—"}</td>`)}
           </tr>`)}</tbody></table>`
         : html`<p class="muted">${t("qa.noScores")}</p>`}
+    <h3>${t("qa.acceptance")}</h3>
+    ${accepted.error ? html`<${ErrorText} err=${accepted.error} />` : !accepted.data ? html`<${Loading} />`
+      : html`<table class="data" data-testid="suggestion-acceptance"><thead><tr>
+          ${["qa.acceptance.kind", "qa.acceptance.shown", "qa.acceptance.used", "qa.acceptance.rate"].map((k) => html`<th scope="col" key=${k}>${t(k)}</th>`)}
+        </tr></thead><tbody>${Object.entries(accepted.data.kinds || {}).map(([kind, v]) => html`<tr key=${kind} data-testid="acceptance-row" data-kind=${kind}>
+          <td>${t(`assist.kind.${kind}`)}</td><td class="num" data-key="shown">${v.shown}</td><td class="num" data-key="used">${v.used}</td>
+          <td class="num" data-key="rate">${v.acceptance_rate == null ? "—" : `${Math.round(v.acceptance_rate * 1000) / 10}%`}</td>
+        </tr>`)}</tbody></table>`}
   </section>`;
 }
 
