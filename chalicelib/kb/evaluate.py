@@ -1,8 +1,9 @@
 """``make eval-kb``: how well the built-in search engine answers real customer questions.
 
 Loads tests/data/kb/articles.jsonl into an index (in process, no AWS: the same engine the API
-serves) and asks every question of a set (``dev.jsonl`` to tune on, ``heldout.jsonl`` never tuned
-on). Prints, per set and per kind of question (colloquial, traditional, typo, cross-language, …):
+serves) and asks every question of a set (``dev.jsonl`` to tune on, ``heldout.jsonl`` and
+``heldout2.jsonl`` never tuned on). Prints, per set and per kind of question (colloquial,
+traditional, typo, homophone, cross-language, …):
 
 - right answer: the confident ``answer`` names the article the question needs;
 - top-3: that article is among the first three ``results``;
@@ -44,7 +45,9 @@ from chalicelib.kb.engine import (
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "kb"
 ARTICLES = DATA_DIR / "articles.jsonl"
-SETS = (DATA_DIR / "dev.jsonl", DATA_DIR / "heldout.jsonl")
+# dev: tuned on; heldout: written with dev, never tuned on, its misses studied in the third round;
+# heldout2: written in the third round after the changes, run once, never studied
+SETS = (DATA_DIR / "dev.jsonl", DATA_DIR / "heldout.jsonl", DATA_DIR / "heldout2.jsonl")
 TARGETS = {"right answer": 0.90, "top-3": 0.97, "right silence": 0.90}
 MAX_WRONG = 0.05
 
@@ -169,7 +172,7 @@ def sweep(index: Index, questions: Sequence[Question]) -> None:
         for margin in (0.0, 0.03, 0.06):
             for coverage in (0.0, 0.2, 0.3, 0.4):
                 index.tuning = replace(
-                    base, answer_score=score, answer_margin=margin, answer_coverage=coverage
+                    base, answer_score=score, answer_margin=margin, answer_coverage=coverage, model=False
                 )
                 figures = Figures()
                 for question, ranking in ranked:
