@@ -372,6 +372,38 @@ WEBHOOK_ENDPOINT = obj(
 WEBHOOK_ROTATION = obj(
     ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, previous_expires_at=STRING
 )
+API_CLIENT = obj(
+    ("client_id", "name", "scopes", "rate_limit", "enabled"),
+    client_id=STRING,
+    name=STRING,
+    scopes=STRINGS,
+    rate_limit=INTEGER,
+    enabled=BOOLEAN,
+    created_at=STRING,
+    created_by=STRING,
+    secret_rotated_at=NULLABLE_STRING,
+    client_secret=STRING,
+)
+API_CLIENTS = obj(("items",), items=array(API_CLIENT))
+CLIENT_TOKEN = obj(
+    ("access_token", "token_type", "expires_in"),
+    access_token=STRING,
+    token_type=STRING,
+    expires_in=INTEGER,
+    scope=STRING,
+)
+WEBHOOK_STATE = obj(
+    ("endpoint_id", "url", "events", "enabled"),
+    endpoint_id=STRING,
+    url=STRING,
+    events=STRINGS,
+    enabled=BOOLEAN,
+    disabled_reason=NULLABLE_STRING,
+    failing_since=NULLABLE_STRING,
+    created_at=STRING,
+    created_by=STRING,
+)
+WEBHOOK_ENDPOINTS = obj(("items",), items=array(WEBHOOK_STATE))
 WEBHOOK_DELIVERIES = obj(
     ("endpoint_id", "messages"),
     endpoint_id=STRING,

@@ -49,6 +49,9 @@ def reset_caches() -> None:
     credentials.reset()
     tokens.reset()
     JWKS.clear()
+    from chalicelib.auth import tokens as api_tokens
+
+    api_tokens.reset()
     from chalicelib.console import service as console
 
     console.security_headers.cache_clear()
