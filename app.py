@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
     from chalicelib.media import service as media
+    from chalicelib.orders import crm
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
     from chalicelib.quality import reviews as quality_reviews
@@ -122,6 +123,7 @@ else:
     kb_stats = lazy("chalicelib.kb.stats")
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
+    crm = lazy("chalicelib.orders.crm")
     outbound = lazy("chalicelib.outbound.service")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
@@ -525,6 +527,20 @@ def customer_audit(customer_id: str) -> dict[str, Any]:
 def customer_orders(customer_id: str) -> dict[str, Any]:
     """The customer's orders from the company's order service (never a 5xx: degraded answer)."""
     return orders.orders_of(customer_id)
+
+
+@route(
+    app,
+    "/customers/{customer_id}/crm",
+    role="agent",
+    scope="customers:read",
+    query=Q.CrmQuery,
+    response=R.CRM_CONTACTS,
+)
+def customer_crm(customer_id: str) -> dict[str, Any]:
+    """The customer's record in the company's CRM/ERP (?account=), found by their company id, phone
+    or e-mail and mapped to our fields (never a 5xx: degraded answer)."""
+    return crm.contacts_of(customer_id, api.query(app, Q.CrmQuery).account)
 
 
 # ---- tickets -----------------------------------------------------------------------------------------

@@ -247,6 +247,14 @@ ATTACHMENT_LINK = obj(
     expires_in=INTEGER,
 )
 ORDERS = obj(("orders",), orders=array(model("chalicelib.orders.models:Order")), error=STRING, reason=STRING)
+CRM_CONTACTS = obj(
+    ("account", "contacts"),
+    account=STRING,
+    contacts=array({"type": "object", "additionalProperties": {"anyOf": [STRING, STRINGS]}}),
+    matched_by=NULLABLE_STRING,
+    error=STRING,
+    reason=STRING,
+)
 CUSTOMER_360 = obj(
     ("customer_id", "conversations", "next_cursor"),
     customer_id=STRING,

@@ -58,6 +58,9 @@ def reset_caches() -> None:
     from chalicelib.orders import service as orders
 
     orders.reset()
+    from chalicelib.orders import crm
+
+    crm.reset()
     from chalicelib.calendars import service as calendars
     from chalicelib.routing import service as routing_rules
 
