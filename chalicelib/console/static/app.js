@@ -20,6 +20,7 @@ export const ROUTES = {
   tickets: { load: () => import("./view-tickets.js") },
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
+  integrations: { load: () => import("./view-integrations.js"), role: "admin" },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -171,6 +172,7 @@ function Shell({ me, setMe, logout }) {
     ["tickets", "nav-tickets", "nav.tickets"],
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
+    ["integrations", "nav-integrations", "integ.nav"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
   return html`
