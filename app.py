@@ -46,6 +46,7 @@ from chalicelib.db import identity_map, to_json
 from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
+from chalicelib.orders.bodies import BusinessEventBody
 from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
 from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
     from chalicelib.media import service as media
+    from chalicelib.orders import business as business_events
     from chalicelib.orders import crm
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
@@ -124,6 +126,7 @@ else:
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     crm = lazy("chalicelib.orders.crm")
+    business_events = lazy("chalicelib.orders.business")
     outbound = lazy("chalicelib.outbound.service")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
@@ -527,6 +530,35 @@ def customer_audit(customer_id: str) -> dict[str, Any]:
 def customer_orders(customer_id: str) -> dict[str, Any]:
     """The customer's orders from the company's order service (never a 5xx: degraded answer)."""
     return orders.orders_of(customer_id)
+
+
+@route(
+    app,
+    "/business-events",
+    role="admin",
+    scope="events:write",
+    methods=("POST",),
+    body=BusinessEventBody,
+    response=R.BUSINESS_EVENT_ANSWER,
+    status=202,
+)
+def business_event() -> Response:
+    """A company system reports what happened to a customer elsewhere (order.shipped …); kept on the
+    customer (a retry with the same event_id is kept once) for the console and proactive service."""
+    recorded = business_events.record(api.body(app, BusinessEventBody), api.principal().agent_id)
+    return Response(body=recorded, status_code=202)
+
+
+@route(
+    app,
+    "/customers/{customer_id}/business-events",
+    role="agent",
+    scope="customers:read",
+    response=R.BUSINESS_EVENTS,
+)
+def customer_business_events(customer_id: str) -> dict[str, Any]:
+    """What the company's systems reported about this customer, newest first."""
+    return business_events.of_customer(customer_id)
 
 
 @route(

@@ -255,6 +255,24 @@ CRM_CONTACTS = obj(
     error=STRING,
     reason=STRING,
 )
+BUSINESS_EVENT_ANSWER = obj(
+    ("event_id", "customer_id", "duplicate"), event_id=STRING, customer_id=STRING, duplicate=BOOLEAN
+)
+BUSINESS_EVENTS = obj(
+    ("customer_id", "items"),
+    customer_id=STRING,
+    items=array(
+        obj(
+            ("event_id", "type", "occurred_at"),
+            event_id=STRING,
+            type=STRING,
+            occurred_at=STRING,
+            received_at=STRING,
+            source=STRING,
+            data={"type": "object"},
+        )
+    ),
+)
 CUSTOMER_360 = obj(
     ("customer_id", "conversations", "next_cursor"),
     customer_id=STRING,
