@@ -220,3 +220,23 @@ def test_the_openapi_document_names_each_routes_scope_and_the_token_url(api):
     assert flow["tokenUrl"] == "/api/oauth/token" and "events:write" in flow["scopes"]
     token_body = doc["paths"]["/oauth/token"]["post"]["requestBody"]["content"]
     assert set(token_body) == {"application/json", "application/x-www-form-urlencoded"}
+
+
+def test_a_client_call_costs_one_getitem_and_one_conditional_update_more_than_a_persons(api):
+    from tests.support.ddbcount import DynamoCounter
+
+    crm = as_client(api, created(api, ["reports:read"]))
+    person = api("supervisor")
+    crm.get("/reports/sla"), person.get("/reports/sla")  # warm: signing key, JWKS
+    counter = DynamoCounter()
+    counter.install()
+    try:
+        with counter.window() as by_person:
+            assert person.get("/reports/sla").status_code == 200
+        with counter.window() as by_client:
+            assert crm.get("/reports/sla").status_code == 200
+    finally:
+        counter.uninstall()
+    extra = by_client.requests - by_person.requests
+    assert dict(extra) == {"GetItem": 1, "UpdateItem": 1}, by_client.trail
+    assert not [t for t in by_client.trail if "Scan" in t]
