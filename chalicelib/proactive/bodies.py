@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from chalicelib.bodies import Body
 
+MAX_DATA_BYTES = 8192
 ChannelIds = dict[
     Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")],
     Annotated[str, StringConstraints(min_length=1, max_length=256)],
@@ -21,7 +24,9 @@ class EventCustomer(Body):
     """Who the event is about: one of these is enough (tried in this order)."""
 
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 -]{5,19}$")] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")] | None = Field(
+        default=None, description="E.164"
+    )
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")] | None = (
         None
     )
@@ -42,13 +47,30 @@ class BusinessEventBody(Body):
     type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=64)]
     event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
     customer: EventCustomer
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="ISO-8601 with a time zone; default: when it is received"
+    )
     data: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
-        Annotated[str, StringConstraints(max_length=500)] | int | float | bool,
-    ] = Field(default_factory=dict, max_length=50)
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")],
+        Annotated[str, StringConstraints(max_length=500)]
+        | int
+        | float
+        | bool
+        | list[str | int | float]
+        | None,
+    ] = Field(default_factory=dict, max_length=50, description="at most 8 KB as JSON")
     language: Annotated[str, StringConstraints(pattern=r"^(zh-CN|zh-TW|en)$")] | None = Field(
         default=None, description="the notice's language; else the customer's, else the first in the rule"
     )
 
+    @model_validator(mode="after")
+    def _small(self) -> BusinessEventBody:
+        if len(json.dumps(self.data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+            raise ValueError(f"data is larger than {MAX_DATA_BYTES} bytes")
+        return self
+
     def as_data(self) -> dict[str, Any]:
         return dict(self.data)
+
+    def when(self, received: datetime) -> datetime:
+        return self.occurred_at or received

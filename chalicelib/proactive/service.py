@@ -29,6 +29,7 @@ from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import TemplateRef, iso, utcnow
 from chalicelib.observability import logger
+from chalicelib.orders import business
 from chalicelib.outbound import service as outbound
 from chalicelib.proactive import policy
 from chalicelib.proactive.bodies import BusinessEventBody, EventCustomer
@@ -123,9 +124,15 @@ def _condition_failed(exc: Exception) -> bool:
 
 
 def receive(body: BusinessEventBody, actor: str) -> dict[str, Any]:
-    """Record the event once and act on it; a resend answers what became of the first."""
-    now = iso(utcnow())
+    """Record the event once, keep it on the customer's timeline and act on it; a resend answers
+    what became of the first (``duplicate``)."""
+    received = utcnow()
+    now = iso(received)
     customer = _find_customer(body.customer)
+    if customer is not None:
+        business.keep(
+            customer.customer_id, body.event_id, body.type, body.when(received), body.as_data(), actor
+        )
     rec = BusinessEvent(
         f"event#{body.event_id}",
         event_id=body.event_id,
@@ -148,7 +155,7 @@ def receive(body: BusinessEventBody, actor: str) -> dict[str, Any]:
         if not _claim(rec):  # another attempt picked it up at the same moment
             return {**event_view(rec), "duplicate": True}
     _process(rec, customer)
-    return event_view(rec)
+    return {**event_view(rec), "duplicate": False}
 
 
 def _stale(rec: BusinessEvent) -> bool:
@@ -179,8 +186,7 @@ def _find_customer(who: EventCustomer) -> Customer | None:
         except KeyError:
             pass
     if who.phone:
-        phone = who.phone.replace(" ", "").replace("-", "")
-        keys += [f"phone#{phone}", f"sms#default#{phone}", f"whatsapp#default#{phone.lstrip('+')}"]
+        keys += [f"phone#{who.phone}", f"sms#default#{who.phone}", f"whatsapp#default#{who.phone[1:]}"]
     if who.email:
         keys += [f"email#{who.email.strip().lower()}", f"email#default#{who.email.strip().lower()}"]
     for channel, user_id in (who.channel_ids or {}).items():
@@ -218,12 +224,12 @@ def _language(rec: BusinessEvent, rule: Rule) -> str:
 def _process(rec: BusinessEvent, customer: Customer | None, now: datetime | None = None) -> None:
     now = now or utcnow()
     rules = ruleset()
+    if customer is None:
+        _finish(rec, "suppressed", reason="unknown_customer")
+        return
     rule = rules.rule_for(rec.type)
     if rule is None:
         _finish(rec, "suppressed", reason=f"no_rule: no enabled rule for {rec.type}")
-        return
-    if customer is None:
-        _finish(rec, "suppressed", rule_id=rule.rule_id, reason="unknown_customer")
         return
     data = {k: v for k, v in (rec.data or {}).items() if not k.startswith("_")}
     try:

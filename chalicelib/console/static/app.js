@@ -21,6 +21,7 @@ export const ROUTES = {
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
   quality: { load: () => import("./view-quality.js") },
+  integrations: { load: () => import("./view-integrations.js"), role: "admin" },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -173,6 +174,7 @@ function Shell({ me, setMe, logout }) {
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
     ["quality", "nav-quality", "nav.quality"],
+    ["integrations", "nav-integrations", "integ.nav"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
   return html`
