@@ -21,6 +21,7 @@ export const ROUTES = {
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
   quality: { load: () => import("./view-quality.js") },
+  proactive: { load: () => import("./view-proactive.js"), role: "supervisor" },
   integrations: { load: () => import("./view-integrations.js"), role: "admin" },
 };
 
@@ -174,6 +175,7 @@ function Shell({ me, setMe, logout }) {
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
     ["quality", "nav-quality", "nav.quality"],
+    ["proactive", "nav-proactive", "pro.nav"],
     ["integrations", "nav-integrations", "integ.nav"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
