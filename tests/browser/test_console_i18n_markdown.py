@@ -18,6 +18,9 @@ PAGES = (
     ("/tickets", "tickets-list"),
     ("/supervisor", "supervisor-queues"),
     ("/admin", "admin-channels"),
+    ("/kb", "kb-articles"),
+    ("/kb/synonyms", "kb-synonyms"),
+    ("/kb/unanswered", "kb-unanswered"),
 )
 
 

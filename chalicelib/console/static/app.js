@@ -5,6 +5,7 @@
 // export is a component receiving {me, route, navigate}; route = {prefix, id, parts, query}.
 //   "#/tickets/tkt_1?x=2" → {prefix: "tickets", id: "tkt_1", parts: ["tkt_1"], query: {x: "2"}}
 // A page that needs a role says so in ROUTES (the link is hidden and the page refuses).
+// (nav: the role that sees the link when the page itself is open to more, e.g. the KB agents may read.)
 
 import { api, onUnauthorized, request, setToken, token } from "./api.js";
 import { isTyping } from "./format.js";
@@ -20,6 +21,7 @@ export const ROUTES = {
   tickets: { load: () => import("./view-tickets.js") },
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
+  kb: { load: () => import("./view-kb.js"), nav: "supervisor" },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -171,7 +173,8 @@ function Shell({ me, setMe, logout }) {
     ["tickets", "nav-tickets", "nav.tickets"],
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
-  ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
+    ["kb", "nav-kb", "nav.kb"],
+  ].filter(([prefix]) => allows(me, ROUTES[prefix].nav || ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
   return html`
     <header class="topbar">
