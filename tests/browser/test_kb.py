@@ -205,3 +205,117 @@ def test_in_chinese_a_stale_synonym_save_says_reload_and_a_no_answer_cluster_dra
     assert editor.get_by_test_id("kb-title").input_value() != ""
     assert "创建文章" in editor.get_by_test_id("kb-save").inner_text()
     watch.assert_clean(allow_console=("409 PUT",))  # the refused save above, and only it
+
+
+def widget(page: Any) -> Any:
+    return page.locator("#omniflow-widget")
+
+
+def open_chat(page: Any, url: str) -> None:
+    """The shop page with its desk open (the widget's status call answered here), chat started."""
+    page.route(
+        "**/webhooks/web/**status",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body='{"open": true, "next_open": null}'
+        ),
+    )
+    page.goto(url)
+    page.get_by_test_id("widget-bubble").click()
+    page.get_by_test_id("widget-prechat-start").click()
+    page.get_by_test_id("widget-input").wait_for()
+
+
+def publish(supervisor: Api, **article: Any) -> str:
+    created = supervisor.post("/kb/articles", {"language": "en", "status": "published", **article})
+    assert created.status_code == 201, created.text
+    article_id: str = created.json()["article_id"]
+    return article_id
+
+
+def test_a_visitor_typing_sees_a_published_article_opens_it_and_a_429_stays_quiet(
+    local_stack: LocalStack, supervisor: Api, page: Any, watch: Watch
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    title = f"Gift wrapping for orders {run}"
+    article_id = publish(
+        supervisor,
+        title=title,
+        body=f"Tick **Gift wrap** at checkout: we wrap it in recycled paper ({run}).",
+        questions=[f"can you gift wrap my order {run}"],
+    )
+    calls: list[str] = []
+    page.on("request", lambda r: calls.append(r.url) if "/api/bot/suggest" in r.url else None)
+    open_chat(page, f"{local_stack.url}/demo/shop?lang=en")
+    box = page.get_by_test_id("widget-input")
+    box.press_sequentially(f"gift wrap {run}", delay=40)
+    suggestion = widget(page).locator(f'[data-testid="widget-suggestion"][data-article="{article_id}"]')
+    suggestion.wait_for()
+    assert suggestion.inner_text() == title
+    typed = [u for u in calls if "q=" in u]
+    assert 1 <= len(typed) <= 3, typed  # debounced: not one call a key
+    suggestion.click()
+    answer = page.get_by_test_id("widget-answer")
+    answer.wait_for()
+    assert page.get_by_test_id("widget-answer-title").inner_text() == title
+    assert "Tick Gift wrap at checkout" in page.get_by_test_id("widget-answer-text").inner_text()
+    page.get_by_test_id("widget-answer-back").click()
+    answer.wait_for(state="hidden")
+
+    # slowed down: the suggestions go away quietly, the visitor still chats
+    page.route(
+        "**/api/bot/suggest?*",
+        lambda route: route.fulfill(
+            status=429,
+            content_type="application/json",
+            headers={"Retry-After": "30"},
+            body='{"error": "too_many_requests"}',
+        ),
+    )
+    box.fill("")
+    with page.expect_response(lambda r: "/api/bot/suggest" in r.url and r.status == 429):
+        box.press_sequentially(f"gift {run}", delay=40)
+    page.wait_for_function(
+        """() => !document.querySelector('#omniflow-widget').shadowRoot
+              .querySelector('[data-testid="widget-suggestions"]').checkVisibility()"""
+    )
+    assert widget(page).locator(".error:not(:empty)").count() == 0
+    before = len(calls)
+    box.press_sequentially(" wrap", delay=40)
+    page.wait_for_timeout(900)  # three debounces: a paused widget asks nothing (Retry-After 30 s)
+    assert len(calls) == before
+    box.press("Enter")
+    widget(page).locator('[data-testid="widget-message"][data-direction="in"]').filter(
+        has_text=f"gift {run} wrap"
+    ).wait_for()
+    watch.assert_clean(allow_console=("429 GET",))
+
+
+def test_on_the_bot_desk_the_bots_did_you_mean_options_are_buttons_that_answer(
+    local_stack: LocalStack, supervisor: Api, page: Any, watch: Watch
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    first = f"Engraving on rings {run}"
+    publish(
+        supervisor,
+        title=first,
+        body="We engrave up to 12 letters on rings, free.",
+        questions=[f"engraving {run}"],
+    )
+    publish(
+        supervisor,
+        title=f"Engraving on watches {run}",
+        body="Watches take up to 20 letters.",
+        questions=[f"engraving {run}"],
+    )
+    open_chat(page, f"{local_stack.url}/demo/shop?lang=en&site=bot")
+    page.get_by_test_id("widget-input").fill(f"engraving {run}")
+    page.get_by_test_id("widget-input").press("Enter")
+    buttons = widget(page).get_by_test_id("widget-quick-reply")
+    buttons.filter(has_text=first).wait_for(timeout=20_000)
+    assert buttons.count() >= 2
+    buttons.filter(has_text=first).click()
+    assert buttons.filter(has_text=first).is_disabled()
+    widget(page).locator('[data-testid="widget-message"][data-direction="out"]').filter(
+        has_text="12 letters"
+    ).wait_for(timeout=20_000)
+    watch.assert_clean()
