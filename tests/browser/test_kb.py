@@ -290,8 +290,8 @@ def test_a_visitor_typing_sees_a_published_article_opens_it_and_a_429_stays_quie
     watch.assert_clean(allow_console=("429 GET",))
 
 
-def test_on_the_bot_desk_the_bots_did_you_mean_options_are_buttons_that_answer(
-    local_stack: LocalStack, supervisor: Api, page: Any, watch: Watch
+def test_on_the_bot_desk_quick_replies_answer_and_the_agent_sees_the_handoff_summary_in_chinese(
+    local_stack: LocalStack, supervisor: Api, page: Any, new_page: Callable[..., Any], watch: Watch
 ) -> None:
     run = uuid.uuid4().hex[:8]
     first = f"Engraving on rings {run}"
@@ -318,4 +318,27 @@ def test_on_the_bot_desk_the_bots_did_you_mean_options_are_buttons_that_answer(
     widget(page).locator('[data-testid="widget-message"][data-direction="out"]').filter(
         has_text="12 letters"
     ).wait_for(timeout=20_000)
+
+    # "a person, please": one step to the queue, and the agent sees what the bot tried at the top
+    page.get_by_test_id("widget-input").fill("agent")
+    page.get_by_test_id("widget-input").press("Enter")
+
+    def handed_off() -> dict[str, Any] | None:
+        items = supervisor.get("/conversations", params={"view": "queue"}).json()["items"]
+        return next((c for c in items if run in ((c.get("bot_summary") or {}).get("question") or "")), None)
+
+    cid = poll("the conversation the bot handed off", handed_off)["conversation_id"]
+    agent = new_page("zh-CN")
+    console_login(agent, local_stack, "supervisor", f"/c/{cid}")
+    agent.goto(f"{local_stack.url}/api/console#/c/{cid}")
+    summary = agent.get_by_test_id("bot-summary")
+    summary.wait_for()
+    assert agent.get_by_test_id("bot-summary-reason").inner_text() == "客户要求转人工"
+    assert run in agent.get_by_test_id("bot-summary-question").inner_text()
+    assert first in agent.get_by_test_id("bot-summary-articles").inner_text()
+    assert "机器人转人工" in summary.inner_text()
+    # above the timeline
+    box = summary.bounding_box()
+    timeline = agent.get_by_test_id("timeline").bounding_box()
+    assert box and timeline and box["y"] < timeline["y"]
     watch.assert_clean()

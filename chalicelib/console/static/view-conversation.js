@@ -4,6 +4,7 @@
 // "create ticket", and the customer panel (view-customer.js).
 // Keyboard: r focus reply · Ctrl/Cmd+Enter send · e close · n next conversation · Esc leave the box.
 import { api } from "./api.js";
+import { BotSummary } from "./bot-summary.js";
 import { unread, useFeed } from "./feed.js";
 import { when } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
@@ -471,6 +472,7 @@ export default function Conversation({ me, route, navigate }) {
       </div>
       ${dialog === "transfer" ? html`<${TransferDialog} me=${me} path=${path} done=${closeDialog} />` : null}
       ${dialog === "ticket" ? html`<${TicketDialog} path=${path} preview=${c.preview} done=${closeDialog} />` : null}
+      <${BotSummary} conversation=${c} />
       <${Timeline} data=${data} id=${id} />
       <${Composer} id=${id} path=${path} data=${data} refetch=${refetch} boxRef=${boxRef} />
     </section>
