@@ -84,6 +84,8 @@ class RouteDoc:
     status: int = 200  # the success status
     errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies
     description: str = ""
+    scope: str | None = None  # the API-client scope that opens it to machine clients (None: people only)
+    content_types: tuple[str, ...] = ("application/json",)
 
     @property
     def body(self) -> type[BaseModel] | None:
@@ -105,7 +107,12 @@ def principal() -> Principal:
 
 
 def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
+    headers: dict[str, str | list[str]] = (
+        {"Retry-After": str(details["retry_after"])} if details and "retry_after" in details else {}
+    )
+    return Response(
+        body={"error": code, "message": message, **(details or {})}, status_code=status, headers=headers
+    )
 
 
 def request(app: Chalice) -> Request:
@@ -124,6 +131,41 @@ def body(app: Chalice, model: type[M]) -> M:
         raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # the parser's own words help nobody
         raise BadBody("the body is not valid JSON") from exc
+
+
+def form_or_json(app: Chalice, model: type[M]) -> M:
+    """The body as JSON, or as an HTML form (``application/x-www-form-urlencoded``, as OAuth 2
+    token requests are sent), parsed by ``model``."""
+    req = request(app)
+    if (req.headers.get("content-type") or "").startswith("application/x-www-form-urlencoded"):
+        from urllib.parse import parse_qsl
+
+        try:
+            raw = req.raw_body or b""
+            fields = dict(parse_qsl(raw.decode() if isinstance(raw, bytes) else raw))
+            return resolve(model).model_validate(fields)
+        except ValidationError as exc:
+            raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
+        except UnicodeDecodeError as exc:
+            raise BadBody("the form is not UTF-8") from exc
+    return body(app, model)
+
+
+def basic_credentials(app: Chalice) -> tuple[str, str] | None:
+    """``(user, password)`` of an HTTP Basic ``Authorization`` header, if there is one."""
+    import base64
+    import binascii
+
+    header = request(app).headers.get("authorization") or ""
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadBody("malformed Basic credentials") from exc
+    from urllib.parse import unquote
+
+    return unquote(user), unquote(password)
 
 
 def query(app: Chalice, model: type[M]) -> M:
@@ -172,12 +214,16 @@ def route(
     response: Any = None,
     status: int = 200,
     errors: tuple[int, ...] = (),
+    scope: str | None = None,
+    content_types: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
     JWT and role (``role=None`` only for login, health and the OpenAPI document). ``body`` and
     ``query`` name the models the view parses, ``response`` the success answer's model (or JSON
     schema) sent with ``status``, ``errors`` any error status the route's shape does not imply:
-    all of them go into the OpenAPI document (``chalicelib/openapi.py``)."""
+    all of them go into the OpenAPI document (``chalicelib/openapi.py``). ``scope`` opens the route
+    to API clients holding that scope (``chalicelib/auth/clients.py``; rate-limited per client):
+    roles are for people, scopes for machines."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -185,7 +231,9 @@ def route(
             token = None
             try:
                 if role is not None:
-                    token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
+                    token = _principal.set(
+                        authenticate(request(app).headers.get("authorization"), role, scope)
+                    )
                 return fn(*args, **kwargs)
             except DomainError as exc:  # auth (401/403) included: status, code and details are its own
                 return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
@@ -195,12 +243,23 @@ def route(
                 if token is not None:
                     _principal.reset(token)
 
-        app.route(path, methods=list(methods), content_types=["application/json"])(view)
+        app.route(path, methods=list(methods), content_types=list(content_types))(view)
         doc = (fn.__doc__ or fn.__name__).strip()
         summary = doc.split("\n\n")[0].splitlines()[0]
         ROUTES.append(
             RouteDoc(
-                path, methods, role, summary, body, query, response, status, errors, " ".join(doc.split())
+                path,
+                methods,
+                role,
+                summary,
+                body,
+                query,
+                response,
+                status,
+                errors,
+                " ".join(doc.split()),
+                scope,
+                content_types,
             )
         )
         return view

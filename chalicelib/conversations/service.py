@@ -14,6 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import events
 from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.inbound import (
@@ -343,6 +344,17 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
+    events.publish(
+        events.Announced(
+            "conversation.closed",
+            {
+                "conversation_id": conversation_id,
+                "customer_id": conversation.customer_id,
+                "closed_by": agent_id,
+                "closed_at": now,
+            },
+        )
+    )
     return conversation
 
 

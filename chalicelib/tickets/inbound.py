@@ -163,6 +163,17 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
     )
     linked = tuple(sorted(moved[1].conversation_ids or ()))
     events.publish(CsatAnswered(target.ticket_id, score, linked))
+    events.publish(
+        events.Announced(
+            "csat.received",
+            {
+                "ticket_id": target.ticket_id,
+                "customer_id": c.customer_id,
+                "score": score,
+                "conversation_ids": list(linked),
+            },
+        )
+    )
     notify.send(
         c.customer_id, rules.render("csat.thanks", target.language), author="bot", prefer=c.conversation_id
     )

@@ -21,6 +21,8 @@ export const ROUTES = {
   tickets: { load: () => import("./view-tickets.js") },
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
+  quality: { load: () => import("./view-quality.js") },
+  integrations: { load: () => import("./view-integrations.js"), role: "admin" },
   kb: { load: () => import("./view-kb.js"), nav: "supervisor" },
 };
 
@@ -173,6 +175,8 @@ function Shell({ me, setMe, logout }) {
     ["tickets", "nav-tickets", "nav.tickets"],
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
+    ["quality", "nav-quality", "nav.quality"],
+    ["integrations", "nav-integrations", "integ.nav"],
     ["kb", "nav-kb", "nav.kb"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].nav || ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
