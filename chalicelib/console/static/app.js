@@ -22,6 +22,7 @@ export const ROUTES = {
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
   quality: { load: () => import("./view-quality.js") },
+  proactive: { load: () => import("./view-proactive.js"), role: "supervisor" },
   integrations: { load: () => import("./view-integrations.js"), role: "admin" },
   kb: { load: () => import("./view-kb.js"), nav: "supervisor" },
 };
@@ -176,6 +177,7 @@ function Shell({ me, setMe, logout }) {
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
     ["quality", "nav-quality", "nav.quality"],
+    ["proactive", "nav-proactive", "pro.nav"],
     ["integrations", "nav-integrations", "integ.nav"],
     ["kb", "nav-kb", "nav.kb"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].nav || ROUTES[prefix].role));
