@@ -1220,12 +1220,13 @@ def bot_report() -> dict[str, Any]:
     return bot.report(q.get("day"))
 
 
-@route(app, "/bot/suggest", role=None, errors=(401, 429))
+@route(app, "/bot/suggest", role=None, errors=(401, 404, 429))
 def bot_suggestions() -> Response:
-    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
+    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited);
+    ?article=<id>: the one they clicked, as plain text."""
     req = api.request(app)
     q: Mapping[str, str] = req.query_params or {}
-    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers))
+    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers), q.get("article"))
     return Response(body=body, status_code=status, headers=headers)
 
 

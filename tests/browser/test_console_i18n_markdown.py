@@ -20,6 +20,9 @@ PAGES = (
     ("/admin", "admin-channels"),
     ("/integrations/webhooks", "integ-webhooks"),
     ("/integrations/clients", "integ-clients"),
+    ("/kb", "kb-articles"),
+    ("/kb/synonyms", "kb-synonyms"),
+    ("/kb/unanswered", "kb-unanswered"),
 )
 
 

@@ -5,6 +5,7 @@
 // The assist panel, sentiment badges and the draft's quality check come from view-assist.js.
 // Keyboard: r focus reply · Ctrl/Cmd+Enter send · e close · n next conversation · Esc leave the box.
 import { api } from "./api.js";
+import { BotSummary } from "./bot-summary.js";
 import { unread, useFeed } from "./feed.js";
 import { when } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
@@ -491,6 +492,7 @@ export default function Conversation({ me, route, navigate }) {
       </div>
       ${dialog === "transfer" ? html`<${TransferDialog} me=${me} path=${path} done=${closeDialog} />` : null}
       ${dialog === "ticket" ? html`<${TicketDialog} key=${ticketSubject || ""} path=${path} preview=${ticketSubject || c.preview} done=${closeDialog} />` : null}
+      <${BotSummary} conversation=${c} />
       <${Timeline} data=${data} id=${id} />
       <${AngerWarning} conversation=${c} />
       <${Composer} id=${id} path=${path} data=${data} refetch=${refetch} boxRef=${boxRef} text=${draft} setText=${setDraft} />
