@@ -420,8 +420,10 @@ def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
 def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
     """A file the customer sent: 302 to a 5-minute link (?redirect=0: the link as JSON), copied
     from the platform on first use; 409 when it cannot be had (expired, refused, local stack)."""
-    workspace.check_access(api.principal(), conversations.get(conversation_id))
-    link = media.open_attachment(conversation_id, media.position(seq, "seq"), media.position(index, "index"))
+    p = api.principal()
+    link = workspace.open_attachment(
+        p, conversation_id, media.position(seq, "seq"), media.position(index, "index")
+    )
     if api.query(app, Q.AttachmentQuery).redirect == "0":
         return Response(body=link.to_json(), status_code=200, headers={"Cache-Control": "no-store"})
     return Response(body="", status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})
@@ -492,8 +494,16 @@ def merge_customers(customer_id: str) -> dict[str, Any]:
 
 @route(app, "/customers/{customer_id}/audit", role="supervisor", response=R.AUDIT)
 def customer_audit(customer_id: str) -> dict[str, Any]:
-    """Who did what to this customer's record."""
+    """Who did what to this customer's record and who looked at it (action "view"), newest first."""
     return {"items": [to_json(r) for r in audit.history(f"customer#{customer_id}")]}
+
+
+@route(app, "/audit", role="supervisor", query=Q.AuditQuery, response=R.AUDIT_PAGE)
+def audit_by_agent() -> dict[str, Any]:
+    """Search the audit by agent: everything ?agent_id= changed or looked at, newest first (?cursor=)."""
+    q = api.query(app, Q.AuditQuery)
+    items, cursor = audit.by_actor(q.agent_id, q.limit, q.cursor)
+    return {"items": [to_json(r) for r in items], "next_cursor": cursor}
 
 
 @route(app, "/customers/{customer_id}/orders", role="agent", response=R.ORDERS)

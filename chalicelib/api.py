@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.audit import service as audit
 from chalicelib.auth.service import AuthError, Principal, authenticate
 from chalicelib.bodies import Body, GroupId, TagsBody
 from chalicelib.channels import ChannelName
@@ -146,6 +147,15 @@ def principal() -> Principal:
     return p
 
 
+def origin(r: Request) -> tuple[str | None, str | None]:
+    """Where a request came from: API Gateway's source IP and the caller's user agent (the audit
+    trail's "from where")."""
+    context: dict[str, Any] = dict(r.context or {})
+    identity: dict[str, Any] = dict(context.get("identity") or {})
+    headers: Any = r.headers or {}
+    return identity.get("sourceIp"), headers.get("user-agent")
+
+
 def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
 
@@ -228,7 +238,8 @@ def route(
             try:
                 if role is not None:
                     token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
-                return fn(*args, **kwargs)
+                with audit.request_origin(*origin(request(app))):
+                    return fn(*args, **kwargs)
             except DomainError as exc:  # auth (401/403) included: status, code and details are its own
                 return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
             except ValueError as exc:  # a library refused a value inside a service (e.g. pydantic)

@@ -58,6 +58,12 @@ class CustomerQuery(Query):
     cursor: Cursor | None = Field(default=None, description="later pages of the customer's conversations")
 
 
+class AuditQuery(Query):
+    agent_id: Id = Field(description="the agent (or API client, client#<id>) whose actions and views to list")
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+
 class TicketsQuery(Query):
     view: Literal["mine", "group", "status", "overdue", "requester"] = "mine"
     group: Id | None = Field(default=None, description="view=group")

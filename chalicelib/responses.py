@@ -269,6 +269,7 @@ MERGE = obj(
     source_snapshot=obj(),
 )
 AUDIT = obj(("items",), items=array(AUDIT_RECORD))
+AUDIT_PAGE = obj(("items",), items=array(AUDIT_RECORD), next_cursor=PAGE_CURSOR)
 TICKET_ANSWER = obj(("ticket",), ticket=TICKET)
 TICKETS = obj(("items",), items=array(TICKET), next_cursor=PAGE_CURSOR)
 TICKET_VIEW = obj(
