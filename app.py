@@ -45,6 +45,7 @@ from chalicelib.db import identity_map, to_json
 from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
+from chalicelib.paging import decode_cursor, encode_cursor
 from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
 from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
@@ -86,6 +87,8 @@ if TYPE_CHECKING:
     from chalicelib.media import service as media
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
+    from chalicelib.privacy import erasure
+    from chalicelib.privacy import export as privacy_export
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
@@ -120,6 +123,8 @@ else:
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     outbound = lazy("chalicelib.outbound.service")
+    erasure = lazy("chalicelib.privacy.erasure")
+    privacy_export = lazy("chalicelib.privacy.export")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
     quality = lazy("chalicelib.quality.service")
@@ -502,8 +507,28 @@ def customer_audit(customer_id: str) -> dict[str, Any]:
 def audit_by_agent() -> dict[str, Any]:
     """Search the audit by agent: everything ?agent_id= changed or looked at, newest first (?cursor=)."""
     q = api.query(app, Q.AuditQuery)
-    items, cursor = audit.by_actor(q.agent_id, q.limit, q.cursor)
-    return {"items": [to_json(r) for r in items], "next_cursor": cursor}
+    items, last = audit.by_actor(q.agent_id, q.limit, decode_cursor(q.cursor))
+    return {"items": [to_json(r) for r in items], "next_cursor": encode_cursor(last)}
+
+
+@route(app, "/customers/{customer_id}/export", role="supervisor", response=R.EXPORT)
+def export_customer(customer_id: str) -> dict[str, Any]:
+    """Everything held about the customer as one JSON document (right of access; audited)."""
+    return privacy_export.export(api.principal().agent_id, customer_id)
+
+
+@route(
+    app, "/customers/{customer_id}/erasure", role="admin", methods=("POST",), response=R.ERASURE, status=202
+)
+def request_erasure(customer_id: str) -> Response:
+    """Erase the customer from every table, index and bucket (a Step Functions job; 202)."""
+    return Response(body=erasure.request(api.principal().agent_id, customer_id), status_code=202)
+
+
+@route(app, "/customers/{customer_id}/erasure", role="admin", response=R.ERASURE)
+def erasure_status(customer_id: str) -> dict[str, Any]:
+    """The erasure request's status: pending, running or done (with what each handler removed)."""
+    return erasure.status(customer_id)
 
 
 @route(app, "/customers/{customer_id}/orders", role="agent", response=R.ORDERS)
@@ -1198,8 +1223,9 @@ def send_outbound(event: SQSEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=S.queue_name("events"), batch_size=10)
 def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
-    and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
-    return sla.handle_batch(event.to_dict())
+    and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py); from the
+    erasure job: privacy.erase → every table's and bucket's handler (chalicelib/privacy)."""
+    return sla.handle_batch(event.to_dict(), also={"privacy.erase": erasure.handle_event})
 
 
 @app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)

@@ -51,6 +51,7 @@ class Settings:
     # local stack only: {channel: base URL} of platforms imitated on this machine (WeCom's kf API),
     # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
     stand_ins: dict[str, str] = field(default_factory=dict)
+    erasure_state_machine_arn: str = ""  # customers' erasure jobs (infra/erasure.asl.json)
 
     @property
     def prefix(self) -> str:
@@ -104,6 +105,7 @@ def settings() -> Settings:
         media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
         kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
         stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
+        erasure_state_machine_arn=env.get("OMNIFLOW_ERASURE_STATE_MACHINE_ARN", ""),
     )
 
 

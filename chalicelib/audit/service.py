@@ -15,7 +15,6 @@ from typing import Any
 
 from chalicelib.audit.models import RETENTION_DAYS, AuditRecord
 from chalicelib.messages import iso, utcnow
-from chalicelib.paging import decode_cursor, encode_cursor
 
 VIEW = "view"
 
@@ -78,10 +77,11 @@ def history(subject: str, limit: int = 100) -> list[AuditRecord]:
     return list(AuditRecord.query(subject, scan_index_forward=False, limit=limit))
 
 
-def by_actor(actor: str, limit: int = 50, cursor: str | None = None) -> tuple[list[AuditRecord], str | None]:
-    """What one agent (or API client) did and looked at, newest first: one Query on by_actor."""
-    page = AuditRecord.by_actor.query(
-        actor, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
-    )
+def by_actor(
+    actor: str, limit: int = 50, start: dict[str, Any] | None = None
+) -> tuple[list[AuditRecord], dict[str, Any] | None]:
+    """What one agent (or API client) did and looked at, newest first: one Query on by_actor from
+    ``start`` (the previous page's last key); answers the page and its last key."""
+    page = AuditRecord.by_actor.query(actor, scan_index_forward=False, limit=limit, last_evaluated_key=start)
     items = list(page)
-    return items, encode_cursor(page.last_evaluated_key)
+    return items, page.last_evaluated_key
