@@ -35,3 +35,13 @@ def test_a_rule_without_a_handler_says_why_the_table_holds_nothing_of_a_customer
         assert rule.holds, name
         if rule.erase is None:
             assert rule.holds.startswith("nothing of a customer's"), name
+
+
+def test_the_erasure_job_on_aws_runs_the_definition_the_local_stack_runs(app_template):
+    import json
+
+    from infra.build import REPO
+
+    machine = app_template["Resources"]["ErasureStateMachine"]["Properties"]
+    assert machine["Definition"] == json.loads((REPO / "infra" / "erasure.asl.json").read_text())
+    assert set(machine["DefinitionSubstitutions"]) == {"StateTable", "EventsQueueUrl"}
