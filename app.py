@@ -511,10 +511,19 @@ def audit_by_agent() -> dict[str, Any]:
     return {"items": [to_json(r) for r in items], "next_cursor": encode_cursor(last)}
 
 
-@route(app, "/customers/{customer_id}/export", role="supervisor", response=R.EXPORT)
-def export_customer(customer_id: str) -> dict[str, Any]:
-    """Everything held about the customer as one JSON document (right of access; audited)."""
-    return privacy_export.export(api.principal().agent_id, customer_id)
+@route(app, "/customers/{customer_id}/export", role="supervisor", query=Q.ExportQuery, response=R.EXPORT)
+def export_customer(customer_id: str) -> Response:
+    """Everything held about the customer as one JSON document (right of access; audited); a large
+    customer (or ?mode=async): 202 {status: pending, export_id}, then GET .../exports/{export_id}."""
+    mode = api.query(app, Q.ExportQuery).mode
+    status, out = privacy_export.export(api.principal().agent_id, customer_id, mode)
+    return Response(body=out, status_code=status)
+
+
+@route(app, "/customers/{customer_id}/exports/{export_id}", role="supervisor", response=R.EXPORT_JOB)
+def export_job(customer_id: str, export_id: str) -> dict[str, Any]:
+    """An asynchronous export: pending, or done with a 15-minute link to the JSON (audited)."""
+    return privacy_export.job(api.principal().agent_id, customer_id, export_id)
 
 
 @route(
@@ -1225,7 +1234,10 @@ def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
     and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py); from the
     erasure job: privacy.erase → every table's and bucket's handler (chalicelib/privacy)."""
-    return sla.handle_batch(event.to_dict(), also={"privacy.erase": erasure.handle_event})
+    return sla.handle_batch(
+        event.to_dict(),
+        also={"privacy.erase": erasure.handle_event, "privacy.export": privacy_export.handle_event},
+    )
 
 
 @app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)

@@ -52,6 +52,7 @@ class Settings:
     # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
     stand_ins: dict[str, str] = field(default_factory=dict)
     erasure_state_machine_arn: str = ""  # customers' erasure jobs (infra/erasure.asl.json)
+    message_retention_days: int = 730  # messages expire (TTL) this long after they were stored
 
     @property
     def prefix(self) -> str:
@@ -106,6 +107,7 @@ def settings() -> Settings:
         kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
         stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
         erasure_state_machine_arn=env.get("OMNIFLOW_ERASURE_STATE_MACHINE_ARN", ""),
+        message_retention_days=_int("OMNIFLOW_MESSAGE_RETENTION_DAYS", 730),
     )
 
 

@@ -64,6 +64,12 @@ class AuditQuery(Query):
     limit: Limit = 50
 
 
+class ExportQuery(Query):
+    mode: Literal["auto", "async"] = Field(
+        default="auto", description="async: always through S3 (auto: when the customer is large)"
+    )
+
+
 class TicketsQuery(Query):
     view: Literal["mine", "group", "status", "overdue", "requester"] = "mine"
     group: Id | None = Field(default=None, description="view=group")

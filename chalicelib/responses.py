@@ -284,6 +284,17 @@ EXPORT = obj(
     consents=obj(),
     audit=array(AUDIT_RECORD),
 )
+EXPORT_JOB = obj(
+    ("customer_id", "export_id", "status"),
+    customer_id=STRING,
+    export_id=STRING,
+    status={"type": "string", "enum": ["pending", "done"]},
+    requested_at=NULLABLE_STRING,
+    done_at=NULLABLE_STRING,
+    size_bytes={"type": "integer"},
+    url=STRING,
+    expires_in={"type": "integer"},
+)
 ERASURE = obj(
     ("customer_id", "status"),
     customer_id=STRING,

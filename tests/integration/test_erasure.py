@@ -147,6 +147,19 @@ def test_an_sms_customer_is_exported_then_erased_from_every_table_and_bucket(
         assert [m["text"] for m in conversation["messages"] if m["direction"] == "in"] == list(TEXTS)
         assert PHONE in json.dumps(exported["identities"])
         assert "customer" in {(r.get("details") or {}).get("what") for r in exported["audit"]}
+        later = supervisor.get(f"/customers/{customer_id}/export?mode=async")  # as for a large customer
+        assert later.status_code == 202, later.body
+        job = json.loads(later.body)
+        assert job["status"] == "pending"
+        _consume(client, no_sla_clocks["OMNIFLOW_EVENTS_QUEUE_URL"], "handle_event")
+        ready = json.loads(supervisor.get(f"/customers/{customer_id}/exports/{job['export_id']}").body)
+        assert ready["status"] == "done" and ready["expires_in"] == 900
+        assert f"exports/{customer_id}/{job['export_id']}.json" in ready["url"]
+        stored_export = boto3.client("s3").get_object(
+            Bucket=settings().media_bucket, Key=f"exports/{customer_id}/{job['export_id']}.json"
+        )
+        assert TEXTS[1] in stored_export["Body"].read().decode()
+        assert supervisor.get(f"/customers/{customer_id}/exports/nope").status_code == 404
         assert PHONE in _everything_stored() and TEXTS[0] in _everything_stored()  # the scan can see them
 
         assert supervisor.post(f"/customers/{customer_id}/erasure").status_code == 403  # admins only
@@ -159,7 +172,9 @@ def test_an_sms_customer_is_exported_then_erased_from_every_table_and_bucket(
 
     done = json.loads(admin.get(f"/customers/{customer_id}/erasure").body)
     assert done["status"] == "done" and done["done_at"]
-    assert done["erased"]["messages"] >= len(TEXTS) and done["erased"]["media"] == 1
+    assert (
+        done["erased"]["messages"] >= len(TEXTS) and done["erased"]["media"] == 2
+    )  # the attachment and the export
     assert [e.data["customer_id"] for e in announced if e.type == "customer.erased"] == [customer_id]
 
     stored = _everything_stored()

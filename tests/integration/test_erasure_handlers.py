@@ -104,3 +104,15 @@ def test_every_handler_removes_what_its_table_holds_of_the_customer_and_nothing_
     actions = [r.action for r in audit.history(f"customer#{gone}")]
     assert "edit_customer" not in actions and {"view", "customer.erased"} <= set(actions)
     assert erasure.run(gone)["messages"] == 0  # a redelivered job finds nothing left
+
+
+def test_a_stored_message_expires_after_the_retention_period_and_a_loaded_one_keeps_its_own(aws) -> None:
+    import time
+
+    from chalicelib.conversations.models import Message
+
+    _, cid = _customer("+14155550103", "is the shop open on sunday")
+    [stored] = [m for m in Message.query(cid) if m.direction == "in"]
+    two_years = 730 * 86400
+    assert abs(stored.expires_at - (time.time() + two_years)) < 120
+    assert Message.get(cid, stored.seq).expires_at == stored.expires_at
