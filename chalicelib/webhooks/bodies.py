@@ -19,6 +19,7 @@ EventType = Literal[
     "sla.breached",
     "csat.received",
     "customer.merged",
+    "customer.erased",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(EventType.__args__)  # type: ignore[attr-defined]
 

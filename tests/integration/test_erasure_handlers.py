@@ -116,3 +116,18 @@ def test_a_stored_message_expires_after_the_retention_period_and_a_loaded_one_ke
     two_years = 730 * 86400
     assert abs(stored.expires_at - (time.time() + two_years)) < 120
     assert Message.get(cid, stored.seq).expires_at == stored.expires_at
+
+
+def test_an_erasure_is_announced_to_webhook_endpoints_with_ids_only(aws, monkeypatch) -> None:
+    from chalicelib.webhooks import service as webhooks
+
+    monkeypatch.setenv("OMNIFLOW_WEBHOOKS_ALLOW_LOOPBACK", "1")  # no DNS here: a receiver on this machine
+    endpoint = webhooks.create_endpoint("http://127.0.0.1:9/hooks", ["customer.erased"], "admin")
+    webhooks.reset()
+    gone, _ = _customer("+14155550104", "cancel my membership please")
+    erasure.run(gone)
+    sent = [
+        m for m in WebhookMessage.query(f"endpoint#{endpoint['endpoint_id']}") if m.sk.startswith("message#")
+    ]
+    assert [(m.event_type, m.payload["data"]["customer_id"]) for m in sent] == [("customer.erased", gone)]
+    assert "membership" not in json.dumps(sent[0].payload) and "4155550104" not in json.dumps(sent[0].payload)
