@@ -19,7 +19,6 @@ from pydantic import (
     ValidationError,
 )
 
-from chalicelib.audit import service as audit
 from chalicelib.auth.service import AuthError, Principal, authenticate
 from chalicelib.errors import DomainError, Invalid
 
@@ -114,6 +113,14 @@ def origin(r: Request) -> tuple[str | None, str | None]:
     return identity.get("sourceIp"), headers.get("user-agent")
 
 
+def _audited_origin(r: Request) -> Any:
+    """The audit trail's "from where" for this request (imported here: queue consumers never
+    load the audit service for it)."""
+    from chalicelib.audit import service as audit
+
+    return audit.request_origin(*origin(r))
+
+
 def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
 
@@ -196,7 +203,7 @@ def route(
             try:
                 if role is not None:
                     token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
-                with audit.request_origin(*origin(request(app))):
+                with _audited_origin(request(app)):
                     return fn(*args, **kwargs)
             except DomainError as exc:  # auth (401/403) included: status, code and details are its own
                 return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
