@@ -572,7 +572,7 @@ def customer_audit(customer_id: str) -> dict[str, Any]:
     return {"items": [to_json(r) for r in audit.history(f"customer#{customer_id}")]}
 
 
-@route(app, "/audit", role="supervisor", query=Q.AuditQuery, response=R.AUDIT_PAGE)
+@route(app, "/audit", role="supervisor", query=Q.AuditQuery, response=R.AUDIT_PAGE, errors=(404,))
 def audit_by_agent() -> dict[str, Any]:
     """Search the audit by agent: everything ?agent_id= changed or looked at, newest first (?cursor=)."""
     q = api.query(app, Q.AuditQuery)
