@@ -2,14 +2,17 @@
 // once, event types, the delivery log with status, response code, latency and attempt, replay one or
 // every failed message, rotate the secret, pause/resume, the disabled state and why), API clients
 // (create → the client secret shown once, scopes, rate limit, disable/enable, rotate) and a
-// customer's audit trail (GET /customers/{id}/audit). #/integrations/<section> opens a section.
+// customer's audit trail (GET /customers/{id}/audit) and a customer's data rights: an export
+// (GET /customers/{id}/export?mode=async, then the file's link) and an erasure request
+// (POST /customers/{id}/erasure, confirmed in the page, its status followed until done).
+// #/integrations/<section> opens a section.
 import { api } from "./api.js";
 import { when } from "./format.js";
 import { html, useEffect, useState } from "./html.js";
 import { t } from "./i18n.js";
 import { ErrorText, Field, Loading, confirmDialog, toast, useAlive, useForm, useId } from "./ui.js";
 
-const SECTIONS = ["webhooks", "clients", "audit"];
+const SECTIONS = ["webhooks", "clients", "audit", "privacy"];
 const EVENTS = [
   "message.created", "conversation.created", "conversation.assigned", "conversation.closed",
   "ticket.created", "ticket.updated", "sla.warning", "sla.breached", "csat.received",
@@ -253,6 +256,79 @@ function Audit({ initial }) {
   </div>`;
 }
 
+// ---- a customer's data rights: export and erasure ------------------------------------------------------
+function usePoll(fn, done, deps) {
+  // fn() until done(result): every second, for at most two minutes; the last result is the state
+  const [state, setState] = useState({ data: null, error: null });
+  const alive = useAlive();
+  useEffect(() => {
+    let timer = null;
+    const deadline = Date.now() + 120000;
+    const step = async () => {
+      try {
+        const data = await fn();
+        if (!alive.current) return;
+        setState({ data, error: null });
+        if (data && !done(data) && Date.now() < deadline) timer = setTimeout(step, 1000);
+      } catch (err) {
+        if (alive.current) setState({ data: null, error: err });
+      }
+    };
+    if (deps.every(Boolean)) step();
+    return () => clearTimeout(timer);
+  }, deps);
+  return state;
+}
+
+function Privacy({ initial }) {
+  const [draft, setDraft] = useState(initial || "");
+  const [customer, setCustomer] = useState(initial || "");
+  const [exportId, setExportId] = useState(null);
+  const [erasing, setErasing] = useState(0);
+  const id = useId("pv");
+  const path = (rest) => `/customers/${encodeURIComponent(customer)}${rest}`;
+  const exp = usePoll(() => api.get(path(`/exports/${encodeURIComponent(exportId)}`)), (d) => d.status === "done", [customer, exportId]);
+  const erasure = usePoll(
+    () => api.get(path("/erasure")).catch((err) => { if (err.status === 404) return { status: "none" }; throw err; }),
+    (d) => d.status === "done" || d.status === "none",
+    [customer, erasing + 1],
+  );
+  const startExport = useForm(async () => {
+    const job = await api.get(path("/export"), { mode: "async" });
+    setExportId(job.export_id);
+  });
+  const erase = useForm(async () => {
+    if (!(await confirmDialog(t("integ.erase.confirm", { customer }), { ok: t("integ.erase"), danger: true }))) return;
+    await api.post(path("/erasure"), {});
+    setErasing((n) => n + 1);
+  });
+  const e = erasure.data;
+  return html`<div class="stack" data-testid="integ-privacy">
+    <form class="row" onSubmit=${(ev) => { ev.preventDefault(); setExportId(null); setCustomer(draft.trim()); }}>
+      <label for=${id}>${t("integ.customerId")}</label>
+      <input id=${id} required maxlength="128" value=${draft} data-testid="privacy-customer" onInput=${(ev) => setDraft(ev.target.value)} />
+      <button class="btn primary" type="submit" data-testid="privacy-show">${t("integ.show")}</button>
+    </form>
+    ${customer ? html`<section class="card stack"><h2>${t("integ.export")}</h2>
+      <p class="muted">${t("integ.export.hint")}</p>
+      <div><button class="btn" type="button" data-testid="privacy-export" disabled=${startExport.busy || (exp.data && exp.data.status === "pending")}
+        onClick=${() => startExport.submit()}>${t("integ.export.start")}</button></div>
+      ${exp.error ? html`<${ErrorText} err=${exp.error} />` : null}
+      ${exp.data ? html`<p data-testid="privacy-export-status" data-status=${exp.data.status}>${t(`integ.export.${exp.data.status}`)}
+        ${exp.data.url ? html` · <a href=${exp.data.url} data-testid="privacy-export-link" rel="noopener" target="_blank">${t("integ.export.download")}</a>` : null}</p>` : null}
+    </section>
+    <section class="card stack"><h2>${t("integ.erasure")}</h2>
+      <p class="muted">${t("integ.erasure.hint")}</p>
+      ${erasure.error ? html`<${ErrorText} err=${erasure.error} />` : null}
+      ${e ? html`<p data-testid="privacy-erasure-status" data-status=${e.status}>${t(`integ.erasure.${e.status}`)}
+        ${e.done_at ? ` · ${when(e.done_at)}` : ""}</p>
+        ${e.erased ? html`<table class="data" data-testid="privacy-erased"><tbody>${Object.entries(e.erased).map(([k, v]) => html`<tr key=${k}><td><code>${k}</code></td><td class="num">${v}</td></tr>`)}</tbody></table>` : null}` : null}
+      <div><button class="btn danger" type="button" data-testid="privacy-erase" disabled=${erase.busy || (e && e.status !== "none")}
+        onClick=${() => erase.submit()}>${t("integ.erase")}</button></div>
+    </section>` : null}
+  </div>`;
+}
+
 export default function Integrations({ route }) {
   const section = SECTIONS.includes(route.id) ? route.id : "webhooks";
   return html`<div class="page stack" data-testid="integrations">
@@ -264,5 +340,6 @@ export default function Integrations({ route }) {
     ${section === "webhooks" ? html`<${Webhooks} />` : null}
     ${section === "clients" ? html`<${Clients} />` : null}
     ${section === "audit" ? html`<${Audit} initial=${route.query.customer || ""} />` : null}
+    ${section === "privacy" ? html`<${Privacy} initial=${route.query.customer || ""} />` : null}
   </div>`;
 }
