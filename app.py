@@ -14,51 +14,117 @@ from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import api, bootstrap
-from chalicelib import queries as Q
 from chalicelib import responses as R
-from chalicelib.api import (
-    AgentConfigBody,
-    CustomerPatchBody,
-    GroupBody,
-    LoginBody,
-    MergeBody,
-    NoteBody,
-    PresenceBody,
-    PriorityBody,
-    ReplyBody,
-    SnoozeBody,
-    TagsBody,
-    TicketLinkBody,
-    TransferBody,
-    route,
-)
-from chalicelib.assist.bodies import SuggestionUsedBody
+from chalicelib.api import route
 from chalicelib.auth import service as auth
-from chalicelib.bot.bodies import FlowSetUpdate
-from chalicelib.calendars.hours import CalendarUpdate
-from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
-from chalicelib.channels import accounts as channel_accounts
-from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.db import identity_map, to_json
-from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
-from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
-from chalicelib.quality.rules import QualityRulesUpdate
-from chalicelib.routing.rules import DryRun, RuleSetUpdate
-from chalicelib.sla import policies as sla_policies
-from chalicelib.sla.policies import PolicySetUpdate
-from chalicelib.tickets.bodies import (
-    AlertBody,
-    CommentBody,
-    FromConversationBody,
-    SubticketBody,
-    TicketBody,
-    TicketPatch,
-)
-from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
+
+# Request and query models of the capabilities are named here and built on first use (api.Models):
+# the router and the sender never pay for the models of routes they do not serve.
+if TYPE_CHECKING:
+    from chalicelib import queries as Q
+    from chalicelib.assist.bodies import SuggestionUsedBody
+    from chalicelib.bot.bodies import FlowSetUpdate
+    from chalicelib.calendars.hours import CalendarUpdate
+    from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
+    from chalicelib.channels.accounts import ChannelAccountBody
+    from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
+    from chalicelib.payloads import (
+        AgentConfigBody,
+        CustomerPatchBody,
+        GroupBody,
+        LoginBody,
+        MergeBody,
+        NoteBody,
+        PresenceBody,
+        PriorityBody,
+        ReplyBody,
+        SnoozeBody,
+        TagsBody,
+        TicketLinkBody,
+        TransferBody,
+    )
+    from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
+    from chalicelib.quality.rules import QualityRulesUpdate
+    from chalicelib.routing.rules import DryRun, RuleSetUpdate
+    from chalicelib.sla.policies import PolicySetUpdate
+    from chalicelib.tickets.bodies import (
+        AlertBody,
+        CommentBody,
+        FromConversationBody,
+        SubticketBody,
+        TicketBody,
+        TicketPatch,
+    )
+    from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
+else:
+    Q = api.Models("chalicelib.queries")
+    _payloads = api.Models("chalicelib.payloads")
+    AgentConfigBody, CustomerPatchBody, GroupBody, LoginBody, MergeBody = (
+        _payloads.AgentConfigBody,
+        _payloads.CustomerPatchBody,
+        _payloads.GroupBody,
+        _payloads.LoginBody,
+        _payloads.MergeBody,
+    )
+    NoteBody, PresenceBody, PriorityBody, ReplyBody, SnoozeBody = (
+        _payloads.NoteBody,
+        _payloads.PresenceBody,
+        _payloads.PriorityBody,
+        _payloads.ReplyBody,
+        _payloads.SnoozeBody,
+    )
+    TagsBody, TicketLinkBody, TransferBody = (
+        _payloads.TagsBody,
+        _payloads.TicketLinkBody,
+        _payloads.TransferBody,
+    )
+    SuggestionUsedBody = api.Models("chalicelib.assist.bodies").SuggestionUsedBody
+    FlowSetUpdate = api.Models("chalicelib.bot.bodies").FlowSetUpdate
+    CalendarUpdate = api.Models("chalicelib.calendars.hours").CalendarUpdate
+    _canned = api.Models("chalicelib.canned.bodies")
+    CannedReplyBody, CannedReplyChanges, RenderBody = (
+        _canned.CannedReplyBody,
+        _canned.CannedReplyChanges,
+        _canned.RenderBody,
+    )
+    ChannelAccountBody = api.Models("chalicelib.channels.accounts").ChannelAccountBody
+    _kb = api.Models("chalicelib.kb.bodies")
+    ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody = (
+        _kb.ArticleBody,
+        _kb.ArticleChanges,
+        _kb.FeedbackBody,
+        _kb.RollbackBody,
+        _kb.SynonymsBody,
+    )
+    _quality = api.Models("chalicelib.quality.bodies")
+    AppealBody, CheckBody, DecisionBody, ReviewBody = (
+        _quality.AppealBody,
+        _quality.CheckBody,
+        _quality.DecisionBody,
+        _quality.ReviewBody,
+    )
+    QualityRulesUpdate = api.Models("chalicelib.quality.rules").QualityRulesUpdate
+    DryRun, RuleSetUpdate = (
+        api.Models("chalicelib.routing.rules").DryRun,
+        api.Models("chalicelib.routing.rules").RuleSetUpdate,
+    )
+    PolicySetUpdate = api.Models("chalicelib.sla.policies").PolicySetUpdate
+    _tickets = api.Models("chalicelib.tickets.bodies")
+    AlertBody, CommentBody, FromConversationBody, SubticketBody, TicketBody, TicketPatch = (
+        _tickets.AlertBody,
+        _tickets.CommentBody,
+        _tickets.FromConversationBody,
+        _tickets.SubticketBody,
+        _tickets.TicketBody,
+        _tickets.TicketPatch,
+    )
+    _webhooks = api.Models("chalicelib.webhooks.bodies")
+    EndpointBody, ReplayBody = _webhooks.EndpointBody, _webhooks.ReplayBody
 
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
@@ -73,6 +139,7 @@ if TYPE_CHECKING:
     from chalicelib.bot import suggest as bot_suggest
     from chalicelib.calendars import service as calendars
     from chalicelib.canned import service as canned
+    from chalicelib.channels import accounts as channel_accounts
     from chalicelib.conversations import actions as conversation_actions
     from chalicelib.conversations import merge as customer_merge
     from chalicelib.conversations import service as conversations
@@ -91,6 +158,7 @@ if TYPE_CHECKING:
     from chalicelib.quality import service as quality
     from chalicelib.router import service as router
     from chalicelib.routing import service as routing_rules
+    from chalicelib.sla import policies as sla_policies
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
@@ -107,6 +175,7 @@ else:
     bot_suggest = lazy("chalicelib.bot.suggest")
     calendars = lazy("chalicelib.calendars.service")
     canned = lazy("chalicelib.canned.service")
+    channel_accounts = lazy("chalicelib.channels.accounts")
     conversation_actions = lazy("chalicelib.conversations.actions")
     customer_merge = lazy("chalicelib.conversations.merge")
     conversations = lazy("chalicelib.conversations.service")
@@ -126,6 +195,7 @@ else:
     router = lazy("chalicelib.router.service")
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
+    sla_policies = lazy("chalicelib.sla.policies")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
     webhooks = lazy("chalicelib.webhooks.service")
@@ -452,12 +522,11 @@ def reveal_customer_contacts(customer_id: str) -> dict[str, Any]:
 def edit_customer(customer_id: str) -> dict[str, Any]:
     """Edit the customer's tags and attributes (audited; 409 on a merged-away customer)."""
     b = api.body(app, CustomerPatchBody)
-    tags = b.tags or TagsBody()
     customer = profile.edit(
         customer_id,
         api.principal().agent_id,
-        add_tags=tags.add,
-        remove_tags=tags.remove,
+        add_tags=b.tags.add if b.tags else [],
+        remove_tags=b.tags.remove if b.tags else [],
         attributes=b.attributes,
     )
     return {"customer": workspace.customer_view(customer, api.principal())}
