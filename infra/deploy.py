@@ -79,6 +79,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "handle_event": "omniflow-events",
     "deliver_webhooks": "omniflow-webhooks",
     "sweep_bot_conversations": "omniflow-bot-sweep",
+    "check_surge": "omniflow-surge",
 }
 
 Log = Callable[[str], None]
