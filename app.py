@@ -48,6 +48,8 @@ if TYPE_CHECKING:
         TicketLinkBody,
         TransferBody,
     )
+    from chalicelib.proactive.bodies import BusinessEventBody
+    from chalicelib.proactive.rules import ProactiveRulesUpdate
     from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
     from chalicelib.quality.rules import QualityRulesUpdate
     from chalicelib.routing.rules import DryRun, RuleSetUpdate
@@ -125,6 +127,8 @@ else:
     )
     _webhooks = api.Models("chalicelib.webhooks.bodies")
     EndpointBody, ReplayBody = _webhooks.EndpointBody, _webhooks.ReplayBody
+    BusinessEventBody = api.Models("chalicelib.proactive.bodies").BusinessEventBody
+    ProactiveRulesUpdate = api.Models("chalicelib.proactive.rules").ProactiveRulesUpdate
 
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
@@ -153,6 +157,7 @@ if TYPE_CHECKING:
     from chalicelib.media import service as media
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
+    from chalicelib.proactive import service as proactive
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
@@ -190,6 +195,7 @@ else:
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     outbound = lazy("chalicelib.outbound.service")
+    proactive = lazy("chalicelib.proactive.service")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
     quality = lazy("chalicelib.quality.service")
@@ -927,9 +933,12 @@ def quality_scorecard(conversation_id: str) -> dict[str, Any]:
 
 @route(app, "/quality/reviews", role="supervisor")
 def quality_review_queue() -> dict[str, Any]:
-    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed);
+    ?reason=low_score|complaint|negative_csat|sample keeps those up for that reason."""
     q: Mapping[str, str] = api.request(app).query_params or {}
-    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+    return quality_reviews.queue(
+        q.get("queue", "pending"), workspace.page_size(q.get("limit")), q.get("reason") or None
+    )
 
 
 @route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
@@ -968,6 +977,13 @@ def quality_report() -> dict[str, Any]:
     q: Mapping[str, str] = api.request(app).query_params or {}
     first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
     return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality/reviews", role="agent")
+def my_quality_reviews() -> dict[str, Any]:
+    """My reviewed conversations' score cards, newest review first (each with its appeal)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.mine(api.principal(), workspace.page_size(q.get("limit")))
 
 
 @route(app, "/me/quality", role="agent")
@@ -1157,6 +1173,39 @@ def check_surge(event: CloudWatchEvent) -> dict[str, bool]:
     """Surge mode, measured each minute: the groups whose queue (or the inbound backlog) passed
     the thresholds get the bot first, with hysteresis; supervisors are told (docs/operations.md)."""
     return routing_surge.check()
+
+
+# ---- proactive service ---------------------------------------------------------------------------
+@route(app, "/business-events", role="admin", methods=("POST",), body=BusinessEventBody, status=202)
+def post_business_event() -> Response:
+    """A fact from the company's systems (order.shipped, refund.paid …) → a notice on the customer's
+    channel under the proactive rules; idempotent per event_id (a resend sends nothing twice)."""
+    b = api.body(app, BusinessEventBody)
+    return Response(body=proactive.receive(b, api.principal().agent_id), status_code=202)
+
+
+@route(app, "/business-events/{event_id}", role="admin")
+def get_business_event(event_id: str) -> dict[str, Any]:
+    """What became of an event: sent (channel, conversation, message), held until, or suppressed and why."""
+    return proactive.get_event(event_id)
+
+
+@route(app, "/admin/proactive-rules", role="supervisor")
+def get_proactive_rules() -> dict[str, Any]:
+    """The proactive rules, the limits (quiet hours, daily cap) and their version."""
+    return proactive.view(proactive.current())
+
+
+@route(app, "/admin/proactive-rules", role="admin", methods=("PUT",), body=ProactiveRulesUpdate)
+def put_proactive_rules() -> dict[str, Any]:
+    """Replace the proactive rules (send the version read; 409 if it moved)."""
+    return proactive.view(proactive.save(api.body(app, ProactiveRulesUpdate), api.principal().agent_id))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def release_held_notices(event: CloudWatchEvent) -> dict[str, int]:
+    """Notices held for quiet hours go out when the hours end (a Query of the due ones)."""
+    return {"released": proactive.release_due()}
 
 
 # ---- SLA ------------------------------------------------------------------------------------------

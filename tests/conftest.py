@@ -85,6 +85,9 @@ def reset_caches() -> None:
     from chalicelib.webhooks import service as webhooks
 
     webhooks.reset()
+    from chalicelib.proactive import service as proactive
+
+    proactive.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -20,6 +20,7 @@ export const ROUTES = {
   tickets: { load: () => import("./view-tickets.js") },
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
+  quality: { load: () => import("./view-quality.js") },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -171,6 +172,7 @@ function Shell({ me, setMe, logout }) {
     ["tickets", "nav-tickets", "nav.tickets"],
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["admin", "nav-admin", "nav.admin"],
+    ["quality", "nav-quality", "nav.quality"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
   return html`
