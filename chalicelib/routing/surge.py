@@ -92,8 +92,8 @@ def check(group_ids: Iterable[str] | None = None, thresholds: Thresholds | None 
     """The minute's measurement: each group's chat queue (its pre-aggregated counter) and the
     inbound backlog; switches groups on or off and alerts the supervisors. Returns who is on."""
     from chalicelib.agents import ranking
-    from chalicelib.assignment.queues import queue_stats
     from chalicelib.agents.service import all_groups
+    from chalicelib.assignment.queues import queue_stats
     from chalicelib.feed import service as feed
 
     t = thresholds or Thresholds.from_env()
