@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench cost eval-intent eval-kb eval-quality eval-sentiment eval-tags \
+.PHONY: help venv chromium dev test lint bench cost surge eval-intent eval-kb eval-quality eval-sentiment eval-tags \
 	replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
 	@echo "make cost        AWS cost per 1 M inbound messages, from the bench's measured requests"
+	@echo "make surge       a promotion day at 10x through the local stack: lost/doubled/out of order, latencies, chart (SURGE_ARGS=--smoke)"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make eval-quality quality phrase matching through disguise: recall and false alarms (EVAL_ARGS=--errors)"
 	@echo "make eval-kb     KB search: right answers, top-3, right silence, wrong answers (EVAL_ARGS=--errors|--sweep)"
@@ -100,6 +101,11 @@ bench: venv
 cost: venv
 	$(PY) -m tests.bench --only awscalls --channels $${COST_CHANNELS:-sms,web} --out .local/bench-cost.json >/dev/null
 	$(PY) -m tests.bench.cost .local/bench-cost.json $(COST_ARGS)
+
+# docs/operations.md: the surge replay (tests/bench/surge.py) starts its own local stack on free ports
+# and writes docs/surge.png; it is not part of `make test`.
+surge: venv
+	$(PY) -m tests.bench.surge $(SURGE_ARGS)
 
 # docs/routing.md: --train retrains chalicelib/routing/intent_model.json, --cv 5 tunes on train only.
 eval-intent: venv

@@ -174,6 +174,7 @@ if TYPE_CHECKING:
     from chalicelib.quality import service as quality
     from chalicelib.router import service as router
     from chalicelib.routing import service as routing_rules
+    from chalicelib.routing import surge as routing_surge
     from chalicelib.sla import policies as sla_policies
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
@@ -216,6 +217,7 @@ else:
     quality = lazy("chalicelib.quality.service")
     router = lazy("chalicelib.router.service")
     routing_rules = lazy("chalicelib.routing.service")
+    routing_surge = lazy("chalicelib.routing.surge")
     sla_reports = lazy("chalicelib.sla.reports")
     sla_policies = lazy("chalicelib.sla.policies")
     sla = lazy("chalicelib.sla.service")
@@ -1289,6 +1291,13 @@ def bot_suggestions_preflight() -> Response:
 def sweep_bot_conversations(event: CloudWatchEvent) -> dict[str, int]:
     """Conversations left with the bot and silent for 30 min end as abandoned (counted, closed)."""
     return {"abandoned": bot.sweep_abandoned()}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def check_surge(event: CloudWatchEvent) -> dict[str, bool]:
+    """Surge mode, measured each minute: the groups whose queue (or the inbound backlog) passed
+    the thresholds get the bot first, with hysteresis; supervisors are told (docs/operations.md)."""
+    return routing_surge.check()
 
 
 # ---- proactive service ---------------------------------------------------------------------------

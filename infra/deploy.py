@@ -82,6 +82,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "deliver_webhooks": "omniflow-webhooks",
     "sweep_bot_conversations": "omniflow-bot-sweep",
     "release_held_notices": "omniflow-proactive-release",
+    "check_surge": "omniflow-surge",
 }
 
 Log = Callable[[str], None]

@@ -67,8 +67,10 @@ def reset_caches() -> None:
     calendars.reset()
     routing_rules.reset()
     from chalicelib.routing import placement
+    from chalicelib.routing import surge as routing_surge
 
     placement.reset()
+    routing_surge.reset()
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
@@ -127,8 +129,10 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
     their deadline, and wake up inside a later test's moto."""
     from moto import mock_aws
 
+    from infra.local import moto_fast_transactions
     from infra.local.provision import provision
 
+    moto_fast_transactions.install()
     _atomic_moto_requests(monkeypatch)
     run_executions = request.node.get_closest_marker("sfn") is not None
     with mock_aws(config={"stepfunctions": {"execute_state_machine": run_executions}}):

@@ -46,6 +46,7 @@ from chalicelib.assignment.seats import (
     unseat,
 )
 from chalicelib.conversations import service as conversations
+from chalicelib.conversations.inbound import Companion
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation
 from chalicelib.db import as_dict
 from chalicelib.errors import Invalid, NotFound
@@ -158,6 +159,14 @@ def left_queue(conversation: Conversation) -> None:
 def entered_queue(conversation: Conversation) -> None:
     if conversation.queue_key:
         QueueItem(conversation.queue_key, STATS).update(actions=[QueueItem.waiting.add(1)])
+
+
+def entered_queue_write(conversation: Conversation) -> list[Companion]:
+    """``entered_queue`` as a write for the transaction that stores the conversation's first
+    message (none when it is not queued)."""
+    if not conversation.queue_key:
+        return []
+    return [(QueueItem(conversation.queue_key, STATS), [QueueItem.waiting.add(1)])]
 
 
 def _give(conversation_id: str, agent_id: str, *, expected_queue: str | None) -> Conversation | None:

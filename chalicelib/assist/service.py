@@ -7,9 +7,13 @@ console shows beside it: the badge, the one-click fills). The agent's console he
 The same turn pushes suggested articles for what the customer has been asking
 (``assist.suggestions``, see suggestions.py).
 
-Cost per customer message: one Query (the conversation's last messages, newest first, for the
-repeated-question and trend signals and the suggestions' query) and one UpdateItem; a second
-UpdateItem when the mood turns; a KB search on the warm in-memory index and one counter ADD.
+On the router's path (``before_store``) the analysis costs no request of its own: it runs before
+the message is written, compares with the customer's last turns kept on the conversation
+(``assist_recent``, which the router's UpdateItem answers), and its writes — the analysis on the
+message, the conversation's turns and mood, the feed events, the suggestions' counter — go in the
+message's transaction. ``on_customer_message`` analyses a message already stored (one Query of the
+conversation's last messages and one UpdateItem; a second when the mood turns): for a message the
+bot held when it was stored and let go after.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.assist import entities, sentiment, suggestions
+from chalicelib.conversations.inbound import Companion
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.feed import service as feed
 from chalicelib.messages import iso, utcnow
@@ -25,6 +30,8 @@ from chalicelib.observability import logger
 
 RECENT = 10  # messages looked back at
 RISING = "rising_anger"
+KEPT_TURNS = 6  # customer turns kept on the conversation (assist_recent)
+KEPT_CHARS = 300  # of each
 
 
 def rising_anger(current: sentiment.Sentiment, earlier: list[dict[str, Any]]) -> bool:
@@ -49,6 +56,80 @@ def on_customer_message(conversation: Conversation, message: Message) -> dict[st
     except Exception:  # noqa: BLE001 — assist is advice; the message is stored and routed anyway
         logger.exception("assist analysis failed", extra={"conversation_id": conversation.conversation_id})
         return None
+
+
+def kept_turns(analysis: dict[str, Any], text: str, earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation's ``assist_recent`` after a message: its turn first, then the earlier ones,
+    at most ``KEPT_TURNS``. Pure."""
+    mine = {"text": text[:KEPT_CHARS], "label": analysis["label"], "score": analysis["score"]}
+    return [mine, *earlier][:KEPT_TURNS]
+
+
+def before_store(conversation: Conversation, message: Message, new: bool) -> list[Companion]:
+    """Analyse a customer message the router is about to write (never fails it: logged instead).
+    Sets ``message.assist`` and the conversation's turns and mood (on ``conversation`` itself when
+    it is ``new``: it is put in the same transaction), publishes the feed events (collected by the
+    router) and returns the writes that go with the message."""
+    if not message.text or message.direction != "in":
+        return []
+    try:
+        return _before_store(conversation, message, new)
+    except Exception:  # noqa: BLE001 — assist is advice; the message is stored and routed anyway
+        logger.exception("assist analysis failed", extra={"conversation_id": conversation.conversation_id})
+        return []
+
+
+def _before_store(conversation: Conversation, message: Message, new: bool) -> list[Companion]:
+    earlier = [t for t in (conversation.assist_recent or []) if isinstance(t, dict)]
+    waited = None
+    if conversation.first_responded_at is None and conversation.created_at:
+        waited = (utcnow() - datetime.fromisoformat(conversation.created_at)).total_seconds()
+    text = message.text or ""
+    result = sentiment.analyse(
+        text,
+        previous=[str(t.get("text") or "") for t in reversed(earlier) if t.get("text")],
+        waited_seconds=waited,
+    )
+    judged = result.to_json()
+    analysis = {"sentiment": judged, "entities": [e.to_json() for e in entities.extract(text)]}
+    message.assist = analysis
+    audience = {
+        "agents": [conversation.assignee_id] if conversation.assignee_id else (),
+        "groups": () if conversation.assignee_id else [conversation.group_id],
+    }
+    feed.publish(
+        "assist.analysis",
+        conversation_id=conversation.conversation_id,
+        supervisors=False,
+        data={
+            "seq": int(message.seq),
+            "label": result.label,
+            "risk": result.risk,
+            "signals": list(result.signals),
+        },
+        **audience,
+    )
+    turns = kept_turns(judged, text, earlier)
+    conversation.assist_recent = turns
+    actions = [Conversation.assist_recent.set(turns)]
+    previous = [{"label": t.get("label"), "score": t.get("score", 0)} for t in earlier]
+    if rising_anger(result, previous) and conversation.mood != RISING:
+        conversation.mood, conversation.mood_at = RISING, iso(utcnow())
+        actions += [Conversation.mood.set(RISING), Conversation.mood_at.set(conversation.mood_at)]
+        feed.publish(
+            "conversation.anger",
+            conversation_id=conversation.conversation_id,
+            supervisors=True,
+            data={"seq": int(message.seq), "risk": result.risk, "signals": list(result.signals)},
+            **audience,
+        )
+    elif result.label == "positive" and conversation.mood == RISING:
+        conversation.mood, conversation.mood_at = None, None
+        actions += [Conversation.mood.remove(), Conversation.mood_at.remove()]
+    companions = suggestions.before_store(conversation, message, [str(t.get("text") or "") for t in earlier])
+    if new:  # put whole with the message: its attributes are set above
+        return companions
+    return [(Conversation(conversation.conversation_id), list(actions)), *companions]
 
 
 def _analyse(conversation: Conversation, message: Message) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cachetools import TTLCache
 from chalicelib import kb
 from chalicelib.assist.models import SuggestionCount
 from chalicelib.auth.service import Principal
+from chalicelib.conversations.inbound import Companion
 from chalicelib.conversations.models import Conversation, Message
 from chalicelib.errors import Invalid
 from chalicelib.feed import service as feed
@@ -136,6 +137,31 @@ def on_customer_message(conversation: Conversation, message: Message, messages: 
         data={"seq": int(message.seq), "articles": [a["article_id"] for a in articles]},
     )
     _count_shown(len(articles), 0)
+
+
+def before_store(conversation: Conversation, message: Message, earlier_turns: list[str]) -> list[Companion]:
+    """The router's way (the message is not written yet): push the articles for the customer's last
+    turns (``earlier_turns``: their texts before this one, newest first) on the feed being
+    collected; the "shown" counter goes in the message's transaction."""
+    try:
+        turns = [t for t in [message.text, *earlier_turns] if t][:TURNS]
+        query = " ".join(reversed(turns))[-MAX_QUERY:]
+        articles = _articles(query, conversation, 3)
+    except Exception:  # noqa: BLE001 — advice only: the message is stored and routed anyway
+        logger.exception("suggestions failed", extra={"conversation_id": conversation.conversation_id})
+        return []
+    if not articles:
+        return []
+    feed.publish(
+        "assist.suggestions",
+        conversation_id=conversation.conversation_id,
+        agents=[conversation.assignee_id] if conversation.assignee_id else (),
+        groups=() if conversation.assignee_id else [conversation.group_id],
+        supervisors=False,
+        data={"seq": int(message.seq), "articles": [a["article_id"] for a in articles]},
+    )
+    day = utcnow().date().isoformat()
+    return [(SuggestionCount("suggestions", f"{day}#article"), [SuggestionCount.shown.add(len(articles))])]
 
 
 def _add(pk: str, sk: str, **amounts: int) -> None:

@@ -2,26 +2,30 @@
 the customer's one conversation or advance it, and system events in its timeline.
 
 Cost of one inbound message for a known customer with an open conversation: one UpdateItem (the
-sequence number and conversation summary) and two conditional PutItems — the dedupe marker, which
-records where the message goes, then the message itself (see ``_store_once``); redeliveries first
-check the marker with one GetItem.
+sequence number and conversation summary, answering the conversation as stored) and one
+TransactWriteItems — the dedupe marker, which records where the message goes, the message itself,
+and what the caller writes with it (``companions``: feed events, counters, the conversation's
+analysis; see ``_store_once``); a new conversation is put in the same transaction. Redeliveries
+first check the marker with one GetItem.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
 from chalicelib import events
 from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
+from chalicelib.db import transact_write
 from chalicelib.identity.models import Customer
 from chalicelib.messages import InboundMessage, iso, utcnow
 
@@ -33,6 +37,15 @@ BOT_ACTIVE = "active"  # Conversation.bot_status/bot_key while the bot holds it 
 
 class ConversationClosed(Exception):
     """The conversation is closed (or gone); the caller must not write to it."""
+
+
+# A write that goes with the message, in its transaction: (item, None) puts the item,
+# (item, actions) updates it. The item must not be the message, its marker or a new conversation.
+Companion = tuple[Model, list[Action] | None]
+# Called once the conversation and the message are settled, before they are written: may set
+# attributes on the message (and on a new conversation, which is put in the same transaction) and
+# returns the companions. Arguments: conversation, message, new conversation?
+BeforeStore = Callable[[Conversation, Message, bool], list[Companion]]
 
 
 @dataclass(frozen=True)
@@ -107,9 +120,11 @@ def record_inbound(
     placement: Placement | str | Callable[[], Placement],
     *,
     mailbox: bool,
+    before_store: BeforeStore | None = None,
 ) -> Stored:
     """Append ``msg`` to the customer's open conversation (opening one if needed, queued where
-    ``placement`` says — given as a callable, routing runs only when a conversation opens)."""
+    ``placement`` says — given as a callable, routing runs only when a conversation opens).
+    ``before_store`` adds writes to the message's transaction (see ``BeforeStore``)."""
     now = iso(utcnow())
     conversation_id: str | None = customer.open_conversation_id
     new = False
@@ -154,7 +169,8 @@ def record_inbound(
         dedupe_key=msg.dedupe_key,
         correlation_id=msg.correlation_id,
     )
-    stored = _store_once(message, msg.dedupe_key)
+    companions = before_store(conversation, message, new) if before_store is not None else []
+    stored = _store_once(message, msg.dedupe_key, companions, opened=conversation if new else None)
     if stored is not None:
         _announce(conversation, stored, new)
     return Stored(conversation, stored, new)
@@ -192,14 +208,20 @@ def _announce(conversation: Conversation, message: Message, new: bool) -> None:
     )
 
 
-def _store_once(message: Message, dedupe_key: str) -> Message | None:
+def _store_once(
+    message: Message,
+    dedupe_key: str,
+    companions: Sequence[Companion] = (),
+    opened: Conversation | None = None,
+) -> Message | None:
     """Write ``message`` exactly once per ``dedupe_key``; None if it was already stored.
 
-    The dedupe marker is claimed first and records where the message goes. A delivery that finds
-    the marker taken checks that place: if the message is there, this is a duplicate; if not, the
-    first attempt died between the two writes, and this one completes it at the same place (same
-    conversation and sequence number, so the order is the first attempt's). Two conditional puts
-    instead of a transaction: half the write units, and the same guarantees."""
+    One transaction: the dedupe marker (claimed only if absent; it records where the message goes),
+    the message, the conversation it opens (``opened``) and the ``companions``. If the marker is
+    taken, this delivery checks the place it records: if the message is there, this is a duplicate
+    (nothing of this transaction is written); if not, an earlier attempt of an older version died
+    between two separate writes, and this one completes it at the same place (same conversation
+    and sequence number, so the order is the first attempt's) — the message alone."""
     where = f"{message.conversation_id}#{int(message.seq)}"
     marker = Message(
         dedupe_marker_key(dedupe_key),
@@ -209,19 +231,31 @@ def _store_once(message: Message, dedupe_key: str) -> Message | None:
         expires_at=int(time.time() + DEDUPE_TTL.total_seconds()),
     )
     try:
-        marker.save(condition=Message.conversation_id.does_not_exist())
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
-        claimed = Message.get(dedupe_marker_key(dedupe_key), 0, consistent_read=True).stored_at or where
-        conversation_id, seq = claimed.rsplit("#", 1)
+        with transact_write() as tx:
+            if opened is not None:
+                tx.save(opened, condition=Conversation.conversation_id.does_not_exist())
+            tx.save(marker, condition=Message.conversation_id.does_not_exist())
+            tx.save(message, condition=Message.seq.does_not_exist())
+            for item, actions in companions:
+                if actions is None:
+                    tx.save(item)
+                else:
+                    tx.update(item, actions)
+    except TransactWriteError as exc:
+        try:
+            claimed = Message.get(dedupe_marker_key(dedupe_key), 0, consistent_read=True).stored_at
+        except DoesNotExist:
+            raise exc from None  # not the marker: a failure to retry
+        if opened is not None:  # the customer already points at it: it must exist
+            opened.save(condition=Conversation.conversation_id.does_not_exist())
+        conversation_id, seq = (claimed or where).rsplit("#", 1)
         message.conversation_id, message.seq = conversation_id, int(seq)
-    try:
-        message.save(condition=Message.seq.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return None  # already stored there
-        raise
+        try:
+            message.save(condition=Message.seq.does_not_exist())
+        except PutError as put_exc:
+            if condition_failed(put_exc):
+                return None  # already stored there
+            raise
     return message
 
 
@@ -347,7 +381,8 @@ def _open(
         next_seq=1,
         first_response_due=due,
     )
-    conversation.save(condition=Conversation.conversation_id.does_not_exist())
+    # Put with the first message (``_store_once``): a writer that finds the customer pointing at it
+    # meanwhile waits for it (``record_inbound``).
     return new_id, conversation
 
 

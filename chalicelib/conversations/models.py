@@ -122,6 +122,9 @@ class Conversation(Model):
     ticket_ids = UnicodeSetAttribute(null=True)  # linked tickets
     mood = UnicodeAttribute(null=True)  # "rising_anger" while the customer's messages turn angrier (assist)
     mood_at = UnicodeAttribute(null=True)
+    # The customer's last turns as assist saw them, newest first: [{"text", "label", "score"}]
+    # (texts cut short) — what the next message's analysis compares with, without a Query.
+    assist_recent = JSONAttribute(null=True)
 
     by_customer = _ByCustomer()
     by_queue = _ByQueue()

@@ -6,6 +6,10 @@ counted (metric ``FeedPublishFailed``), and the console's next full refresh show
 
 ``read`` costs one GetItem (the agent's skill groups) and one Query per audience, whatever the
 history: each Query starts at the cursor's watermark, at most ``cursor.OVERLAP`` back.
+
+On the router's path the events of one message are collected (``collecting()``): ``take()`` hands
+them, stamped, to the transaction that stores the message (they are written with it, or not at
+all), and what is published after that is written with one BatchWriteItem when the scope ends.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +58,63 @@ _BATCH = 25  # BatchWriteItem's limit
 _ATTEMPTS = 3
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """One event to write: one item per audience, all under one event id."""
+
+    targets: tuple[str, ...]
+    kind: str
+    conversation_id: str | None
+    data: dict[str, Any] | None
+
+
+_outbox: ContextVar[list[_Pending] | None] = ContextVar("omniflow_feed_outbox", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[None]:
+    """Collect what is published inside the scope; on exit (also after an error: what was published
+    happened) write what no transaction took, in one BatchWriteItem per 25 items. Never raises
+    for the feed's sake. A nested scope joins the outer one."""
+    if _outbox.get() is not None:
+        yield
+        return
+    token = _outbox.set([])
+    try:
+        yield
+    finally:
+        pending = _outbox.get() or []
+        _outbox.reset(token)
+        if pending:
+            try:
+                _write(pending)
+            except Exception as exc:  # noqa: BLE001 — the caller's actions have already happened
+                logger.warning(
+                    "feed publish failed", extra={"error": type(exc).__name__, "events": len(pending)}
+                )
+                metrics.add_metric(name="FeedPublishFailed", unit=MetricUnit.Count, value=1)
+
+
+def take() -> list[FeedEvent]:
+    """The events collected so far as items stamped now, for a transaction to write; they leave
+    the outbox (if that transaction fails they are not written: what they announce did not
+    happen). Empty outside ``collecting()``."""
+    pending = _outbox.get()
+    if not pending:
+        return []
+    taken = list(pending)
+    pending.clear()
+    expires = int(time.time()) + TTL_SECONDS
+    return [
+        FeedEvent(
+            a, event_id, kind=e.kind, conversation_id=e.conversation_id, data=e.data, expires_at=expires
+        )
+        for e in taken
+        for event_id in [new_event_id()]
+        for a in e.targets
+    ]
+
+
 def agent_audience(agent_id: str) -> str:
     return f"agent#{agent_id}"
 
@@ -84,15 +148,21 @@ def publish(
 ) -> None:
     """Tell the given agents, skill groups (and by default the supervisors) that ``kind`` happened.
     One item per audience, written with BatchWriteItem, all with the same event id (an agent who
-    reads two of these audiences gets it once). Never raises. Put ids in ``data``, not content:
-    the console fetches what it shows through the API, with its access checks."""
+    reads two of these audiences gets it once) — or, inside ``collecting()``, later with the
+    scope's other events. Never raises. Put ids in ``data``, not content: the console fetches what
+    it shows through the API, with its access checks."""
     if not _KIND.match(kind):  # a programming error: loud in tests, before anything is written
         raise Invalid(f"bad feed event kind {kind!r}")
     targets = audiences(agents, groups, supervisors)
     if not targets:
         return
+    event = _Pending(tuple(targets), kind, conversation_id, data)
+    outbox = _outbox.get()
+    if outbox is not None:
+        outbox.append(event)
+        return
     try:
-        _write(targets, kind, conversation_id, data)
+        _write([event])
     except Exception as exc:  # noqa: BLE001 — the caller's action has already happened
         logger.warning(
             "feed publish failed",
@@ -101,39 +171,54 @@ def publish(
         metrics.add_metric(name="FeedPublishFailed", unit=MetricUnit.Count, value=1)
 
 
-def _write(targets: list[str], kind: str, conversation_id: str | None, data: dict[str, Any] | None) -> None:
-    """Write one item per audience, stamped just before sending, so each becomes visible right
-    after its stamp time — what lets readers trail by only ``OVERLAP`` (see feed/cursor.py). Items
-    DynamoDB leaves unprocessed are retried under the same id while it is fresh, else re-stamped."""
+def _write(events: list[_Pending]) -> None:
+    """Write one item per audience of each event, each event stamped just before sending, so it
+    becomes visible right after its stamp time — what lets readers trail by only ``OVERLAP`` (see
+    feed/cursor.py). Items DynamoDB leaves unprocessed are retried under the same id while it is
+    fresh, else re-stamped."""
     from chalicelib.aws import client
 
     ddb = client("dynamodb")
     table = FeedEvent.Meta.table_name
-    pending = list(targets)
-    event_id, stamped = new_event_id(), time.monotonic()
+    pending = [(e, a) for e in events for a in e.targets]
+    stamped = time.monotonic()
+    ids = {id(e): new_event_id() for e in events}
     for attempt in range(_ATTEMPTS):
         if time.monotonic() - stamped > feed_cursor.OVERLAP.total_seconds() / 2:
             # Too old to be written now: a fresh stamp (readers then see this copy under a new id).
-            event_id, stamped = new_event_id(), time.monotonic()
+            ids, stamped = {id(e): new_event_id() for e, _ in pending}, time.monotonic()
         expires = int(time.time()) + TTL_SECONDS
-        unprocessed: list[str] = []
+        unprocessed: list[tuple[_Pending, str]] = []
         for i in range(0, len(pending), _BATCH):
             chunk = pending[i : i + _BATCH]
-            items = [
-                FeedEvent(
-                    a, event_id, kind=kind, conversation_id=conversation_id, data=data, expires_at=expires
-                ).serialize()
-                for a in chunk
-            ]
+            items = {(a, ids[id(e)]): (e, a) for e, a in chunk}
             answer = ddb.batch_write_item(
-                RequestItems={table: [{"PutRequest": {"Item": it}} for it in items]}
+                RequestItems={
+                    table: [
+                        {
+                            "PutRequest": {
+                                "Item": FeedEvent(
+                                    a,
+                                    ids[id(e)],
+                                    kind=e.kind,
+                                    conversation_id=e.conversation_id,
+                                    data=e.data,
+                                    expires_at=expires,
+                                ).serialize()
+                            }
+                        }
+                        for e, a in chunk
+                    ]
+                }
             )
             unprocessed += [
-                r["PutRequest"]["Item"]["audience"]["S"]
+                items[(r["PutRequest"]["Item"]["audience"]["S"], r["PutRequest"]["Item"]["event_id"]["S"])]
                 for r in answer.get("UnprocessedItems", {}).get(table, [])
             ]
         if time.monotonic() - stamped > feed_cursor.OVERLAP.total_seconds() / 2:
-            logger.warning("feed write was slow", extra={"kind": kind, "attempt": attempt})
+            logger.warning(
+                "feed write was slow", extra={"kinds": sorted({e.kind for e in events}), "attempt": attempt}
+            )
             metrics.add_metric(name="FeedLateWrite", unit=MetricUnit.Count, value=1)
         if not unprocessed:
             return

@@ -63,11 +63,20 @@ def _claim(key: str, customer_id: str, kind: str, msg: InboundMessage | None = N
 
 
 def resolve(msg: InboundMessage) -> Resolution:
-    """Find or create the customer for an inbound message (1 GetItem + 1 GetItem when known)."""
-    try:
-        identity = Identity.get(msg.identity_key)
-    except DoesNotExist:
-        return _first_contact(msg)
+    """Find or create the customer for an inbound message: one read of the channel identity and
+    the message's verified hints together (a GetItem, or a BatchGetItem when there are hints),
+    then, when known, one GetItem of the customer."""
+    keys = hint_keys(msg.hints, msg.account)
+    if keys:
+        found = {i.identity_key: i for i in Identity.batch_get([msg.identity_key, *(k for k, _ in keys)])}
+        identity = found.get(msg.identity_key)
+        if identity is None:
+            return _first_contact(msg, {k: i.customer_id for k, i in found.items()})
+    else:
+        try:
+            identity = Identity.get(msg.identity_key)
+        except DoesNotExist:
+            return _first_contact(msg, {})
     try:
         customer = get_customer(identity.customer_id)
     except KeyError:  # the writer that claimed this identity has not created the customer yet
@@ -90,11 +99,9 @@ def get_customer(customer_id: str) -> Customer:
     return customer
 
 
-def _first_contact(msg: InboundMessage) -> Resolution:
+def _first_contact(msg: InboundMessage, owners: dict[str, str]) -> Resolution:
+    """A new channel identity; ``owners``: who owns the message's verified hints (already read)."""
     keys = hint_keys(msg.hints, msg.account)
-    owners: dict[str, str] = {}
-    if keys:
-        owners = {i.identity_key: i.customer_id for i in Identity.batch_get([k for k, _ in keys])}
     customer_id = next((owners[k] for k, _ in keys if k in owners), None) or new_customer_id()
     claimed_any = False
     for key, kind in keys:

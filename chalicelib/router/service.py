@@ -25,6 +25,8 @@ from chalicelib.assignment import service as assignment
 from chalicelib.assist import service as assist
 from chalicelib.bot import service as bot
 from chalicelib.conversations import service as conversations
+from chalicelib.conversations.inbound import Companion
+from chalicelib.conversations.models import Conversation, Message
 from chalicelib.db import identity_map
 from chalicelib.feed import service as feed
 from chalicelib.identity import service as identity
@@ -39,7 +41,39 @@ class InboundRecord(SqsRecordModel):
 
 
 def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored | None:
-    """Store one inbound message. None if a redelivery finds it already stored."""
+    """Store one inbound message. None if a redelivery finds it already stored.
+
+    Its feed events are collected and written with the message where they can be (the same
+    transaction: see ``_before_store``), the others with one BatchWriteItem at the end."""
+    with feed.collecting():
+        return _store(msg, receive_count)
+
+
+def _before_store(
+    conversation: Conversation, message: Message, new: bool, analysed: list[bool]
+) -> list[Companion]:
+    """What is written with the message, in its transaction: assist's analysis, the queue counter
+    of a conversation it opens, the feed events so far (``message.new`` for an open one). Nothing
+    while the bot holds the conversation (its turn decides what follows)."""
+    if bot.holds(conversation):
+        return []
+    writes = assist.before_store(conversation, message, new)
+    analysed.append(True)
+    if new:
+        writes += assignment.entered_queue_write(conversation)
+    else:
+        feed.publish(
+            "message.new",
+            conversation_id=conversation.conversation_id,
+            agents=[conversation.assignee_id] if conversation.assignee_id else (),
+            groups=() if conversation.assignee_id else [conversation.group_id],
+            supervisors=False,  # the busiest kind of event: supervisors follow queues, not every message
+            data={"channel": message.channel},
+        )
+    return [*writes, *((event, None) for event in feed.take())]
+
+
+def _store(msg: InboundMessage, receive_count: int) -> conversations.Stored | None:
     if receive_count > 1:
         where = conversations.stored_where(msg)
         if where is not None:
@@ -53,11 +87,13 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
         conversations.record_delivery(msg.channel, msg.account, msg.status)
         return None
     resolution = identity.resolve(msg)
+    analysed: list[bool] = []  # set when _before_store wrote the analysis, queue counter and feed
     stored = conversations.record_inbound(
         resolution.customer,
         msg,
         lambda: routing.place(msg, resolution.customer),
         mailbox=channels.get(msg.channel).mailbox,
+        before_store=lambda c, m, new: _before_store(c, m, new, analysed),
     )
     if stored.duplicate:
         return stored
@@ -74,7 +110,8 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
         # The bot let go (an agent had stepped in): the message is the agents', as below.
     if stored.new_conversation:
         sla.start_first_response_clock(conversation)
-        assignment.entered_queue(conversation)
+        if not analysed:
+            assignment.entered_queue(conversation)
         if assignment.assign(conversation) is None:
             feed.publish(
                 "conversation.queued",
@@ -82,7 +119,7 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
                 groups=[conversation.group_id],
                 data={"channel": msg.channel},
             )
-    else:
+    elif not analysed:
         feed.publish(
             "message.new",
             conversation_id=conversation.conversation_id,
@@ -91,7 +128,7 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
             supervisors=False,  # the busiest kind of event: supervisors follow queues, not every message
             data={"channel": msg.channel},
         )
-    if stored.message is not None:
+    if stored.message is not None and not analysed:
         assist.on_customer_message(conversation, stored.message)  # sentiment, anger, entities
     tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
     if stored.message is not None and stored.message.direction == "in" and stored.message.text:

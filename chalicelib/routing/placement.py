@@ -66,7 +66,7 @@ def queue_lengths(ruleset: RuleSet) -> dict[str, int]:
 
 
 def place(msg: InboundMessage, customer: Customer) -> Placement:
-    from chalicelib.routing import intent, rules, service
+    from chalicelib.routing import intent, rules, service, surge
 
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
@@ -100,11 +100,14 @@ def place(msg: InboundMessage, customer: Customer) -> Placement:
         group = group_for_intent(found.label, existing)
         reason.append(("intent", f"{found.label} {found.confidence:.2f} ({found.backend})"))
         priority = priority or INTENT_PRIORITY.get(found.label)
+    surging = group in surge.surging()  # surge mode: the bot takes first contact for the group
+    if surging and not decision.bot_first:
+        reason.append(("surge", group))
     return Placement(
         group_id=group,
         priority=priority or "normal",
         vip=vip,
-        bot_first=decision.bot_first,
+        bot_first=decision.bot_first or surging,
         tags=tuple(decision.tags),
         reason=tuple(reason),
     )

@@ -212,7 +212,10 @@ class LocalStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_fast_transactions
         from infra.local.server import LocalHttpServer, serve_in_thread
+
+        moto_fast_transactions.install()  # the router writes each message in one transaction
 
         # Open the front door first: a busy port fails before any work, PORT=0 picks a free one we
         # can put in OMNIFLOW_PUBLIC_URL (Twilio signs that URL), and until the app is in place

@@ -34,6 +34,8 @@ PRICES = {
     "dynamodb_wru": 0.625 / MILLION,  # on-demand write request unit
     "dynamodb_rru": 0.125 / MILLION,  # on-demand read request unit
     "sfn_standard_transition": 25.0 / MILLION,
+    "sfn_express_request": 1.00 / MILLION,
+    "sfn_express_gb_second": 0.00001667,  # Express duration; billed in 64 MB steps, waits included
     "s3_put": 0.005 / 1000,
     "s3_get": 0.0004 / 1000,
     "cloudwatch_logs_gb": 0.50,  # ingestion
@@ -131,7 +133,23 @@ def per_message(channel_calls: dict[str, Any], mix: Mix) -> dict[str, float]:
     }
 
 
-def render(costs: dict[str, float], mix: Mix, channel: str) -> str:
+def write_units(calls: dict[str, Any], mix: Mix) -> float:
+    return sum(capacity_units(r)[1] for r in calls["dynamodb_requests"]) * mix.write_units_per_item
+
+
+def clock_per_conversation(deadline_seconds: float, mix: Mix) -> dict[str, float]:
+    """USD per first-response clock: Standard (transitions; stopped by the first reply) against
+    Express (no StopExecution: it waits out the whole deadline, billed by duration at 64 MB)."""
+    p = PRICES
+    standard = (
+        (1 - mix.breached_share) * mix.sfn_transitions_answered
+        + mix.breached_share * mix.sfn_transitions_breached
+    ) * p["sfn_standard_transition"]
+    express = p["sfn_express_request"] + 64 / 1024 * deadline_seconds * p["sfn_express_gb_second"]
+    return {"standard": standard, "express": express}
+
+
+def render(costs: dict[str, float], mix: Mix, channel: str, calls: dict[str, Any] | None = None) -> str:
     total = sum(costs.values()) * MILLION
     lines = [
         f"Cost per 1 M inbound messages ({channel}, us-east-1 list prices), measured requests + this mix:",
@@ -143,6 +161,21 @@ def render(costs: dict[str, float], mix: Mix, channel: str) -> str:
         lines.append(f"  {name:<24} {usd * MILLION:>15.2f} {usd * MILLION / total:>7.1%}")
     verdict = "ok" if total <= TARGET_PER_MILLION else "MISS"
     lines.append(f"  {'total':<24} {total:>15.2f}   target <= {TARGET_PER_MILLION:.0f}: {verdict}")
+    if calls is not None:
+        new = calls["router, new customer"]
+        known = calls["router, known customer (open conv.)"]
+        lines += [
+            "",
+            "  DynamoDB write units per message (transactions at 2 per item):"
+            f" new customer {write_units(new, mix):.0f}, known customer {write_units(known, mix):.0f}",
+        ]
+    for deadline in (60, 120, 300):
+        clock = clock_per_conversation(deadline, mix)
+        cheaper = "Express" if clock["express"] < clock["standard"] else "Standard"
+        lines.append(
+            f"  first-response clock, {deadline:>3} s deadline, USD per 1 M conversations: Standard"
+            f" {clock['standard'] * MILLION:.2f}, Express {clock['express'] * MILLION:.2f} -> {cheaper}"
+        )
     return "\n".join(lines)
 
 
@@ -163,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no measured requests for {args.channel}: {calls and calls.get('error')}", file=sys.stderr)
         return 1
     mix = Mix(messages_per_conversation=args.messages_per_conversation, clockless_share=args.clockless_share)
-    print(render(per_message(calls, mix), mix, args.channel))
+    print(render(per_message(calls, mix), mix, args.channel, calls))
     return 0
 
 

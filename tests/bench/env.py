@@ -134,8 +134,10 @@ def moto_stack() -> Iterator[Stack]:
     from moto import mock_aws
     from moto.server import ThreadedMotoServer
 
+    from infra.local import moto_fast_transactions
     from infra.local.provision import provision
 
+    moto_fast_transactions.install()
     saved = dict(os.environ)
     # The bench empties the inbound queue between timed chunks: moto's SQS recomputes queue
     # attributes over every stored message on each send, so a long queue would dominate the figures.

@@ -98,27 +98,51 @@ def test_closing_twice_is_refused(aws):
         conversations.close(cid, "agent1")
 
 
-def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_the_same_place(
-    aws, monkeypatch
-):
+def test_a_router_that_died_between_the_marker_and_the_message_is_completed_at_the_same_place(aws):
+    # An older router wrote the marker and the message separately; one died between the two.
+    import time
+
+    from chalicelib.conversations import inbound as inbound_path
     from chalicelib.conversations.models import Message
+    from chalicelib.messages import iso, utcnow
 
     msg = inbound("sms", "+15550000006", "half-written", msg_id="SM-crash")
-    router.store(inbound("sms", "+15550000006", "before"))
-    real_save = Message.save
-
-    def crash_on_message(self, *args, **kwargs):
-        if self.seq != 0:  # the marker (seq 0) is written, then the router dies
-            raise RuntimeError("Lambda timed out")
-        return real_save(self, *args, **kwargs)
-
-    monkeypatch.setattr(Message, "save", crash_on_message)
-    with pytest.raises(RuntimeError):
-        router.store(msg)
-    monkeypatch.setattr(Message, "save", real_save)
+    cid = router.store(inbound("sms", "+15550000006", "before")).conversation.conversation_id
+    taken = inbound_path._advance(cid, msg, iso(utcnow()))
+    Message(
+        inbound_path.dedupe_marker_key(msg.dedupe_key),
+        0,
+        created_at=iso(utcnow()),
+        stored_at=f"{cid}#{int(taken.next_seq)}",
+        expires_at=int(time.time()) + 3600,
+    ).save()
     router.store(inbound("sms", "+15550000006", "after"))
     redelivered = router.store(msg, receive_count=2)  # SQS redelivers it: the marker alone is no proof
     assert redelivered is not None and redelivered.message is not None
-    cid = redelivered.conversation.conversation_id
+    assert int(redelivered.message.seq) == int(taken.next_seq)
     assert [m.text for m in conversations.messages_of(cid)] == ["before", "half-written", "after"]
     assert router.store(msg, receive_count=3) is None
+
+
+def test_a_router_that_dies_while_storing_leaves_nothing_and_the_redelivery_stores_the_message_once(
+    aws, monkeypatch
+):
+    from chalicelib import db
+    from chalicelib.conversations.models import Message
+
+    msg = inbound("sms", "+15550000016", "lost in flight", msg_id="SM-crash-2")
+    cid = router.store(inbound("sms", "+15550000016", "before")).conversation.conversation_id
+
+    def die(self):
+        raise RuntimeError("Lambda timed out")
+
+    monkeypatch.setattr(db._MappedTransactWrite, "_commit", die)
+    with pytest.raises(RuntimeError):
+        router.store(msg)
+    monkeypatch.undo()
+    with pytest.raises(Message.DoesNotExist):  # marker and message are one write: neither is there
+        Message.get(f"dedupe#{msg.dedupe_key}", 0)
+    assert router.store(msg, receive_count=2) is not None
+    router.store(inbound("sms", "+15550000016", "after"))
+    assert router.store(msg, receive_count=3) is None
+    assert [m.text for m in conversations.messages_of(cid)] == ["before", "lost in flight", "after"]

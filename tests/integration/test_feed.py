@@ -162,3 +162,16 @@ def test_a_poller_sees_a_published_event_within_two_seconds(api):
         assert found, f"event {i} not seen within 5 s"
     print(f"feed latency, 1 s polls: max {max(delays):.2f} s, median {statistics.median(delays):.2f} s")
     assert max(delays) < 2.0, delays
+
+
+def test_events_collected_on_the_message_path_are_written_once_at_the_end_or_taken_by_a_transaction(aws):
+    with feed.collecting():
+        feed.publish("message.new", conversation_id="cnv_outbox1", agents=["agent1"], supervisors=False)
+        taken = feed.take()  # what a transaction writes with the message
+        feed.publish("conversation.queued", conversation_id="cnv_outbox1", groups=["general"])
+        assert not list(FeedEvent.query("group#general"))  # nothing written inside the scope
+    assert [(e.audience, e.kind) for e in taken] == [("agent#agent1", "message.new")]
+    assert not list(FeedEvent.query("agent#agent1"))  # taken: the transaction's to write, not the scope's
+    written = list(FeedEvent.query("group#general")) + list(FeedEvent.query("supervisors"))
+    assert [e.kind for e in written] == ["conversation.queued"] * 2
+    assert written[0].event_id == written[1].event_id  # one event, two audiences
