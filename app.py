@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from chalicelib import openapi as openapi_doc
     from chalicelib import workspace
     from chalicelib.agents import service as agents
+    from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
     from chalicelib.audit import service as audit
     from chalicelib.calendars import service as calendars
@@ -95,6 +96,7 @@ else:
     router = lazy("chalicelib.router.service")
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
+    analytics = lazy("chalicelib.analytics.reports")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
 
@@ -756,6 +758,24 @@ def sla_report() -> dict[str, Any]:
     """SLA attainment ?by=policy|group|agent for ?from=&to= (UTC days, YYYY-MM-DD; default today)."""
     q, today = api.query(app, Q.SlaReportQuery), sla_reports.utcnow().date()
     return sla_reports.attainment(q.by, q.from_ or today, q.to or today)
+
+
+@route(app, "/reports/overview", role="supervisor", query=Q.OverviewQuery)
+def reports_overview() -> Any:
+    """Volumes, response and resolution times, SLA over ?from=&to= (ISO 8601), optionally one
+    ?group= or ?agent= and one ?channel=; ?format=csv for the same as CSV (docs/metrics.md)."""
+    q = api.query(app, Q.OverviewQuery)
+    report = analytics.overview(q.from_, q.to, group=q.group, channel=q.channel, agent=q.agent)
+    if q.format == "csv":
+        return Response(body=analytics.to_csv(report), status_code=200, headers={"Content-Type": "text/csv"})
+    return report
+
+
+@route(app, "/reports/timeseries", role="supervisor", query=Q.TimeseriesQuery)
+def reports_timeseries() -> dict[str, Any]:
+    """One ?metric= per ?interval=minute|hour|day bucket over ?from=&to=, optionally ?by=channel|priority."""
+    q = api.query(app, Q.TimeseriesQuery)
+    return analytics.timeseries(q.metric, q.interval, q.from_, q.to, by=q.by, group=q.group, agent=q.agent)
 
 
 @route(app, "/tickets/at-risk", role="supervisor", query=Q.AtRiskQuery, response=R.AT_RISK)

@@ -21,12 +21,20 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _counted(event: events.Activity) -> None:
+    from chalicelib.analytics import aggregator
+
+    aggregator.on_activity(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.aggregator)
+    events.Activity: (_counted,),
 }
 
 

@@ -8,7 +8,7 @@ ranges and enums. Unknown parameters are ignored (caches and consoles add their 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,3 +96,43 @@ class AtRiskQuery(Query):
 
 class BreachedQuery(Query):
     limit: ReportLimit = 50
+
+
+ReportTime = Annotated[datetime, Field(description="ISO 8601 time (UTC unless it carries an offset)")]
+Metric = Literal[
+    "conversations",
+    "messages_in",
+    "messages_out",
+    "resolved",
+    "sla_met",
+    "sla_breached",
+    "first_response_p50_s",
+    "first_response_p90_s",
+    "first_response_p95_s",
+    "first_response_avg_s",
+    "first_response_count",
+    "resolution_p50_s",
+    "resolution_p90_s",
+    "resolution_p95_s",
+    "resolution_avg_s",
+    "resolution_count",
+]
+
+
+class OverviewQuery(Query):
+    from_: ReportTime = Field(alias="from")
+    to: ReportTime
+    group: Id | None = Field(default=None, description="one skill group (not with agent)")
+    agent: Id | None = Field(default=None, description="one agent (not with group)")
+    channel: ChannelName | None = None
+    format: Literal["json", "csv"] = "json"
+
+
+class TimeseriesQuery(Query):
+    metric: Metric
+    interval: Literal["minute", "hour", "day"] = "hour"
+    from_: ReportTime = Field(alias="from")
+    to: ReportTime
+    by: Literal["channel", "priority"] | None = None
+    group: Id | None = Field(default=None, description="one skill group (not with agent)")
+    agent: Id | None = Field(default=None, description="one agent (not with group)")

@@ -19,11 +19,13 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import events
 from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.events import Activity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import DeliveryStatus, InboundMessage, iso, utcnow
 
@@ -159,7 +161,14 @@ def record_inbound(
         dedupe_key=msg.dedupe_key,
         correlation_id=msg.correlation_id,
     )
-    return Stored(conversation, _store_once(message, msg.dedupe_key), new)
+    stored = Stored(conversation, _store_once(message, msg.dedupe_key), new)
+    if stored.message is not None:  # a duplicate delivery was counted the first time
+        cid, dims = conversation.conversation_id, activity_dims(conversation, msg.channel)
+        if new:
+            events.publish(Activity(f"open#{cid}", "conversation_opened", conversation.created_at, dims))
+        kind = "message_out" if by_agent else "message_in"
+        events.publish(Activity(f"msg#{cid}#{int(stored.message.seq)}", kind, now, dims))
+    return stored
 
 
 def _store_once(message: Message, dedupe_key: str) -> Message | None:
@@ -443,7 +452,7 @@ def append_reply(
             known, actions, condition, target, text, agent_id, now, mailbox, counted, refused
         )
         if done is not None:
-            return done
+            return _reply_counted(*done, agent_id, channel)
     try:
         conversation.update(actions=[*actions, Conversation.next_seq.add(1)], condition=condition)
     except UpdateError as exc:
@@ -452,6 +461,47 @@ def append_reply(
         raise
     message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox)
     first = conversation.first_responded_at == now
+    return _reply_counted(conversation, message, first, agent_id, channel)
+
+
+def _seconds(since: str, until: str) -> int:
+    return max(0, round((datetime.fromisoformat(until) - datetime.fromisoformat(since)).total_seconds()))
+
+
+def activity_dims(
+    conversation: Conversation, channel: str | None, agent_id: str | None = None
+) -> dict[str, str]:
+    """What analytics count a conversation's facts by (no PII)."""
+    dims = {"group": conversation.group_id, "priority": conversation.priority or "normal"}
+    if channel:
+        dims["channel"] = channel
+    if agent_id or conversation.assignee_id:
+        dims["agent"] = agent_id or conversation.assignee_id or ""
+    return dims
+
+
+def _reply_counted(
+    conversation: Conversation, message: Message, first: bool, agent_id: str, channel: str
+) -> tuple[Conversation, Message, bool]:
+    """Announce the stored reply to the analytics (a first one with its response time and whether
+    it met the first-response deadline)."""
+    seconds: dict[str, int] = {}
+    flags: dict[str, bool] = {}
+    answered = conversation.first_responded_at
+    if first and answered:
+        seconds["first_response"] = _seconds(conversation.created_at, answered)
+        if conversation.first_response_due:
+            flags["sla_met"] = answered <= conversation.first_response_due
+    events.publish(
+        Activity(
+            f"msg#{conversation.conversation_id}#{int(message.seq)}",
+            "message_out",
+            message.created_at,
+            activity_dims(conversation, channel, agent_id),
+            seconds,
+            flags,
+        )
+    )
     return conversation, message, first
 
 
@@ -600,6 +650,15 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
     except UpdateError as exc:
         if not _is_condition_failure(exc):
             raise
+    events.publish(
+        Activity(
+            f"close#{conversation_id}#{now}",
+            "conversation_closed",
+            now,
+            activity_dims(conversation, conversation.last_channel),
+            {"resolution": _seconds(conversation.created_at, now)},
+        )
+    )
     return conversation
 
 

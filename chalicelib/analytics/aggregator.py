@@ -1,0 +1,120 @@
+"""The aggregator: each ``events.Activity`` adds into its minute, hour and day buckets, for every
+dimension it has (all, its group, its agent), in one DynamoDB transaction with the event's marker
+— a redelivered event finds the marker and counts nothing, and a failed write counts nothing, so
+a fact is counted exactly once whatever the order or the number of deliveries.
+
+Attributes of a bucket item (all numbers, added with ADD):
+``<counter>`` and ``<counter>@channel:<c>`` / ``@priority:<p>`` (conversations, messages_in,
+messages_out, resolved, sla_met, sla_breached); ``<duration>_n``, ``<duration>_sum`` and sketch
+counts ``<duration>#<i>`` (``chalicelib.analytics.sketch``), also per channel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.analytics import buckets, sketch
+from chalicelib.config import settings
+from chalicelib.events import Activity
+
+COUNTERS = {
+    "conversation_opened": "conversations",
+    "message_in": "messages_in",
+    "message_out": "messages_out",
+    "conversation_closed": "resolved",
+}
+DURATIONS = ("first_response", "resolution")
+BREAKDOWNS = ("channel", "priority")  # attributes inside each item
+DIMENSIONS = ("group", "agent")  # items of their own besides "all"
+MARKER_DAYS = 14  # longer than any queue's retention: a redelivery always finds its marker
+
+
+def table() -> str:
+    return settings().table("analytics")
+
+
+def dimensions(dims: Mapping[str, str]) -> list[str]:
+    return ["all", *(f"{d}:{dims[d]}" for d in DIMENSIONS if dims.get(d))]
+
+
+def additions(event: Activity) -> dict[str, int]:
+    """What the event adds to each of its buckets (attribute -> amount)."""
+    suffixes = [""] + [f"@{b}:{event.dims[b]}" for b in BREAKDOWNS if event.dims.get(b)]
+    out: dict[str, int] = {}
+
+    def add(name: str, n: int = 1) -> None:
+        for suffix in suffixes:
+            out[name + suffix] = out.get(name + suffix, 0) + n
+
+    counter = COUNTERS.get(event.kind)
+    if counter:
+        add(counter)
+    for name, seconds in event.seconds.items():
+        if name in DURATIONS and seconds >= 0:
+            add(f"{name}_n")
+            add(f"{name}_sum", int(seconds))
+            i = sketch.index(seconds)
+            out.update({f"{name}{suffix}#{i}": 1 for suffix in suffixes})
+    if "sla_met" in event.flags:
+        add("sla_met" if event.flags["sla_met"] else "sla_breached")
+    return out
+
+
+def _update(scope: str, bucket: str, adds: Mapping[str, int], expires: int | None) -> dict[str, Any]:
+    names = {f"#a{i}": name for i, name in enumerate(adds)}
+    values: dict[str, Any] = {f":a{i}": {"N": str(n)} for i, n in enumerate(adds.values())}
+    expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds)))
+    if expires is not None:
+        names["#ttl"], values[":ttl"] = "expires_at", {"N": str(expires)}
+        expression += " SET #ttl = :ttl"
+    return {
+        "Update": {
+            "TableName": table(),
+            "Key": {"scope": {"S": scope}, "bucket": {"S": bucket}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def record(event: Activity) -> bool:
+    """Count ``event`` once; False if it had been counted already (a redelivery)."""
+    adds = additions(event)
+    if not adds:
+        return False
+    at: datetime = buckets.parse(event.at)
+    marker = {
+        "Put": {
+            "TableName": table(),
+            "Item": {
+                "scope": {"S": f"event#{event.event_id}"},
+                "bucket": {"S": "-"},
+                "expires_at": {"N": str(int(time.time()) + MARKER_DAYS * 86400)},
+            },
+            "ConditionExpression": "attribute_not_exists(#s)",
+            "ExpressionAttributeNames": {"#s": "scope"},
+        }
+    }
+    items = [marker] + [
+        _update(buckets.scope(grain, dim), buckets.key(at, grain), adds, buckets.expires_at(at, grain))
+        for grain in buckets.GRAINS
+        for dim in dimensions(event.dims)
+    ]
+    client = aws.client("dynamodb")
+    try:
+        client.transact_write_items(TransactItems=items)
+    except client.exceptions.TransactionCanceledException as exc:
+        reasons = exc.response.get("CancellationReasons") or []
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            return False  # counted before: a redelivery
+        raise
+    return True
+
+
+def on_activity(event: Activity) -> None:
+    record(event)
