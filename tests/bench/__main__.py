@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment")
+SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment", "analytics")
 # Disjoint message-number ranges per section: every delivery of a run is a new one.
 SEQ_FIRST_REQUEST, SEQ_CALLS, SEQ_THROUGHPUT = 1_000_000, 2_000_000, 3_000_000
 
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     if "coldstart" in args.sections:
         timed("coldstart", lambda: coldstart.run_imports(status, args.runs, args.importtime_runs, summary))
 
-    in_process = [s for s in args.sections if s in ("awscalls", "reads", "throughput", "assignment")]
+    moto_sections = ("awscalls", "reads", "throughput", "assignment", "analytics")
+    in_process = [s for s in args.sections if s in moto_sections]
     if in_process or ("coldstart" in args.sections and not args.no_first_request):
         with moto_stack() as stack:
             builders: dict[str, Deliveries] = {}
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                 from tests.bench import assignment
 
                 timed("assignment", lambda: assignment.run(summary))
+            if "analytics" in args.sections:
+                from tests.bench import analytics
+
+                timed("analytics", lambda: analytics.run(summary))
             if "throughput" in args.sections:
                 timed(
                     "throughput",
