@@ -17,16 +17,20 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy clean distclean
+.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
-	@echo "make dev         run Omniflow locally on moto (http://127.0.0.1:\$${PORT:-8000})"
+	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
 	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
 	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
-	@echo "make deploy      deploy to AWS (STAGE=$(STAGE))"
+	@echo "make deploy      deploy to AWS (STAGE=$(STAGE) PROFILE= REGION= PARAMS=\"K=V ...\" ALLOW_ACCOUNT_CHANGE=1)"
+	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
+	@echo "make destroy     remove a stage (STAGE=... required); data kept unless DELETE_DATA=1"
+	@echo "make screenshots regenerate the README's screenshots from the demo (Chromium)"
+	@echo "make vendor      re-fetch the console's pinned JS libraries from npm (Preact, htm, marked, DOMPurify)"
 	@echo "make clean       remove caches and local run-time files (distclean: the venv too)"
 
 # The venv's pip is the sentinel: Debian leaves a half-made venv (python, no pip) when
@@ -53,8 +57,11 @@ $(STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/pip
 
 venv: $(STAMP)
 
+# DEMO=full (default: customers, conversations, tickets) | team (logins, groups, rules) | none;
+# DEMO_ONLINE=0 leaves the demo agents offline (the queues then keep every waiting conversation).
 dev: venv
-	$(PY) -m infra.local.stack
+	$(if $(DEMO),OMNIFLOW_DEMO=$(DEMO)) $(if $(DEMO_ONLINE),OMNIFLOW_DEMO_ONLINE=$(DEMO_ONLINE)) \
+	  $(PY) -m infra.local.stack
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright; never a
 # downloaded browser build (`playwright install`). As root it is installed when missing;
@@ -92,8 +99,37 @@ replay-dlq: venv
 	  --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),local) \
 	  $(if $(QUEUE),--queue $(QUEUE)) $(if $(DRY_RUN),--dry-run)
 
+# AWS: PROFILE (named profile), REGION, PARAMS="Key=Value ..." (stack parameters, remembered per
+# stage), SKIP_CHALICE=1, DATA_ONLY=1, ALLOW_ACCOUNT_CHANGE=1 (the stage's account is recorded in
+# .chalice/deployed-accounts.json on its first deploy; any other account is refused). docs/deploy.md
+AWS_ARGS = --stage $(STAGE) $(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION),--region $(REGION)) \
+  $(if $(ALLOW_ACCOUNT_CHANGE),--allow-account-change)
+PARAM_ARGS = $(foreach p,$(PARAMS),--param $(p))
+
 deploy: venv
-	$(PY) -m infra.deploy --stage $(STAGE)
+	$(PY) -m infra.deploy deploy $(AWS_ARGS) $(PARAM_ARGS) \
+	  $(if $(SKIP_CHALICE),--skip-chalice) $(if $(DATA_ONLY),--data-only) $(if $(DRY_RUN),--dry-run)
+
+# Build, lint, and show the CloudFormation change sets a deploy would execute; applies nothing.
+deploy-plan: venv
+	$(PY) -m infra.deploy plan $(AWS_ARGS) $(PARAM_ARGS)
+
+# Remove a stage (STAGE is required: no default here); its data is kept unless DELETE_DATA=1.
+destroy: venv
+	@if [ "$(origin STAGE)" != "command line" ] && [ "$(origin STAGE)" != "environment" ]; then \
+	  echo "make destroy needs STAGE=<stage>" >&2; exit 2; fi
+	$(PY) -m infra.deploy destroy $(AWS_ARGS) $(if $(DELETE_DATA),--delete-data)
+
+# The README's screenshots (docs/screenshots/*.png), taken by Chromium from a fresh local stack
+# seeded with the whole demo (URL=http://127.0.0.1:8000 to shoot a running `make dev` instead).
+screenshots: venv chromium
+	OMNIFLOW_DEMO=full $(PY) -m tests.browser.screenshots $(if $(URL),--url $(URL))
+
+# The console's third-party ES modules (chalicelib/console/static/vendor, with their licences and
+# MANIFEST.json), copied from npm at the versions pinned in infra/vendor.py. Needs npm; nothing
+# else does (the files are committed; no build step at run time). VENDOR_ARGS=--check compares.
+vendor: venv
+	$(PY) -m infra.vendor $(VENDOR_ARGS)
 
 clean:
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache build dist .chalice/deployments

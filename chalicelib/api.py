@@ -163,7 +163,7 @@ def body(app: Chalice, model: type[M]) -> M:
     try:
         return model.model_validate(json.loads(raw))
     except ValidationError as exc:
-        raise BadBody(describe(exc)) from exc
+        raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # the parser's own words help nobody
         raise BadBody("the body is not valid JSON") from exc
 
@@ -185,8 +185,18 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
     return ("; ".join(parts) + (f" (and {more} more)" if more > 0 else ""))[:500]
 
 
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """``{"rules.2.match.regex": "Value error, …"}``: the first message for each field, so a form
+    can show it next to that field (the console's forms do)."""
+    out: dict[str, str] = {}
+    for e in exc.errors():
+        out.setdefault(".".join(str(p) for p in e["loc"]) or "body", str(e["msg"]))
+    return out
+
+
 class BadBody(Invalid):
-    """The request body is not valid JSON or breaks its model (400 bad_request)."""
+    """The request body is not valid JSON or breaks its model (400 bad_request; ``fields`` in the
+    details names each bad field)."""
 
 
 class BadQuery(Invalid):

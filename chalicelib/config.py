@@ -7,6 +7,7 @@ resource is named in exactly one place: here, by convention ``omniflow-<stage>-<
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,6 +18,15 @@ MAX_BODY_BYTES = 1024 * 1024  # webhook bodies above this get 413
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _json_map(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError("expected a JSON object of strings")
+    return {str(k): v for k, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,9 @@ class Settings:
     intent_backend: str = "builtin"
     ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
     media_bucket: str = ""  # customers' files copied from the platforms (infra/data.yaml MediaBucket)
+    # local stack only: {channel: base URL} of platforms imitated on this machine (WeCom's kf API),
+    # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
+    stand_ins: dict[str, str] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -88,6 +101,7 @@ def settings() -> Settings:
         intent_backend=env.get("OMNIFLOW_INTENT_BACKEND") or "builtin",
         ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
         media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
+        stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
     )
 
 

@@ -225,7 +225,7 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": conversation_summary(c),
         "customer": customer_view(customer),
-        "identities": [to_json(i) for i in identity.identities_of(customer.customer_id)],
+        "identities": [to_json(i) for i in identity.shown_identities(customer.customer_id)],
         "conversations": [conversation_summary(h) for h in history],
         "messages": timeline,
     }
@@ -324,7 +324,7 @@ def customer_360(
 
     out["customer"] = customer_view(customer)
     identities = identity.identities_of(customer.customer_id)
-    out["identities"] = [to_json(i) for i in identities]
+    out["identities"] = [to_json(i) for i in identity.each_address_once(identities)]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first

@@ -18,6 +18,15 @@ The order, and why:
 7. ``ReportBatchItemFailures`` set on the core's SQS event sources: ``chalice deploy`` cannot, and
    without it a partial batch failure would delete the failed messages.
 
+Before step 2 the caller's account (STS GetCallerIdentity) is checked against the one the stage
+was first deployed to (``.chalice/deployed-accounts.json``, written on the first deploy and meant
+to be committed): a stage never silently moves to another account because the default credentials
+pointed elsewhere; ``--allow-account-change`` (``ALLOW_ACCOUNT_CHANGE=1``) moves it on purpose.
+
+``plan`` (``make deploy-plan``) builds, lints, and shows what would change: a CloudFormation change
+set per stack, created, described and deleted, never executed. ``destroy`` (``make destroy``)
+removes a stage's core and app stack and keeps its data (the data stack: tables, queues, media
+bucket; the user pool and mail bucket, retained by the app stack) unless ``--delete-data``.
 ``--dry-run`` builds and validates everything and prints the plan without any AWS call.
 ``package`` is the CloudFormation-only alternative to step 6 (``chalice package`` + merge template).
 """
@@ -25,6 +34,7 @@ The order, and why:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -39,6 +49,7 @@ from infra.build import BUILD, REPO, build_webhook_package, chalice_executable, 
 INFRA = REPO / "infra"
 CHALICE_CONFIG = REPO / ".chalice" / "config.json"
 CHALICE_DEPLOYED = REPO / ".chalice" / "deployed"
+DEPLOYED_ACCOUNTS = REPO / ".chalice" / "deployed-accounts.json"
 STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,15}")
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline template
 DEFAULT_FIRST_RESPONSE_SECONDS = "300"
@@ -437,6 +448,296 @@ def chalice_deploy(session: Any, stage: str, *, project_dir: Path = REPO) -> dic
     return deployed
 
 
+# ---------------------------------------------------------------------------------------- account
+class AccountMismatch(SystemExit):
+    """The credentials point at another account than the stage lives in."""
+
+
+def recorded_accounts(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """``{stage: {"account", "region"}}`` from ``.chalice/deployed-accounts.json``."""
+    path = path or DEPLOYED_ACCOUNTS
+    if not path.exists():
+        return {}
+    data: dict[str, dict[str, str]] = json.loads(path.read_text())
+    return data
+
+
+def check_account(
+    stage: str,
+    account: str,
+    region: str,
+    *,
+    allow_change: bool = False,
+    record: bool = True,
+    path: Path | None = None,
+    log: Log = _stderr,
+) -> None:
+    """Refuse to touch ``stage`` in ``account`` when it was first deployed to another one, unless
+    ``allow_change``; record the account on the stage's first deploy (or on an allowed change)."""
+    path = path or DEPLOYED_ACCOUNTS
+    accounts = recorded_accounts(path)
+    known = accounts.get(stage)
+    if known and known.get("account") != account:
+        where = f"{known['account']} ({known.get('region', '?')})"
+        if not allow_change:
+            raise AccountMismatch(
+                f"stage {stage!r} lives in AWS account {where}, but these credentials are for {account}"
+                f" ({region}). Check PROFILE / AWS_PROFILE; to move the stage on purpose, run again"
+                f" with ALLOW_ACCOUNT_CHANGE=1 (--allow-account-change). Recorded in {path.name}."
+            )
+        log(f"stage {stage!r}: moving from account {where} to {account} ({region}), as asked")
+    if record and (known is None or known.get("account") != account):
+        accounts[stage] = {"account": account, "region": region}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(accounts, indent=2, sort_keys=True) + "\n")
+        log(f"stage {stage!r} recorded as deployed to account {account} in {path.name} (commit it)")
+
+
+def caller_account(session: Any) -> str:
+    account: str = session.client("sts").get_caller_identity()["Account"]
+    return account
+
+
+# ---------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class StackPlan:
+    stack: str
+    action: str  # "create" | "update" | "no changes" | "cannot plan"
+    changes: tuple[dict[str, str], ...] = ()
+    reason: str = ""
+
+
+def plan_stack(
+    cfn: Any,
+    name: str,
+    template_body: str,
+    parameters: Mapping[str, str],
+    *,
+    capabilities: tuple[str, ...] = (),
+    template_url: str | None = None,
+) -> StackPlan:
+    """What deploying this stack would change: a change set created, described and deleted (never
+    executed). A stack that does not exist yet is planned as a CREATE change set, and the empty
+    stack CloudFormation makes for it (REVIEW_IN_PROGRESS) is deleted again."""
+    import time
+
+    from botocore.exceptions import ClientError, WaiterError
+
+    current = _stack(cfn, name)
+    if current is not None and current["StackStatus"] == "REVIEW_IN_PROGRESS":
+        current = None  # a previous plan's leftover: still a create
+    kind = "UPDATE" if current is not None else "CREATE"
+    change_set = f"omniflow-plan-{int(time.time())}"
+    source: dict[str, str] = (
+        {"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}
+    )
+    try:
+        cfn.create_change_set(
+            StackName=name,
+            ChangeSetName=change_set,
+            ChangeSetType=kind,
+            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
+            Capabilities=list(capabilities),
+            Tags=[{"Key": "app", "Value": "omniflow"}],
+            **source,
+        )
+    except ClientError as exc:
+        return StackPlan(name, "cannot plan", reason=str(exc))
+    try:
+        try:
+            cfn.get_waiter("change_set_create_complete").wait(
+                StackName=name, ChangeSetName=change_set, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+            )
+        except WaiterError:
+            pass  # a FAILED change set says why below ("didn't contain changes" is no change)
+        described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+        if described.get("Status") == "FAILED":
+            reason = described.get("StatusReason", "")
+            if "didn't contain changes" in reason or "No updates" in reason:
+                return StackPlan(name, "no changes")
+            return StackPlan(name, "cannot plan", reason=reason)
+        changes = tuple(
+            {
+                "action": str(c["ResourceChange"].get("Action", "")),
+                "resource": str(c["ResourceChange"].get("LogicalResourceId", "")),
+                "type": str(c["ResourceChange"].get("ResourceType", "")),
+                "replacement": str(c["ResourceChange"].get("Replacement", "")),
+            }
+            for c in described.get("Changes", [])
+            if "ResourceChange" in c
+        )
+        return StackPlan(name, kind.lower() if changes else "no changes", changes)
+    finally:
+        # cleanup must not hide the plan (or the error) it follows
+        with contextlib.suppress(Exception):
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+        if kind == "CREATE":
+            with contextlib.suppress(Exception):
+                cfn.delete_stack(StackName=name)  # the empty REVIEW_IN_PROGRESS stack
+
+
+def plan_stacks(
+    session: Any,
+    stage: str,
+    artifacts: Artifacts,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    data_template: Path = INFRA / "data.yaml",
+    app_template: Path = INFRA / "app.yaml",
+) -> list[StackPlan]:
+    """Change sets for the data stack and the app stack, as :func:`deploy_stacks` would deploy them."""
+    cfn = session.client("cloudformation")
+    data_body, app_body = data_template.read_text(), app_template.read_text()
+    data_params, app_params = split_parameters(dict(parameters or {}), data_body, app_body)
+    template_url = None
+    if len(app_body.encode()) > MAX_TEMPLATE_BODY:
+        key = f"templates/{sha256_file(app_template)[:24]}.yaml"
+        template_url = f"https://{artifacts.bucket}.s3.{session.region_name}.amazonaws.com/{key}"
+    return [
+        plan_stack(cfn, f"omniflow-{stage}-data", data_body, {"Stage": stage, **data_params}),
+        plan_stack(
+            cfn,
+            f"omniflow-{stage}-app",
+            app_body,
+            {
+                "Stage": stage,
+                "ArtifactBucket": artifacts.bucket,
+                "WebhookCodeKey": artifacts.webhook_key,
+                "SlaDefinitionKey": artifacts.sla_key,
+                "TicketSlaDefinitionKey": artifacts.ticket_sla_key,
+                **app_params,
+            },
+            capabilities=("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"),
+            template_url=template_url,
+        ),
+    ]
+
+
+def render_plan(plans: list[StackPlan]) -> str:
+    lines = []
+    for p in plans:
+        lines.append(f"{p.stack}: {p.action}" + (f" ({p.reason})" if p.reason else ""))
+        for c in p.changes:
+            replace = " [replacement]" if c["replacement"] == "True" else ""
+            lines.append(f"  {c['action']:<7} {c['resource']} ({c['type']}){replace}")
+    return "\n".join(lines)
+
+
+def lint_templates(region: str) -> None:
+    """cfn-lint errors in either template stop the deploy (and the plan) before any AWS call."""
+    from cfnlint.api import lint
+
+    for template in ("data.yaml", "app.yaml"):
+        matches = lint((INFRA / template).read_text(), regions=[region])
+        errors = [m for m in matches if m.rule.id.startswith("E")]
+        if errors:
+            raise SystemExit(f"{template}: {errors}")
+
+
+# ---------------------------------------------------------------------------------------- destroy
+#: resource types whose contents are the stage's data: kept unless --delete-data
+DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool")
+
+
+def _data_resources(cfn: Any, name: str) -> list[tuple[str, str]]:
+    """(type, physical id) of the stack's data-holding resources (those it retains or holds)."""
+    if _stack(cfn, name) is None:
+        return []
+    out = []
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=name):
+        for r in page["StackResourceSummaries"]:
+            if r["ResourceType"] in DATA_TYPES and r.get("PhysicalResourceId"):
+                out.append((r["ResourceType"], r["PhysicalResourceId"]))
+    return out
+
+
+def disable_termination_protection(cfn: Any, name: str) -> None:
+    """The data stack is protected (``deploy_stack``); destroying it with its data lifts that."""
+    cfn.update_termination_protection(EnableTerminationProtection=False, StackName=name)
+
+
+def _delete_stack(cfn: Any, name: str, log: Log) -> bool:
+    if _stack(cfn, name) is None:
+        log(f"{name}: not there")
+        return False
+    log(f"{name}: deleting")
+    disable_termination_protection(cfn, name)
+    cfn.delete_stack(StackName=name)
+    _wait(cfn, "stack_delete_complete", name)
+    return True
+
+
+def empty_and_delete_bucket(s3: Any, bucket: str) -> None:
+    """Every object version and delete marker, then the bucket (versioned buckets included)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            doomed = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            for start in range(0, len(doomed), 1000):
+                s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
+                )
+        s3.delete_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchBucket", "404"):
+            raise
+
+
+def _delete_data(session: Any, resources: list[tuple[str, str]], log: Log) -> None:
+    from botocore.exceptions import ClientError
+
+    for kind, physical in resources:
+        log(f"deleting {kind} {physical}")
+        try:
+            if kind == "AWS::DynamoDB::Table":
+                session.client("dynamodb").delete_table(TableName=physical)
+            elif kind == "AWS::S3::Bucket":
+                empty_and_delete_bucket(session.client("s3"), physical)
+            else:
+                session.client("cognito-idp").delete_user_pool(UserPoolId=physical)
+        except ClientError as exc:
+            if "NotFound" not in exc.response.get("Error", {}).get("Code", ""):
+                raise
+
+
+def destroy_stage(
+    session: Any,
+    stage: str,
+    *,
+    delete_data: bool = False,
+    chalice_delete: Callable[[], None] | None = None,
+    log: Log = _stderr,
+) -> dict[str, Any]:
+    """Remove a stage: the Chalice core (``chalice_delete``), then the app stack. The data stack
+    and every retained table, bucket and user pool are kept unless ``delete_data``; then they go
+    too, with the artifact bucket. Returns what was removed and what was kept."""
+    cfn = session.client("cloudformation")
+    data_stack, app_stack = f"omniflow-{stage}-data", f"omniflow-{stage}-app"
+    if chalice_delete is not None:
+        chalice_delete()
+    app_data = _data_resources(cfn, app_stack)
+    removed = [app_stack] if _delete_stack(cfn, app_stack, log) else []
+    if not delete_data:
+        kept = (
+            [data_stack, *(p for _, p in app_data)] if _stack(cfn, data_stack) else [p for _, p in app_data]
+        )
+        log(f"kept (DELETE_DATA=1 removes them): {', '.join(kept) or 'nothing'}")
+        return {"removed": removed, "kept": kept}
+    data = _data_resources(cfn, data_stack)
+    if _delete_stack(cfn, data_stack, log):
+        removed.append(data_stack)
+    _delete_data(session, data + app_data, log)
+    account = caller_account(session)
+    empty_and_delete_bucket(session.client("s3"), artifact_bucket_name(account, session.region_name, stage))
+    return {"removed": removed + [p for _, p in data + app_data], "kept": []}
+
+
 # ---------------------------------------------------------------------------------------- CLI
 def _parse_params(pairs: list[str]) -> dict[str, str]:
     out = {}
@@ -450,9 +751,7 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 
 def deploy(args: argparse.Namespace, log: Log = _stderr) -> int:
     """The whole deploy (see the module docstring for the order)."""
-    stage = args.stage
-    if not STAGE_PATTERN.fullmatch(stage) or stage == "local":
-        raise SystemExit(f"stage {stage!r}: use a name like dev or prod ('local' is the moto stack)")
+    stage = _checked_stage(args.stage)
     overrides = _parse_params(args.param)
     try:
         data_params, app_params = split_parameters(
@@ -466,13 +765,7 @@ def deploy(args: argparse.Namespace, log: Log = _stderr) -> int:
     webhook_key, sla_key = artifact_keys(webhook_zip, INFRA / "sla.asl.json")
 
     if args.dry_run:
-        from cfnlint.api import lint
-
-        for template in ("data.yaml", "app.yaml"):
-            matches = lint((INFRA / template).read_text(), regions=[args.region or "us-east-1"])
-            errors = [m for m in matches if m.rule.id.startswith("E")]
-            if errors:
-                raise SystemExit(f"{template}: {errors}")
+        lint_templates(args.region or "us-east-1")
         placeholders = {key: f"<{key}>" for key in (*ENV_FROM_OUTPUTS.values(), "CoreRoleArn")}
         plan = {
             "artifact_bucket": artifact_bucket_name("<account>", args.region or "<region>", stage),
@@ -501,12 +794,9 @@ def deploy(args: argparse.Namespace, log: Log = _stderr) -> int:
         print(json.dumps(plan, indent=2))
         return 0
 
-    import boto3
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    if not session.region_name:
-        raise SystemExit("no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
-    account = session.client("sts").get_caller_identity()["Account"]
+    session = _session(args)
+    account = caller_account(session)
+    check_account(stage, account, session.region_name, allow_change=args.allow_account_change, log=log)
     s3 = session.client("s3")
     bucket = artifact_bucket_name(account, session.region_name, stage)
     log(f"artifacts: s3://{bucket}")
@@ -548,6 +838,87 @@ def deploy(args: argparse.Namespace, log: Log = _stderr) -> int:
     return 0
 
 
+def _session(args: argparse.Namespace) -> Any:
+    import boto3
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    if not session.region_name:
+        raise SystemExit("no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    return session
+
+
+def _checked_stage(stage: str) -> str:
+    if not STAGE_PATTERN.fullmatch(stage) or stage == "local":
+        raise SystemExit(f"stage {stage!r}: use a name like dev or prod ('local' is the moto stack)")
+    return stage
+
+
+def plan(args: argparse.Namespace, log: Log = _stderr) -> int:
+    """Build, lint, and show the change sets a deploy would execute (nothing is applied)."""
+    stage = _checked_stage(args.stage)
+    overrides = _parse_params(args.param)
+    log("building the webhook package")
+    webhook_zip = build_webhook_package(BUILD / "webhooks.zip")
+    session = _session(args)
+    lint_templates(session.region_name)
+    account = caller_account(session)
+    check_account(
+        stage, account, session.region_name, allow_change=args.allow_account_change, record=False, log=log
+    )
+    webhook_key, sla_key = artifact_keys(webhook_zip, INFRA / "sla.asl.json")
+    artifacts = Artifacts(
+        artifact_bucket_name(account, session.region_name, stage),
+        webhook_key,
+        sla_key,
+        ticket_sla_artifact_key(),
+    )
+    try:
+        plans = plan_stacks(session, stage, artifacts, overrides)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
+    print(f"plan for stage {stage!r} in account {account} ({session.region_name}); nothing was applied")
+    print(render_plan(plans))
+    print(f"then: chalice deploy --stage {stage}; ReportBatchItemFailures on the SQS event sources")
+    return 0
+
+
+def destroy(args: argparse.Namespace, log: Log = _stderr) -> int:
+    """Remove a stage; its data stays unless --delete-data."""
+    stage = _checked_stage(args.stage)
+    session = _session(args)
+    account = caller_account(session)
+    check_account(
+        stage, account, session.region_name, allow_change=args.allow_account_change, record=False, log=log
+    )
+
+    def chalice_delete() -> None:
+        import os
+
+        bucket = artifact_bucket_name(account, session.region_name, stage)
+        fetch_chalice_state(session.client("s3"), bucket, stage)
+        if not (CHALICE_DEPLOYED / f"{stage}.json").exists():
+            log("no Chalice deployment recorded for this stage")
+            return
+        env = {**os.environ, "AWS_DEFAULT_REGION": session.region_name}
+        if session.profile_name and session.profile_name != "default":
+            env["AWS_PROFILE"] = session.profile_name
+        subprocess.run(  # noqa: S603 — fixed argument list, no shell
+            [chalice_executable(), "--project-dir", str(REPO), "delete", "--stage", stage],
+            check=True,
+            env=env,
+        )
+
+    result = destroy_stage(
+        session, stage, delete_data=args.delete_data, chalice_delete=chalice_delete, log=log
+    )
+    if args.delete_data:
+        accounts = recorded_accounts()
+        if accounts.pop(stage, None) is not None:
+            DEPLOYED_ACCOUNTS.write_text(json.dumps(accounts, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def package(args: argparse.Namespace, log: Log = _stderr) -> int:
     """``chalice package`` with the merge template (the stage must have been deployed once, so
     its config holds the role and environment)."""
@@ -577,12 +948,32 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data-only", action="store_true", help="deploy only the data stack")
     d.add_argument("--skip-chalice", action="store_true", help="stop after writing .chalice/config.json")
     d.set_defaults(func=deploy)
+    pl = sub.add_parser("plan", help="build, lint and show the change sets a deploy would execute")
+    pl.add_argument("--stage", required=True)
+    pl.add_argument("--region")
+    pl.add_argument("--profile")
+    pl.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    pl.set_defaults(func=plan)
+    x = sub.add_parser("destroy", help="remove a stage; its data is kept unless --delete-data")
+    x.add_argument("--stage", required=True)
+    x.add_argument("--region")
+    x.add_argument("--profile")
+    x.add_argument(
+        "--delete-data", action="store_true", help="also the data stack, tables, buckets and user pool"
+    )
+    x.set_defaults(func=destroy)
+    for command in (d, pl, x):
+        command.add_argument(
+            "--allow-account-change",
+            action="store_true",
+            help="act although the stage was first deployed to another AWS account",
+        )
     p = sub.add_parser("package", help="chalice package the core with infra/chalice-merge.json")
     p.add_argument("--stage", required=True)
     p.add_argument("--out", help="output folder (default build/chalice-<stage>)")
     p.set_defaults(func=package)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in {"deploy", "package", "-h", "--help"}:
+    if not argv or argv[0] not in {"deploy", "plan", "destroy", "package", "-h", "--help"}:
         argv.insert(0, "deploy")  # `python -m infra.deploy --stage prod` means deploy
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -209,6 +209,9 @@ class ChannelAdapter:
     #: True when the channel has no push API and its client polls a mailbox instead (website chat):
     #: the core then indexes the conversation's messages for that client (messages.by_mailbox).
     mailbox: ClassVar[bool] = False
+    #: what answers below ``/webhooks/<channel>``: the root itself (``()``), or these sub-paths only
+    #: (the website chat's visitor API); the local stack's banner lists them
+    endpoints: ClassVar[tuple[str, ...]] = ()
     #: Seconds after the customer's last message on this channel during which free-text replies
     #: are allowed (WeChat 48 h, WhatsApp/Messenger 24 h); None = no window. Outside it the agent
     #: API refuses free text and offers the account's ``templates`` instead.

@@ -39,6 +39,10 @@ def checked_after(value: str | None) -> str:
     return value
 
 
+# Authors of messages no person wrote (ticket notices, the survey bot).
+AUTOMATIC_AUTHORS = frozenset({"system", "bot"})
+
+
 def thread(channel: str, account: str, user_id: str, after: str | None = None) -> list[dict[str, Any]]:
     """The sender's messages (theirs and the agents' replies) stored after ``after``, oldest
     first. Internal entries (notes, system events) are left out: the customer never sees them."""
@@ -70,6 +74,8 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
         "status": item.get("status", {}).get("S"),
         "created_at": item.get("created_at", {}).get("S"),
     }
+    if view["direction"] == "out" and item.get("author_id", {}).get("S") in AUTOMATIC_AUTHORS:
+        view["automatic"] = True  # an automatic notice, not an agent: the widget tells them apart
     # Media and places the customer sent are stored as JSON text (JSONAttribute); pass them on
     # so an app can render its own messages. Absent for plain text, so web's thread is unchanged.
     for name in ("attachments", "location"):

@@ -4,6 +4,9 @@
 ``RecordingTransport`` is the local stack's: the platforms cannot be reached from a laptop, so it
 keeps the exact request that would have gone out and answers ``recorded=True``; adapters then
 report ``sent_local`` and the console shows "sent (local)" with the request.
+``StandInTransport`` is the local stack's for a platform it imitates (WeCom's kf API, whose
+messages must be pulled: recording nothing would mean a WeCom customer never reaches an agent):
+the calls go to the stand-in on this machine and its answers come back, still marked recorded.
 
 ``download_media`` is the tail every channel's ``fetch_media`` shares: the file a customer sent,
 downloaded with a size cap (``HttpCall.max_bytes``, enforced while streaming) and served only as a
@@ -166,8 +169,37 @@ class RecordingTransport:
         return HttpReply(200, b"", {}, recorded=True)
 
 
-def transport_for(mode: str) -> Transport:
-    return RecordingTransport() if mode == "record" else LiveTransport()
+class StandInTransport:
+    """Calls to a platform go to its local stand-in instead (``base`` replaces the URL's scheme and
+    host, e.g. ``https://qyapi.weixin.qq.com/cgi-bin/kf/sync_msg`` → ``<base>/cgi-bin/kf/sync_msg``).
+    ``recording`` is False, so access tokens are really fetched and pulls really made; answers are
+    marked ``recorded`` because nothing left the machine (a reply is "sent (local)"), and the calls
+    are kept like a RecordingTransport's, so the console shows the request."""
+
+    recording = False
+
+    def __init__(self, base: str, timeout: float = 10.0) -> None:
+        self.base = base.rstrip("/")
+        self.calls: list[HttpCall] = []
+        self._live = LiveTransport(timeout=timeout)
+
+    def call(self, req: HttpCall) -> HttpReply:
+        from dataclasses import replace
+        from urllib.parse import urlsplit
+
+        self.calls.append(req)
+        parts = urlsplit(req.url)
+        target = self.base + parts.path + (f"?{parts.query}" if parts.query else "")
+        reply = self._live.call(replace(req, url=target))
+        return replace(reply, recorded=True)
+
+
+def transport_for(mode: str, stand_in: str | None = None) -> Transport:
+    """Live HTTP, or (``record``, the local stack) recorded calls — or calls to the platform's
+    local stand-in when it has one (``Settings.stand_ins``)."""
+    if mode != "record":
+        return LiveTransport()
+    return StandInTransport(stand_in) if stand_in else RecordingTransport()
 
 
 # ================================================================================================

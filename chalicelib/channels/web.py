@@ -129,6 +129,7 @@ class WebAdapter(ChannelAdapter):
     name = "web"
     credential_fields = ("visitor_secret", "identity_secret")
     mailbox = True
+    endpoints = ("sessions", "messages", "status")
 
     def account_of(self, req: WebhookRequest) -> str:
         return req.path_parts[0] if len(req.path_parts) >= 2 else "default"
@@ -155,7 +156,7 @@ class WebAdapter(ChannelAdapter):
     # ---- the visitor API -------------------------------------------------------------------------
     def route(self, req: WebhookRequest, creds: Mapping[str, str]) -> Response | None:
         action = self._action(req)
-        if action not in ("sessions", "messages", "status"):
+        if action not in self.endpoints:
             raise NotFound("no such web endpoint")
         if req.method == "OPTIONS":
             return self._cors(req, creds, Response(204, ""))

@@ -59,11 +59,11 @@ from chalicelib.channels.transport import HttpReply
 from chalicelib.channels.transport import LiveTransport
 from chalicelib.channels.transport import Media
 from chalicelib.channels.transport import MediaUnavailable
-from chalicelib.channels.transport import RecordingTransport
 from chalicelib.channels.transport import Transport
 from chalicelib.channels.transport import TransportError
 from chalicelib.channels.transport import download_media
 from chalicelib.channels.transport import json_post
+from chalicelib.channels.transport import transport_for
 from chalicelib.channels.wechat import MessageCrypto
 from chalicelib.channels.wechat import _errcode as errcode_of
 from chalicelib.channels.wechat import _errmsg as errmsg_of
@@ -612,9 +612,13 @@ def _live_transport() -> LiveTransport:
 
 
 def webhook_transport() -> Transport:
-    """HTTP for the pull: recording in the local stack (no WeCom there), else live with a timeout
-    short enough for WeCom's 5 s callback deadline."""
-    return RecordingTransport() if settings().outbound_mode == "record" else _live_transport()
+    """HTTP for the pull: live, with a timeout short enough for WeCom's 5 s callback deadline; in
+    the local stack, the kf API's stand-in when it runs one (``infra/local/wecom_kf.py``), else
+    recording (nothing pulled)."""
+    s = settings()
+    if s.outbound_mode != "record":
+        return _live_transport()
+    return transport_for("record", s.stand_ins.get(CHANNEL))
 
 
 def _enqueue(msg: InboundMessage) -> None:

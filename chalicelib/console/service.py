@@ -21,6 +21,8 @@ from chalice import Chalice, Response
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {
     ".js": "application/javascript; charset=utf-8",
+    ".mjs": "application/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
     ".html": "text/html; charset=utf-8",
@@ -55,7 +57,11 @@ def security_headers() -> dict[str, str]:
 REVALIDATE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The routes registered by ``register`` (public: no token), for tests and the route inventory.
-PATHS = ("/console", "/console/static/{name}", "/widget.js")
+PATHS = ("/console", "/console/static/{name}", "/console/static/vendor/{name}", "/widget.js", "/favicon.ico")
+# The one sub-folder: third-party libraries copied from npm at pinned versions (infra/vendor.py,
+# `make vendor`), served as "vendor/<name>".
+VENDOR = "vendor"
+FAVICON = "favicon.svg"
 
 
 @dataclass(frozen=True)
@@ -67,17 +73,20 @@ class Asset:
 
 
 def load(folder: Path = STATIC) -> dict[str, Asset]:
-    """Every servable file in ``folder`` (flat; known extensions only), read once."""
+    """Every servable file in ``folder`` and its ``vendor/`` folder (known extensions only; no
+    other sub-folder), read once. Vendored files are named ``vendor/<name>``."""
     assets: dict[str, Asset] = {}
-    if not folder.is_dir():
-        return assets
-    for path in sorted(folder.iterdir()):
-        content_type = CONTENT_TYPES.get(path.suffix)
-        if not path.is_file() or content_type is None or path.name.startswith("."):
+    for prefix, where in (("", folder), (f"{VENDOR}/", folder / VENDOR)):
+        if not where.is_dir():
             continue
-        raw = path.read_bytes()
-        etag = hashlib.sha256(raw).hexdigest()[:16]
-        assets[path.name] = Asset(path.name, content_type, raw.decode("utf-8"), etag)
+        for path in sorted(where.iterdir()):
+            content_type = CONTENT_TYPES.get(path.suffix)
+            if not path.is_file() or content_type is None or path.name.startswith("."):
+                continue
+            raw = path.read_bytes()
+            etag = hashlib.sha256(raw).hexdigest()[:16]
+            name = prefix + path.name
+            assets[name] = Asset(name, content_type, raw.decode("utf-8"), etag)
     return assets
 
 
@@ -122,7 +131,8 @@ def serve(
 
 
 def register(app: Chalice) -> None:
-    """``GET /console`` (index.html), ``GET /console/static/{name}`` and ``GET /widget.js``."""
+    """``GET /console`` (index.html), ``GET /console/static/{name}`` and ``…/vendor/{name}``,
+    ``GET /widget.js`` and ``GET /favicon.ico``."""
 
     def _serve(name: str) -> Response:
         req = app.current_request
@@ -138,6 +148,15 @@ def register(app: Chalice) -> None:
     def console_static(name: str) -> Response:
         return _serve(name)
 
+    @app.route("/console/static/vendor/{name}", methods=["GET"])
+    def console_vendor(name: str) -> Response:
+        return _serve(f"{VENDOR}/{name}")
+
     @app.route("/widget.js", methods=["GET"])
     def widget_script() -> Response:
         return _serve("widget.js")
+
+    @app.route("/favicon.ico", methods=["GET"])
+    def favicon() -> Response:
+        """The console's icon (an SVG; browsers accept it under the conventional name)."""
+        return _serve(FAVICON)

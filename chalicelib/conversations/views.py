@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.conversations.models import Conversation
 from chalicelib.db import to_json
+from chalicelib.identity import service as identity
 from chalicelib.identity.models import Customer
 
 
@@ -24,5 +25,9 @@ def conversation_summary(c: Conversation, customer: Customer | None = None) -> d
         data.pop(internal, None)
     data["channels"] = sorted(c.channels or [])
     if customer is not None:
-        data["customer"] = {"customer_id": customer.customer_id, "display_name": customer.display_name}
+        data["customer"] = {
+            "customer_id": customer.customer_id,
+            "display_name": customer.display_name,
+            "contact": identity.contact_of(customer),  # shown when there is no name
+        }
     return data

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
+from chalicelib.db import as_dict
 from chalicelib.errors import NotFound
 from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import CustomerHints, InboundMessage, iso, utcnow
@@ -156,6 +157,41 @@ def new_customer_id() -> str:
 def identities_of(customer_id: str) -> list[Identity]:
     """Every identity of a customer (a Query on the identities' by_customer index)."""
     return list(Identity.by_customer.query(customer_id))
+
+
+def contact_of(customer: Customer) -> str | None:
+    """The best human handle for a customer without a name: a verified e-mail, then a verified
+    phone, then what they typed in a form (unverified), else None."""
+    hints = as_dict(customer.unverified_hints)
+    for value in (
+        *sorted(customer.emails or ()),
+        *sorted(customer.phones or ()),
+        hints.get("email"),
+        hints.get("phone"),
+    ):
+        if value:
+            return str(value)
+    return None
+
+
+def shown_identities(customer_id: str) -> list[Identity]:
+    """The customer's identities as agents see them (``each_address_once``)."""
+    return each_address_once(identities_of(customer_id))
+
+
+def each_address_once(items: list[Identity]) -> list[Identity]:
+    """Each address once. A contact identity (``email#a@b.c``, ``phone#+86…``) whose address is
+    also a channel identity's sender (the e-mail channel's ``email#default#a@b.c``, an SMS sender)
+    is the same address: only the channel one is listed (it says where the customer wrote from).
+    Pure."""
+    senders = {(i.user_id or "").strip().lower() for i in items if i.kind == "channel"}
+    return [
+        i
+        for i in items
+        if i.kind == "channel"
+        or i.kind not in ("email", "phone")
+        or i.identity_key.split("#", 1)[-1].strip().lower() not in senders
+    ]
 
 
 def reachable_on(customer_id: str, channel: str) -> Identity | None:

@@ -108,7 +108,8 @@ def fetch(message: Message, attachment: Attachment) -> Media:
     try:
         adapter = channels.get(channel)
         creds = account_credentials(channel, account)
-        return adapter.fetch_media(creds, attachment, transport_for(settings().outbound_mode))
+        http = transport_for(settings().outbound_mode, settings().stand_ins.get(channel))
+        return adapter.fetch_media(creds, attachment, http)
     except WebhookError as exc:  # unknown channel or account: its configuration is gone
         raise MediaUnavailable(f"{channel} account {account!r} is not configured") from exc
     except MediaUnavailable as exc:

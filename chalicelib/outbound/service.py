@@ -187,7 +187,7 @@ def deliver(out: OutboundMessage, receive_count: int = 1) -> SendResult | None:
     if current.status in ("sent", "sent_local"):
         return None
     adapter = channels.get(out.channel)
-    http = transport_for(settings().outbound_mode)
+    http = transport_for(settings().outbound_mode, settings().stand_ins.get(out.channel))
     try:
         result = adapter.send(out, account_credentials(out.channel, out.account), http)
     except TransportError as exc:

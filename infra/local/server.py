@@ -4,6 +4,7 @@
 - ``/webhooks/<ch>``  → ``functions.<ch>.handler``, as API Gateway HTTP API (payload 2.0) events;
 - ``/``               → redirect to the console;
 - ``/demo/shop``      → the demo shop page with the chat widget (``shop.py``).
+- ``/demo/wecom/...`` → the stand-in for WeCom's kf API (``wecom_kf.py``).
 
 The events are built the way AWS builds them (header folding, query-string folding, which bodies are
 base64-encoded, what a missing route answers), so code that works here meets the same shapes in the
@@ -359,6 +360,8 @@ class Gateway:
             return HttpResponse(302, [("Location", CONSOLE_PATH), ("Content-Length", "0")])
         if req.path == f"/{REST_STAGE}" or req.path.startswith(f"/{REST_STAGE}/"):
             return self._rest(req, req.path[len(REST_STAGE) + 1 :] or "/")
+        if req.path == "/favicon.ico":  # the browser asks the origin's root; the API serves it
+            return self._rest(req, req.path)
         parts = [p for p in req.path.split("/") if p]
         if len(parts) >= 2 and parts[0] == "webhooks":
             return self._webhook(req, parts[1], has_proxy=len(parts) > 2)
@@ -372,6 +375,12 @@ class Gateway:
             from infra.local import orders_demo
 
             return HttpResponse.json(*orders_demo.answer(req.query, req.header("authorization") or None))
+        if req.path.startswith("/demo/wecom/"):
+            # WeCom's kf API stand-in (infra/local/wecom_kf.py), called by the WeCom webhook and
+            # sender while they hold the invocation lock: not under it either.
+            from infra.local import wecom_kf
+
+            return HttpResponse.json(*wecom_kf.answer(req.method, req.path, req.query, req.body))
         return HttpResponse.json(404, {"message": "Not Found"})
 
     # ---- /api ----------------------------------------------------------------------------
@@ -491,6 +500,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 host=self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}",
             )
             gateway = self.server.gateway
+            if gateway is None and req.path.startswith("/demo/"):
+                gateway = self.server.demo_gateway  # the stand-ins answer while the demo is seeded
             response = gateway.handle(req) if gateway else HttpResponse.json(503, {"message": "starting"})
         self._send(response)
         log.info(
@@ -539,6 +550,8 @@ class LocalHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], gateway: Gateway | None = None) -> None:
         self.gateway = gateway  # None while the stack is still starting: 503
+        #: serves only /demo/... (the platform stand-ins) while ``gateway`` is still None
+        self.demo_gateway: Gateway | None = None
         super().__init__(address, RequestHandler)
 
 

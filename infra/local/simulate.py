@@ -387,6 +387,42 @@ def _web(args: argparse.Namespace, target: Target) -> bool:
     return ok
 
 
+def wecom_customer_request(
+    target: Target, user: str, text: str, open_kfid: str | None = None
+) -> PreparedRequest:
+    """The customer writes in WeChat to the stack's WeCom kf stand-in, which makes WeCom's encrypted
+    callback to ``/webhooks/wecom`` (``infra/local/wecom_kf.py``); the webhook then pulls with
+    ``sync_msg`` as it does from WeCom."""
+    body = {"external_userid": user, "text": text, **({"open_kfid": open_kfid} if open_kfid else {})}
+    return PreparedRequest(
+        "POST",
+        f"{target.base_url}/demo/wecom/customer",
+        {"Content-Type": "application/json"},
+        json.dumps(body, ensure_ascii=False).encode(),
+    )
+
+
+def _wecom(args: argparse.Namespace, target: Target) -> bool:
+    import requests
+
+    resp = wecom_customer_request(target, args.user, args.text, args.open_kfid).send()
+    data = resp.json() if resp.ok else {}
+    callback = data.get("callback") or {}
+    answer = f"{callback.get('status')} {callback.get('body')!r}"
+    print(f"wecom: kf stand-in {resp.status_code}; WeCom's callback → {answer}")
+    ok = resp.ok and callback.get("status") == 200
+    deadline, seen = time.monotonic() + args.wait, 0
+    while ok and time.monotonic() < deadline:
+        got = requests.get(
+            f"{target.base_url}/demo/wecom/sent", params={"touser": args.user}, timeout=30
+        ).json()
+        for item in got["items"][seen:]:
+            print(f"agent: {item['text']['content']}")
+        seen = len(got["items"])
+        time.sleep(1.0)
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.simulate", description="Play the customer.")
     parser.add_argument("--url", help="where the stack listens (default: the running stack)")
@@ -408,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="sender", default="alice@example.com")
     p.add_argument("--subject", default="Hello")
     p.add_argument("--in-reply-to", help="Message-ID this mail answers (threads it)")
+    p.add_argument("text")
+
+    p = sub.add_parser("wecom", help="a WeChat user writing to a WeCom kf account (微信客服)")
+    p.add_argument("--user", default="wmDemoCustomer0000000000000001", help="the customer's external_userid")
+    p.add_argument("--kf", dest="open_kfid", help="the kf account's open_kfid (default: the demo shop's)")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for and print agent replies")
     p.add_argument("text")
 
     p = sub.add_parser("web", help="a website chat visitor")
@@ -448,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             in_reply_to=args.in_reply_to,
         )
         ok = _show("email", req.send())
+    elif args.channel == "wecom":
+        ok = _wecom(args, target)
     else:
         ok = _web(args, target)
     return 0 if ok else 1

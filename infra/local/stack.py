@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE = "local"
@@ -142,6 +142,8 @@ def base_environment(moto_port: int, port: int) -> dict[str, str]:
         "OMNIFLOW_STAGE": STAGE,
         "OMNIFLOW_OUTBOUND_MODE": "record",
         "OMNIFLOW_PUBLIC_URL": f"http://{HOST}:{port}",
+        # platforms imitated on this port instead of recorded (WeCom's kf API: see wecom_kf.py)
+        "OMNIFLOW_STAND_INS": json.dumps({"wecom": f"http://{HOST}:{port}/demo/wecom"}),
         "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "Omniflow",
     }
@@ -176,11 +178,22 @@ def wait_until_healthy(url: str, timeout: float = READY_TIMEOUT) -> None:
 class LocalStack:
     """Start and stop everything, in order; ``stop()`` is safe after a partial start."""
 
-    def __init__(self, *, port: int, moto_port: int = 0, app_ref: str = "app:app", seed: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        moto_port: int = 0,
+        app_ref: str = "app:app",
+        seed: bool = True,
+        demo: str = "full",
+        demo_online: bool = True,
+    ) -> None:
         self.requested_port = port
         self.requested_moto_port = moto_port
         self.app_ref = app_ref
-        self.seed = seed
+        self.demo_level: Literal["none", "team", "full"] = demo if seed else "none"  # type: ignore[assignment]
+        self.demo_online = demo_online
+        self.seed_seconds = 0.0
         self.env: dict[str, str] = {}
         self.moto: Any = None
         self.server: Any = None
@@ -230,17 +243,28 @@ class LocalStack:
         os.environ.update(self.env)
 
         app = import_app(self.app_ref)
-        if self.seed:
-            from infra.local import demo
-
-            demo.seed(self.env)
 
         from infra.local.server import Gateway
         from infra.local.sqs_runner import SqsRunner
 
         lock = threading.Lock()  # one invocation at a time, as in one Lambda runtime
-        self.runner = SqsRunner(app, endpoint_url=endpoint, region=REGION, lock=lock, stage=STAGE).start()
-        self.server.gateway = Gateway(app, stage=STAGE, lock=lock)
+        self.runner = SqsRunner(app, endpoint_url=endpoint, region=REGION, lock=lock, stage=STAGE)
+        gateway = Gateway(app, stage=STAGE, lock=lock)
+        self.server.demo_gateway = gateway  # WeCom's kf stand-in answers the demo's replies
+        if self.demo_level != "none":
+            from infra.local import demo
+
+            # Before the pollers start and the door opens: the demo is played through the gateway
+            # and the router in this thread, and its queued replies drained inline.
+            started = time.monotonic()
+            demo.seed(
+                self.env, gateway=gateway, runner=self.runner, level=self.demo_level, online=self.demo_online
+            )
+            self.seed_seconds = time.monotonic() - started
+        # The door opens before the pollers start: the replies the demo queued include WeCom's, which
+        # the sender delivers to the kf API stand-in behind this very door.
+        self.server.gateway = gateway
+        self.runner.start()
         wait_until_healthy(f"{self.url}/api/health")
         self._info_path = local_dir() / "stack.json"
         write_json(
@@ -287,8 +311,45 @@ def telegram_set_webhook(public_url: str) -> str:
     return f"curl -X {call.method} \"{call.url}\" -H 'content-type: application/json' -d '{body}'"
 
 
+def webhook_urls(base: str) -> list[str]:
+    """Every webhook URL that answers: a channel's root, or its sub-paths (``ChannelAdapter.endpoints``;
+    the website chat answers only ``/webhooks/web/{sessions,messages,status}``)."""
+    from chalicelib import channels
+
+    return [
+        f"{base}/webhooks/{name}" + (f"/{endpoint}" if endpoint else "")
+        for name in channels.webhook_channels()
+        for endpoint in (channels.get(name).endpoints or ("",))
+    ]
+
+
+def demo_summary(stack: LocalStack) -> list[str]:
+    """What the demo seeded, for the banner."""
+    level = getattr(stack, "demo_level", "none")
+    if level == "none":
+        return []
+    if level == "team":
+        return [
+            "  Demo         logins, skill groups, canned replies, calendars and routing rules (DEMO=team)"
+        ]
+    from infra.local.demo.people import PEOPLE
+    from infra.local.demo.stories import STORIES
+
+    states = {s: sum(1 for x in STORIES if x.state == s) for s in ("queued", "assigned", "snoozed", "closed")}
+    channels = len({p.channel for p in PEOPLE} | {"app", "email"})
+    online = "online" if stack.demo_online else "offline"
+    return [
+        f"  Demo         {len(PEOPLE)} customers on {channels} channels; conversations:"
+        f" {states['queued']} waiting, {states['assigned']} assigned, {states['snoozed']} snoozed,"
+        f" {states['closed']} closed;",
+        f"               tickets in every status; agents {online} (seeded in {stack.seed_seconds:.1f}s);"
+        " open 陈静's conversation for the customer 360.",
+        f"               The shop's chat is open 24x7; {stack.url}/demo/shop?site=wholesale keeps"
+        " business hours (the after-hours form).",
+    ]
+
+
 def banner(stack: LocalStack) -> str:
-    from chalicelib.channels import webhook_channels
     from infra.local.demo import USERS, demo_password
 
     py = ".venv/bin/python" if Path(sys.executable).parent == REPO / ".venv" / "bin" else "python"
@@ -302,7 +363,8 @@ def banner(stack: LocalStack) -> str:
         f"  Console      {stack.url}/api/console",
         f"  Agent API    {stack.url}/api   (e.g. GET {stack.url}/api/health)",
         f"  Demo shop    {stack.url}/demo/shop   (the website chat widget, embedded with one line)",
-        "  Webhooks     " + "\n               ".join(f"{stack.url}/webhooks/{c}" for c in webhook_channels()),
+        *demo_summary(stack),
+        "  Webhooks     " + "\n               ".join(webhook_urls(stack.url)),
         "  Telegram     register the bot's webhook once (Telegram only calls HTTPS: use a tunnel's URL):",
         f"               {telegram_set_webhook(stack.env['OMNIFLOW_PUBLIC_URL'])}",
         f"  Logins       {logins}",
@@ -311,6 +373,7 @@ def banner(stack: LocalStack) -> str:
         f'    {sim} wechat --user o_demo_1 "你好，我的订单还没到"',
         f'    {sim} wechat --safe-mode --user o_demo_2 "请问有优惠吗"',
         f'    {sim} sms --from +8613800138000 "hi, where is my order?"',
+        f'    {sim} wecom --user wmDemoNew01 --wait 30 "你好，在吗"   (WeCom, via its kf API stand-in)',
         f'    {sim} email --from alice@example.com --subject "Order 123" "It arrived broken"',
         f'    {sim} web --name Alice --email alice@example.com "hello"',
         '  Outbound     nothing leaves this machine: replies are recorded, shown as "sent (local)" in the',
@@ -332,8 +395,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--app", default=os.environ.get("OMNIFLOW_LOCAL_APP", "app:app"), help=argparse.SUPPRESS
     )
-    parser.add_argument("--no-seed", action="store_true", help="skip the demo logins and skill groups")
+    parser.add_argument(
+        "--demo",
+        choices=("none", "team", "full"),
+        default=os.environ.get("OMNIFLOW_DEMO") or "full",
+        help="demo data: full (customers, conversations, tickets), team (logins, groups, rules) or none",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="no demo data at all (--demo none)")
     args = parser.parse_args(argv)
+    online = (os.environ.get("OMNIFLOW_DEMO_ONLINE") or "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -353,7 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    stack = LocalStack(port=args.port, moto_port=args.moto_port, app_ref=args.app, seed=not args.no_seed)
+    stack = LocalStack(
+        port=args.port,
+        moto_port=args.moto_port,
+        app_ref=args.app,
+        seed=not args.no_seed,
+        demo=args.demo,
+        demo_online=online,
+    )
     try:
         stack.start()
     except Exception as exc:

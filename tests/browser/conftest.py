@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, LocalStack, local_stack, login, supervisor
+from tests.e2e.conftest import Api, LocalStack, demo_stack, local_stack, login, supervisor
 
 CHROMIUM = os.environ.get("OMNIFLOW_CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -169,4 +169,14 @@ def console_login(page: Any, stack: LocalStack, username: str, route: str = "") 
     page.get_by_test_id("nav-inbox").wait_for()
 
 
-__all__ = ["Api", "Watch", "console_login", "console_url", "local_stack", "login", "shop_url", "supervisor"]
+__all__ = [
+    "Api",
+    "Watch",
+    "console_login",
+    "console_url",
+    "demo_stack",
+    "local_stack",
+    "login",
+    "shop_url",
+    "supervisor",
+]

@@ -1,11 +1,13 @@
 """Screenshots of the main screens, for the README (docs/screenshots/*.png).
 
-    .venv/bin/python -m tests.browser.screenshots            # starts a local stack, writes docs/screenshots
+    make screenshots                                 # = the line below
+    .venv/bin/python -m tests.browser.screenshots    # a fresh stack with the demo → docs/screenshots
     .venv/bin/python -m tests.browser.screenshots --url http://127.0.0.1:8000   # against `make dev`
 
-A few customers write first (website, WeChat, SMS, e-mail-like questions), so the screens show
-something. The browser test ``test_screenshots_of_the_main_screens`` runs ``capture`` into a
-temporary folder."""
+The screens show the demo ``make dev`` seeds (infra/local/demo): the conversation shot is Chen
+Jing's, the customer known on three channels. On a stack without the demo (the browser test
+``test_screenshots_of_the_main_screens`` runs ``capture`` against the tests' team-only stack) a few
+customers write first (website, WeChat, SMS), so the screens still show something."""
 
 from __future__ import annotations
 
@@ -90,6 +92,22 @@ def seed(url: str) -> str:
     raise TimeoutError("the seeded web conversation did not show up")
 
 
+def demo_conversation(url: str) -> str | None:
+    """Chen Jing's open conversation when the stack holds the demo, else None."""
+    from infra.local.demo.people import PEOPLE
+
+    name = next((p.name for p in PEOPLE if p.key == "chen-jing"), None)
+    token = _login(url, "supervisor")
+    items = requests.get(
+        f"{url}/api/conversations",
+        params={"view": "all", "limit": "100"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["items"]
+    found = [c for c in items if name and (c.get("customer") or {}).get("display_name") == name]
+    return str(found[0]["conversation_id"]) if found else None
+
+
 def _settle(page: Any, testid: str) -> None:
     page.get_by_test_id(testid).first.wait_for()
     page.wait_for_load_state("networkidle")
@@ -101,7 +119,7 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
     from infra.local.demo import demo_password
 
     out.mkdir(parents=True, exist_ok=True)
-    cid = seed(url)
+    cid = demo_conversation(url) or seed(url)
     saved: list[Path] = []
 
     def shot(page: Any, name: str) -> None:
@@ -134,8 +152,8 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
             page.wait_for_load_state("networkidle")
         shot(page, "conversation.png")
         for route, testid, name in (
-            ("/tickets", "tickets-list", "tickets.png"),
-            ("/supervisor", "supervisor-queues", "supervisor.png"),
+            ("/tickets?view=status&status=open", "ticket-item", "tickets.png"),
+            ("/supervisor", "queue-waiting", "supervisor.png"),
         ):
             page.goto(f"{url}/api/console#{route}")
             with contextlib.suppress(Exception):
@@ -200,6 +218,7 @@ def _free_port() -> int:
 def _stack() -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "MOTO_PORT": str(_free_port()), "PYTHONUNBUFFERED": "1"}
+    env["OMNIFLOW_DEMO"] = "full"  # the screens show the demo a newcomer sees
     env["OMNIFLOW_LOCAL_DIR"] = str(REPO / ".local" / f"screenshots-{port}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.local.stack"],
@@ -210,7 +229,7 @@ def _stack() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 420  # the full demo seeds first (minutes on a loaded machine)
         while True:
             with contextlib.suppress(OSError):
                 with urllib.request.urlopen(f"{url}/api/health", timeout=5) as resp:

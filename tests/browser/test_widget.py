@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.browser.conftest import Watch, shop_url
+from tests.browser.conftest import Watch, console_login, shop_url
 from tests.e2e.conftest import Api, LocalStack
 from tests.e2e.test_local_stack import queued_conversation
 
@@ -144,6 +144,40 @@ def test_outside_business_hours_the_widget_offers_the_offline_form(
     conversation = queued_conversation(supervisor, f"晚上好，想问一下退货地址 {run}")
     view = supervisor.get(f"/conversations/{conversation['conversation_id']}").json()
     assert "李娜" in json.dumps(view["customer"], ensure_ascii=False)
+    watch.assert_clean()
+
+
+def test_after_hours_an_agents_answer_ends_the_offline_notice_and_the_console_shows_the_left_email(
+    local_stack: LocalStack, supervisor: Api, page: Any, context: Any, watch: Watch
+):
+    run = uuid.uuid4().hex[:8]
+    email = f"lina.{run}@example.com"
+    desk(page, open_=False)
+    page.goto(shop_url(local_stack, "en"))
+    open_widget(page)
+    form = page.get_by_test_id("widget-offline-form")
+    form.wait_for(state="visible")
+    page.get_by_test_id("widget-offline-name").fill("Li Na")
+    page.get_by_test_id("widget-offline-email").fill(email)
+    text = f"Evening, where do I send a return? {run}"
+    form.locator("textarea").fill(text)
+    form.locator('button[type="submit"]').click()
+    banner = page.get_by_test_id("widget-offline-banner")
+    banner.wait_for(state="visible")
+    cid = queued_conversation(supervisor, text)["conversation_id"]
+    view = supervisor.get(f"/conversations/{cid}").json()
+    assert view["customer"]["unverified_hints"]["email"] == email  # stored, unverified
+    # an agent answers (desk hours or not): the widget stops saying "we're offline"
+    assert supervisor.post(f"/conversations/{cid}/reply", {"text": f"Hi Li Na {run}"}).status_code == 202
+    messages(page, "out").filter(has_text=f"Hi Li Na {run}").wait_for()
+    banner.wait_for(state="hidden")
+    # the console shows the e-mail she left (marked as typed in a form)
+    agent = context.new_page()
+    console_login(agent, local_stack, "supervisor", f"/c/{cid}")
+    typed = agent.get_by_test_id("customer-panel").get_by_test_id("customer-typed-email")
+    typed.wait_for()
+    assert email in typed.inner_text()
+    assert agent.get_by_test_id("conversation-title").inner_text().strip() == "Li Na"
     watch.assert_clean()
 
 

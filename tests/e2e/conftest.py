@@ -5,6 +5,7 @@ Tests talk to it over HTTP only, with the platforms' own client libraries (throu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,12 @@ from infra.local.simulate import Target
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
+# The whole demo is ~2,700 AWS calls to moto in the stack's own process: seconds on an idle machine,
+# but minutes when the two cores are shared with a full parallel test run.
+DEMO_START_TIMEOUT = 300.0
+# A shared machine may need more still: OMNIFLOW_STACK_START_TIMEOUT=600 raises both.
+if os.environ.get("OMNIFLOW_STACK_START_TIMEOUT"):
+    START_TIMEOUT = DEMO_START_TIMEOUT = float(os.environ["OMNIFLOW_STACK_START_TIMEOUT"])
 STOP_TIMEOUT = 15.0
 
 
@@ -74,9 +81,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_dir = tmp_path_factory.mktemp("omniflow-local")
+@contextlib.contextmanager
+def running_stack(
+    local_dir: Path, start_timeout: float = START_TIMEOUT, **env_overrides: str
+) -> Iterator[LocalStack]:
+    """``python -m infra.local.stack`` in a subprocess on free ports, healthy, stopped cleanly."""
     port, moto_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -85,6 +94,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "OMNIFLOW_LOCAL_DIR": str(local_dir),
         "PYTHONUNBUFFERED": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        **env_overrides,
     }
     log = local_dir / "stack.log"
     url = f"http://127.0.0.1:{port}"
@@ -98,17 +108,35 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         )
     stack = LocalStack(url, env, local_dir, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + start_timeout
         while not _healthy(url):
             if proc.poll() is not None:
                 pytest.fail(f"local stack exited with {proc.returncode}:\n{stack.log_tail()}")
             if time.monotonic() > deadline:
-                pytest.fail(f"local stack not healthy after {START_TIMEOUT:.0f}s:\n{stack.log_tail()}")
+                pytest.fail(f"local stack not healthy after {start_timeout:.0f}s:\n{stack.log_tail()}")
             time.sleep(0.25)
         yield stack
     finally:
         _stop(proc)
     assert proc.returncode == 0, f"local stack did not stop cleanly ({proc.returncode}):\n{stack.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack with the demo's team only (logins, groups, rules): the stories' customers and
+    online agents would take the conversations these tests create."""
+    with running_stack(tmp_path_factory.mktemp("omniflow-local"), OMNIFLOW_DEMO="team") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The stack as ``make dev`` starts it: the whole demo (customers, conversations, tickets),
+    the demo agents online."""
+    with running_stack(
+        tmp_path_factory.mktemp("omniflow-demo"), DEMO_START_TIMEOUT, OMNIFLOW_DEMO="full"
+    ) as stack:
+        yield stack
 
 
 class Api:

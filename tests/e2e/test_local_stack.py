@@ -78,14 +78,19 @@ def test_the_banner_lists_every_webhook_and_the_telegram_set_webhook_call_but_no
 ):
     from chalicelib.channels import webhook_channels
     from infra.local.provision import DEMO_CHANNELS
+    from infra.local.stack import webhook_urls
 
     def printed() -> str | None:
         log = local_stack.log.read_text(errors="replace")
         return log if "\nready\n" in log else None  # the banner is printed just before "ready"
 
     log: str = poll("the start-up banner", printed)
-    for channel in webhook_channels():
-        assert f"{local_stack.url}/webhooks/{channel}\n" in log, channel
+    urls = webhook_urls(local_stack.url)
+    assert {u.split("/webhooks/")[1].split("/")[0] for u in urls} == set(webhook_channels())
+    for url in urls:
+        assert f"{url}\n" in log, url
+        # every URL listed answers (with a refusal for a bare GET, but never "Not Found")
+        assert requests.get(url, timeout=10).status_code != 404, url
     [command] = [line.strip() for line in log.splitlines() if "/setWebhook" in line]
     assert command.startswith('curl -X POST "https://api.telegram.org/bot$OMNIFLOW_TELEGRAM_BOT_TOKEN/')
     assert '"\'"$OMNIFLOW_TELEGRAM_SECRET_TOKEN"\'"' in command

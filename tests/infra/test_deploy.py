@@ -261,3 +261,167 @@ def test_dry_run_builds_validates_and_prints_the_plan_without_aws(webhook_zip, c
         "sla/"
     )
     assert set(deploy.REQUIRED_ENV) <= set(plan["chalice_config_stage"]["environment_variables"])
+
+
+# ---- a deploy an operator can trust: the account guard, the plan, destroy ------------------------------
+def test_a_stage_is_recorded_in_its_first_account_and_another_account_is_refused(tmp_path):
+    accounts = tmp_path / "deployed-accounts.json"
+    deploy.check_account("prod", "111111111111", "eu-west-1", path=accounts, log=quiet)
+    assert json.loads(accounts.read_text()) == {"prod": {"account": "111111111111", "region": "eu-west-1"}}
+
+    deploy.check_account("prod", "111111111111", "eu-west-1", path=accounts, log=quiet)  # same account: fine
+    with pytest.raises(deploy.AccountMismatch, match="ALLOW_ACCOUNT_CHANGE=1") as refused:
+        deploy.check_account("prod", "222222222222", "eu-west-1", path=accounts, log=quiet)
+    assert "111111111111" in str(refused.value) and "222222222222" in str(refused.value)
+    assert json.loads(accounts.read_text())["prod"]["account"] == "111111111111"  # unchanged
+
+    deploy.check_account("dev", "222222222222", "eu-west-1", path=accounts, log=quiet)  # another stage
+    deploy.check_account("prod", "222222222222", "eu-west-1", allow_change=True, path=accounts, log=quiet)
+    assert json.loads(accounts.read_text())["prod"]["account"] == "222222222222"
+
+
+def test_a_deploy_with_credentials_for_another_account_stops_before_anything_is_created(
+    moto_session, tmp_path, monkeypatch
+):
+    accounts = tmp_path / "deployed-accounts.json"
+    accounts.write_text(json.dumps({"prod": {"account": "999999999999", "region": "us-east-1"}}))
+    monkeypatch.setattr(deploy, "DEPLOYED_ACCOUNTS", accounts)
+    monkeypatch.setattr(deploy, "build_webhook_package", lambda dest: tmp_path / "webhooks.zip")
+    monkeypatch.setattr(deploy, "artifact_keys", lambda *a: ("webhooks/x.zip", "sla/x.asl.json"))
+    monkeypatch.setattr(deploy, "_session", lambda args: moto_session)
+
+    with pytest.raises(SystemExit, match="999999999999"):
+        deploy.main(["deploy", "--stage", "prod", "--region", "us-east-1"])
+    assert moto_session.client("s3").list_buckets()["Buckets"] == []
+    assert moto_session.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_the_plan_of_a_new_stage_lists_what_would_be_created_and_leaves_no_stack_behind(moto_session):
+    cfn = moto_session.client("cloudformation")
+    body = (REPO / "infra" / "data.yaml").read_text()
+    plan = deploy.plan_stack(cfn, "omniflow-ci-data", body, {"Stage": "ci"})
+
+    assert plan.action == "create", plan
+    created = {c["resource"]: c["type"] for c in plan.changes}
+    assert created.get("ConversationsTable") == "AWS::DynamoDB::Table"
+    assert all(c["action"] == "Add" for c in plan.changes)
+    assert deploy._stack(cfn, "omniflow-ci-data") is None  # the plan applied nothing
+    assert moto_session.client("dynamodb").list_tables()["TableNames"] == []
+    assert "ConversationsTable (AWS::DynamoDB::Table)" in deploy.render_plan([plan])
+
+
+def test_the_plan_of_a_deployed_stage_is_a_change_set_that_is_never_executed(moto_session):
+    cfn = moto_session.client("cloudformation")
+    deploy.deploy_stacks(moto_session, "ci", log=quiet)
+    before = cfn.describe_stacks(StackName="omniflow-ci-data")["Stacks"][0]
+    body = (REPO / "infra" / "data.yaml").read_text()
+
+    plan = deploy.plan_stack(cfn, "omniflow-ci-data", body, {"Stage": "ci", "MaxReceiveCount": "7"})
+
+    assert plan.action in ("update", "no changes"), plan
+    after = cfn.describe_stacks(StackName="omniflow-ci-data")["Stacks"][0]
+    assert after["StackStatus"] == before["StackStatus"] and after.get("Parameters") == before.get(
+        "Parameters"
+    )
+    assert cfn.list_change_sets(StackName="omniflow-ci-data")["Summaries"] == []  # deleted after describing
+
+
+APP_STAND_IN = """
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: omniflow-ci-app-queue}
+  InboundMailBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    Properties: {BucketName: omniflow-ci-inbound-mail}
+"""
+
+
+@pytest.fixture
+def protection_lifted(monkeypatch) -> list[str]:
+    """moto does not implement UpdateTerminationProtection: record the call instead (the call itself
+    is checked against botocore's model by the Stubber test below)."""
+    lifted: list[str] = []
+    monkeypatch.setattr(deploy, "disable_termination_protection", lambda cfn, name: lifted.append(name))
+    return lifted
+
+
+def test_lifting_termination_protection_is_a_valid_cloudformation_call():
+    from botocore.stub import Stubber
+
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "update_termination_protection",
+            {"StackId": "arn:aws:cloudformation:us-east-1:1:stack/omniflow-ci-data/x"},
+            {"EnableTerminationProtection": False, "StackName": "omniflow-ci-data"},
+        )
+        deploy.disable_termination_protection(cfn, "omniflow-ci-data")
+        stub.assert_no_pending_responses()
+
+
+def test_destroy_removes_the_core_and_the_app_stack_and_keeps_the_data(moto_session, protection_lifted):
+    cfn = moto_session.client("cloudformation")
+    deploy.deploy_stacks(moto_session, "ci", log=quiet)
+    cfn.create_stack(StackName="omniflow-ci-app", TemplateBody=APP_STAND_IN)
+    deleted_core = []
+
+    result = deploy.destroy_stage(
+        moto_session, "ci", chalice_delete=lambda: deleted_core.append(1), log=quiet
+    )
+
+    assert deleted_core == [1]
+    assert result["removed"] == ["omniflow-ci-app"]
+    assert deploy._stack(cfn, "omniflow-ci-app") is None
+    assert deploy._stack(cfn, "omniflow-ci-data") is not None
+    assert "omniflow-ci-conversations" in moto_session.client("dynamodb").list_tables()["TableNames"]
+    assert "omniflow-ci-data" in result["kept"] and "omniflow-ci-inbound-mail" in result["kept"]
+    assert protection_lifted == ["omniflow-ci-app"]  # never the data stack's
+
+
+def test_destroy_with_delete_data_removes_tables_buckets_and_the_artifact_bucket(
+    moto_session, protection_lifted
+):
+    cfn = moto_session.client("cloudformation")
+    deploy.deploy_stacks(moto_session, "ci", log=quiet)
+    cfn.create_stack(StackName="omniflow-ci-app", TemplateBody=APP_STAND_IN)
+    s3 = moto_session.client("s3")
+    artifacts = deploy.artifact_bucket_name("123456789012", "us-east-1", "ci")
+    deploy.ensure_artifact_bucket(s3, artifacts, "us-east-1")
+    s3.put_object(Bucket=artifacts, Key="webhooks/a.zip", Body=b"zip")
+    s3.put_object(Bucket=artifacts, Key="webhooks/a.zip", Body=b"zip again")  # a second version
+
+    deploy.destroy_stage(moto_session, "ci", delete_data=True, log=quiet)
+
+    assert protection_lifted == ["omniflow-ci-app", "omniflow-ci-data"]
+    assert deploy._stack(cfn, "omniflow-ci-data") is None
+    tables = moto_session.client("dynamodb").list_tables()["TableNames"]
+    assert not [t for t in tables if t.startswith("omniflow-ci-")]
+    assert not [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_make_passes_profile_region_params_and_the_account_switch_to_the_deploy():
+    import subprocess
+
+    def dry(*args: str) -> str:
+        out = subprocess.run(
+            ["make", "-n", *args], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+        return out.replace("\\\n", " ")
+
+    line = dry(
+        "deploy", "STAGE=prod", "PROFILE=ops", "REGION=eu-west-1", "PARAMS=WebhookConcurrencywechat=120 X=1"
+    )
+    command = next(cmd for cmd in line.splitlines() if "infra.deploy" in cmd).split()
+    assert command[command.index("--stage") + 1] == "prod"
+    assert command[command.index("--profile") + 1] == "ops"
+    assert command[command.index("--region") + 1] == "eu-west-1"
+    assert [command[i + 1] for i, a in enumerate(command) if a == "--param"] == [
+        "WebhookConcurrencywechat=120",
+        "X=1",
+    ]
+    assert "--allow-account-change" in dry("deploy", "STAGE=prod", "ALLOW_ACCOUNT_CHANGE=1")
+    assert "infra.deploy plan --stage prod --profile ops" in dry("deploy-plan", "STAGE=prod", "PROFILE=ops")
+    assert "--delete-data" in dry("destroy", "STAGE=dev", "DELETE_DATA=1")
+    assert "--delete-data" not in dry("destroy", "STAGE=dev")

@@ -313,3 +313,15 @@ def test_the_demo_seeds_team_replies_and_the_orders_connector_once_however_often
     config = orders.connector_config()
     assert str(config.url) == "http://127.0.0.1:8123/demo/orders"
     assert config.headers()["Authorization"] == f"Bearer {orders_demo.demo_token()}"
+
+
+def test_a_400_names_each_bad_field_so_a_form_can_show_it_next_to_the_field(api):
+    agent1 = api("agent1")
+    r = agent1.post("/canned-replies", {"title": "", "body": "b", "shortcut": "no slash"})
+    assert r.status_code == 400
+    answer = json.loads(r.body)
+    assert answer["error"] == "bad_request" and answer["message"]
+    assert set(answer["fields"]) == {"title", "shortcut"}
+    assert all(isinstance(m, str) and m for m in answer["fields"].values())
+    items = json.loads(agent1.get("/canned-replies").body)["items"]
+    assert all(item["title"] != "" for item in items)  # nothing was written

@@ -9,7 +9,14 @@ import pytest
 
 from chalicelib.console import service as console
 
-TYPES = {".js": "application/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
+TYPES = {
+    ".js": "application/javascript",
+    ".mjs": "application/javascript",
+    ".json": "application/json",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".html": "text/html",
+}
 
 
 @pytest.fixture
@@ -47,7 +54,9 @@ def _assert_secure(r) -> None:
 
 def test_the_core_files_exist():
     names = set(console.ASSETS)
-    assert {"index.html", "console.css", "app.js", "dom.js", "api.js", "i18n.js"} <= names
+    assert {"index.html", "console.css", "app.js", "html.js", "ui.js", "api.js", "i18n.js"} <= names
+    vendored = {f"vendor/{n}.mjs" for n in ("preact", "hooks", "htm", "marked", "purify")}
+    assert vendored <= names
 
 
 def test_every_static_file_is_served_with_its_type_and_the_csp(client):
@@ -124,9 +133,20 @@ SINKS = re.compile(
 )
 
 
+# Third-party libraries, copied verbatim from npm (infra/vendor.py): exempt from our own rules below.
+VENDORED = console.STATIC / console.VENDOR
+# The one module allowed to turn text into HTML: Markdown through marked, then DOMPurify.
+MARKDOWN = "markdown.js"
+
+
+def _own_scripts() -> list:
+    scripts = sorted(p for p in console.STATIC.rglob("*") if p.suffix in (".js", ".mjs"))
+    return [p for p in scripts if VENDORED not in p.parents]
+
+
 def test_no_html_injection_sinks_in_the_scripts():
-    scripts = sorted(console.STATIC.glob("*.js"))
-    assert scripts
+    scripts = _own_scripts()
+    assert scripts and all(VENDORED not in p.parents for p in scripts)
     offenders = [
         f"{path.name}:{n}: {line.strip()}"
         for path in scripts
@@ -134,6 +154,37 @@ def test_no_html_injection_sinks_in_the_scripts():
         if SINKS.search(line)
     ]
     assert offenders == []
+
+
+def test_only_the_markdown_component_sets_html_and_only_after_dompurify():
+    users = [p.name for p in _own_scripts() if "dangerouslySetInnerHTML" in p.read_text(encoding="utf-8")]
+    assert users == [MARKDOWN]
+    text = (console.STATIC / MARKDOWN).read_text(encoding="utf-8")
+    assert "DOMPurify.sanitize(" in text and 'from "./vendor/purify.mjs"' in text
+
+
+def test_the_vendored_libraries_match_their_manifest_and_carry_their_licences():
+    import hashlib
+    import json
+
+    from infra import vendor
+
+    manifest = json.loads((VENDORED / vendor.MANIFEST).read_text())
+    assert {p.name: p.version for p in vendor.PINS} == {k: v["version"] for k, v in manifest.items()}
+    listed = set()
+    for package in vendor.PINS:
+        files = manifest[package.name]["files"]
+        assert any(".LICENSE" in name for name in files), package.name
+        for name, digest in files.items():
+            assert hashlib.sha256((VENDORED / name).read_bytes()).hexdigest() == digest, name
+            listed.add(name)
+    present = {p.name for p in VENDORED.iterdir()} - {vendor.MANIFEST}
+    assert present == listed  # nothing unlisted sits in vendor/
+    for name in listed:
+        if name.endswith(".mjs"):
+            text = (VENDORED / name).read_text(encoding="utf-8")
+            assert 'from"preact"' not in text and "from 'preact'" not in text, name  # no bare import
+            assert f"vendor/{name}" in console.ASSETS
 
 
 def test_no_inline_styles_or_handlers_in_the_html():
@@ -161,3 +212,12 @@ def test_the_csp_allows_the_media_store_for_images_and_video_only(client):
     assert media.startswith(("http://", "https://")) and "*" not in media
     assert f"img-src 'self' data: {media};" in csp and f"media-src {media}" in csp
     assert "script-src 'self';" in csp and "connect-src 'self';" in csp  # nothing else opened
+
+
+def test_the_favicon_is_served_at_the_conventional_path_and_linked_from_the_page(client):
+    r = client.http.get("/favicon.ico")
+    assert r.status_code == 200
+    assert _headers(r)["content-type"].startswith("image/svg+xml")
+    assert r.body.decode().startswith("<svg")
+    _assert_secure(r)
+    assert 'href="console/static/favicon.svg"' in console.ASSETS["index.html"].text

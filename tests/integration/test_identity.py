@@ -103,3 +103,40 @@ def test_a_merge_moves_identities_and_conversations_and_is_audited_and_reversibl
     customer_merge.unmerge(a, details, actor="supervisor")
     assert Identity.get("wechat#default#openid-b").customer_id == b
     assert identity.get_customer(b).customer_id == b
+
+
+def test_an_email_customer_lists_their_address_once_not_as_a_channel_and_a_contact(aws):
+    stored = router.store(
+        inbound(
+            "email", "alice@example.com", hints=CustomerHints(email="alice@example.com", verified=("email",))
+        )
+    )
+    cid = stored.conversation.customer_id
+    every = identity.identities_of(cid)
+    assert "email#alice@example.com" in {i.identity_key for i in every}
+    assert len(every) == 2  # the channel identity and the contact identity: one address
+    shown = identity.shown_identities(cid)
+    assert [(i.kind, i.channel, i.user_id) for i in shown] == [("channel", "email", "alice@example.com")]
+
+
+def test_a_contact_on_another_address_than_the_channel_stays_listed(aws):
+    web = router.store(
+        inbound(
+            "web",
+            "v_bob",
+            hints=CustomerHints(phone="+8613800138009", external_id="u-9", verified=("phone", "external_id")),
+        )
+    )
+    shown = identity.shown_identities(web.conversation.customer_id)
+    assert {i.kind for i in shown} == {"channel", "phone", "external_id"}
+
+
+def test_the_contact_of_a_customer_without_a_name_prefers_verified_then_typed(aws):
+    verified = router.store(
+        inbound("sms", "+8613800138007", hints=CustomerHints(phone="+8613800138007", verified=("phone",)))
+    )
+    assert identity.contact_of(Customer.get(verified.conversation.customer_id)) == "+8613800138007"
+    typed = router.store(inbound("web", "v_offline", hints=CustomerHints(email="left@example.com")))
+    assert identity.contact_of(Customer.get(typed.conversation.customer_id)) == "left@example.com"
+    nothing = router.store(inbound("wechat", "o_quiet", "hi"))
+    assert identity.contact_of(Customer.get(nothing.conversation.customer_id)) is None

@@ -1,277 +1,227 @@
-// view-customer.js — the customer 360: profile, tags and attributes (editable), channel identities,
-// orders from the connector (a degraded answer shown calmly), past conversations and tickets, and
-// merging another customer into this one (supervisors). `panel` fills the conversation view's side
-// panel; `render` is the #/customers/<id> page. Everything the customer wrote is text (dom.js h()).
-import { clear, fill, h, when } from "./dom.js";
-import { channelIcon } from "./icons.js";
-import { addStrings, t } from "./i18n.js";
-import { confirmAction, ensureCss, errorText, field } from "./views-kit.js";
-
-addStrings({
-  en: {
-    "cust.title": "Customer",
-    "cust.unnamed": "Unnamed customer",
-    "cust.phones": "Phones",
-    "cust.emails": "E-mails",
-    "cust.tags": "Tags",
-    "cust.addTag": "Add a tag…",
-    "cust.removeTag": "Remove tag {tag}",
-    "cust.attributes": "Attributes",
-    "cust.attrKey": "Name",
-    "cust.attrValue": "Value",
-    "cust.attrSave": "Set",
-    "cust.attrRemove": "Remove",
-    "cust.identities": "Channels and identities",
-    "cust.orders": "Orders",
-    "cust.noOrders": "No orders found.",
-    "cust.ordersDown": "Orders are unavailable right now ({reason}).",
-    "cust.conversations": "Conversations",
-    "cust.tickets": "Tickets",
-    "cust.none": "None yet.",
-    "cust.more": "More…",
-    "cust.open360": "Open the full profile",
-    "cust.merge": "Merge another customer into this one",
-    "cust.mergeSource": "Customer id to fold in",
-    "cust.mergeButton": "Merge",
-    "cust.mergeConfirm": "Merge customer {source} into {target}? Their identities and conversations move here (audited, reversible).",
-    "cust.merged": "Customers merged.",
-    "cust.mergedInto": "This customer was merged into {target}.",
-    "cust.saved": "Saved.",
-    "cust.since": "Customer since {when}",
-    "cust.tracking": "Tracking: {tracking}",
-  },
-  "zh-CN": {
-    "cust.title": "客户",
-    "cust.unnamed": "未命名客户",
-    "cust.phones": "电话",
-    "cust.emails": "邮箱",
-    "cust.tags": "标签",
-    "cust.addTag": "添加标签…",
-    "cust.removeTag": "移除标签 {tag}",
-    "cust.attributes": "属性",
-    "cust.attrKey": "名称",
-    "cust.attrValue": "值",
-    "cust.attrSave": "设置",
-    "cust.attrRemove": "移除",
-    "cust.identities": "渠道与身份",
-    "cust.orders": "订单",
-    "cust.noOrders": "没有找到订单。",
-    "cust.ordersDown": "订单服务暂时不可用（{reason}）。",
-    "cust.conversations": "会话",
-    "cust.tickets": "工单",
-    "cust.none": "暂无。",
-    "cust.more": "更多…",
-    "cust.open360": "打开完整资料",
-    "cust.merge": "将另一位客户合并到此客户",
-    "cust.mergeSource": "要并入的客户 ID",
-    "cust.mergeButton": "合并",
-    "cust.mergeConfirm": "确定将客户 {source} 合并到 {target}？其身份与会话将移到这里（有审计记录，可撤销）。",
-    "cust.merged": "客户已合并。",
-    "cust.mergedInto": "此客户已被合并到 {target}。",
-    "cust.saved": "已保存。",
-    "cust.since": "客户创建于 {when}",
-    "cust.tracking": "物流单号：{tracking}",
-  },
-});
+// view-customer.js — the customer 360: profile (the best human label, verified and typed contacts),
+// tags and attributes (editable), channel identities, orders from the connector (a readable
+// tracking line; a degraded answer shown calmly), past conversations and tickets, and merging
+// another customer into this one (supervisors, after a confirmation). CustomerPanel is the
+// conversation view's side panel; the default export is the #/customers/<id> page.
+import { api } from "./api.js";
+import { useFeed } from "./feed.js";
+import { when } from "./format.js";
+import { html, useEffect, useRef, useState } from "./html.js";
+import { t } from "./i18n.js";
+import { customerLabel, ticketLabel, trackingLine } from "./labels.js";
+import { ChannelIcon, Empty, ErrorText, Field, Loading, confirmDialog, errorText, toast, useAlive, useForm, useId } from "./ui.js";
 
 const path = (id) => `/customers/${encodeURIComponent(id)}`;
 
-function profileCard(data, ctx, reload, full) {
-  const c = data.customer || {};
-  const tagList = h("div", { class: "tags", "data-testid": "customer-tags" },
-    (c.tags || []).map((tag) =>
-      h("span", { class: "chip", "data-tag": tag }, tag,
-        h("button", {
-          type: "button", "aria-label": t("cust.removeTag", { tag }), title: t("cust.removeTag", { tag }),
-          onclick: () => patch({ tags: { add: [], remove: [tag] } }),
-        }, "×"))));
-  const tagInput = h("input", {
-    class: "tag-input", placeholder: t("cust.addTag"), "aria-label": t("cust.tags"), maxlength: "40",
-    "data-testid": full ? "tag-input" : "customer-tag-input",
-    onkeydown: (e) => {
-      if (e.key === "Enter" && tagInput.value.trim()) {
-        e.preventDefault();
-        patch({ tags: { add: [tagInput.value.trim()], remove: [] } });
-      }
-    },
-  });
-  async function patch(body) {
-    try {
-      await ctx.api.patch(path(data.customer_id), body);
-      ctx.toast(t("cust.saved"), "ok");
-      reload();
-    } catch (err) {
-      ctx.toast(errorText(err), "error");
-    }
-  }
-  const attrs = c.attributes || {};
-  const key = h("input", { placeholder: t("cust.attrKey"), "aria-label": t("cust.attrKey"), maxlength: "64", size: "10" });
-  const value = h("input", { placeholder: t("cust.attrValue"), "aria-label": t("cust.attrValue"), maxlength: "1000", size: "14" });
-  const attrRows = Object.keys(attrs).sort().map((k) =>
-    [h("dt", {}, k), h("dd", {}, String(attrs[k]), " ",
-      h("button", { type: "button", class: "btn ghost small", onclick: () => patch({ attributes: { [k]: null } }) }, t("cust.attrRemove")))]);
-  return h("div", { class: "stack" },
-    h("h2", {}, c.display_name || t("cust.unnamed")),
-    c.merged_into ? h("p", { class: "error" }, t("cust.mergedInto", { target: c.merged_into })) : null,
-    h("dl", { class: "facts" },
-      h("dt", {}, t("cust.phones")), h("dd", {}, (c.phones || []).join(", ") || "—"),
-      h("dt", {}, t("cust.emails")), h("dd", {}, (c.emails || []).join(", ") || "—"),
-      c.created_at ? [h("dt", {}, "ID"), h("dd", { class: "muted" }, c.customer_id, " · ", t("cust.since", { when: when(c.created_at) }))] : null),
-    h("h3", {}, t("cust.tags")), tagList, tagInput,
-    h("h3", {}, t("cust.attributes")),
-    attrRows.length ? h("dl", { class: "facts" }, attrRows) : h("p", { class: "muted" }, t("cust.none")),
-    h("form", {
-      class: "row",
-      onsubmit: (e) => {
-        e.preventDefault();
-        if (key.value.trim()) patch({ attributes: { [key.value.trim()]: value.value } });
-      },
-    }, key, value, h("button", { class: "btn small", type: "submit" }, t("cust.attrSave"))));
-}
-
-function identitiesCard(data) {
-  const ids = data.identities || [];
-  return h("div", {},
-    h("h3", {}, t("cust.identities")),
-    ids.length
-      ? h("ul", { class: "list" }, ids.map((i) =>
-          h("li", { class: "row" },
-            i.kind === "channel" ? channelIcon(i.channel) : h("span", { class: "badge" }, i.kind),
-            h("span", {}, i.kind === "channel" ? `${i.user_id || ""}` : i.identity_key.replace(/^[a-z]+#/, "")),
-            i.kind === "channel" && i.account && i.account !== "default" ? h("small", { class: "muted" }, i.account) : null)))
-      : h("p", { class: "muted" }, t("cust.none")));
-}
-
-function ordersBlock(answer) {
-  const orders = (answer && answer.orders) || [];
-  const body = h("div", { "data-testid": "customer-orders" }, h("h3", {}, t("cust.orders")));
-  if (answer && answer.error && !orders.length) {
-    body.appendChild(h("p", { class: "degraded" }, t("cust.ordersDown", { reason: answer.reason || answer.error })));
-    return body;
-  }
-  if (!orders.length) {
-    body.appendChild(h("p", { class: "muted" }, t("cust.noOrders")));
-    return body;
-  }
-  body.appendChild(h("ul", { class: "list" }, orders.map((o) =>
-    h("li", { class: "stack", "data-order": o.number || "" },
-      h("div", { class: "row" }, h("strong", {}, `#${o.number ?? ""}`), h("span", { class: "status" }, String(o.status ?? "")),
-        h("span", { class: "spacer" }), h("span", { class: "num" }, `${o.total ?? ""} ${o.currency ?? ""}`)),
-      h("small", { class: "muted" }, when(o.placed_at),
-        Array.isArray(o.items) && o.items.length ? ` · ${o.items.map((it) => (typeof it === "string" ? it : it.name || it.title || it.sku || "")).join(", ")}` : ""),
-      o.tracking ? h("small", {}, t("cust.tracking", { tracking: typeof o.tracking === "string" ? o.tracking : JSON.stringify(o.tracking) })) : null))));
-  return body;
-}
-
-function historyBlock(data, ctx, currentConversation) {
-  const convs = (data.conversations || []).filter((c) => c.conversation_id !== currentConversation);
-  const tickets = data.tickets || [];
-  return h("div", { class: "stack" },
-    h("h3", {}, t("cust.conversations")),
-    convs.length
-      ? h("ul", { class: "list" }, convs.map((c) =>
-          h("li", {},
-            h("a", { href: `#/c/${encodeURIComponent(c.conversation_id)}`, class: "row" },
-              (c.channels || [c.last_channel]).filter(Boolean).map((ch) => channelIcon(ch)),
-              h("span", { class: "status" }, c.status || ""),
-              h("span", {}, c.preview || c.conversation_id)),
-            h("small", { class: "muted" }, when(c.last_message_at || c.created_at)))))
-      : h("p", { class: "muted" }, t("cust.none")),
-    h("h3", {}, t("cust.tickets")),
-    tickets.length
-      ? h("ul", { class: "list" }, tickets.map((tk) =>
-          h("li", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.ticket_id)}` }, `#${tk.number ?? tk.ticket_id} `, tk.subject || ""),
-            " ", h("span", { class: ["status", `status-${tk.status}`] }, tk.status || ""))))
-      : h("p", { class: "muted" }, t("cust.none")));
-}
-
-function mergeBlock(data, ctx, reload) {
-  if (!["supervisor", "admin"].includes(ctx.me && ctx.me.role)) return null;
-  const source = h("input", { placeholder: "cus_…", maxlength: "64", "data-testid": "merge-source" });
-  const button = h("button", { class: "btn", type: "submit", "data-testid": "merge-button" }, t("cust.mergeButton"));
-  return h("form", {
-    class: "stack",
-    onsubmit: async (e) => {
-      e.preventDefault();
-      const src = source.value.trim();
-      if (!src) { source.focus(); return; }
-      if (!confirmAction(t("cust.mergeConfirm", { source: src, target: data.customer_id }))) return;
-      button.disabled = true;
-      try {
-        await ctx.api.post(`${path(data.customer_id)}/merge`, { source_customer_id: src });
-        ctx.toast(t("cust.merged"), "ok");
-        source.value = "";
-        reload();
-      } catch (err) {
-        ctx.toast(errorText(err), "error");
-      } finally {
-        button.disabled = false;
-      }
-    },
-  }, h("h3", {}, t("cust.merge")), field(t("cust.mergeSource"), source), h("div", {}, button));
-}
-
-async function load(customerId, ctx) {
-  const data = await ctx.api.get(path(customerId));
-  let orders = null;
+async function load(customerId) {
+  const data = await api.get(path(customerId));
+  let orders;
   if ("orders" in data || "orders_error" in data) {
     orders = { orders: data.orders || [], ...(data.orders_error || {}) };
   } else {
-    try { orders = await ctx.api.get(`${path(customerId)}/orders`); } catch (err) { orders = { orders: [], error: err.message, reason: err.code }; }
+    try { orders = await api.get(`${path(customerId)}/orders`); } catch (err) { orders = { orders: [], error: err.message, reason: err.code }; }
   }
   return { data, orders };
 }
 
-// The side panel of the conversation view.
-export async function panel(root, customerId, ctx) {
-  ensureCss();
-  const box = h("div", { class: "card customer-panel", "data-testid": "customer-panel", "data-id": customerId }, h("p", { class: "loading" }, t("loading")));
-  fill(root, box);
-  const currentConversation = (location.hash.match(/^#\/c\/([^/?]+)/) || [])[1];
-  async function reload() {
+// Loads the 360 and reloads it on demand (reload) and when a ticket changes.
+function use360(customerId, version) {
+  const [state, setState] = useState({ data: null, orders: null, error: null });
+  const alive = useAlive();
+  const reload = async () => {
+    if (!customerId) return;
     try {
-      const { data, orders } = await load(customerId, ctx);
-      if (ctx.active === false) return;
-      fill(box,
-        profileCard(data, ctx, reload, false),
-        h("a", { href: `#/customers/${encodeURIComponent(customerId)}`, class: "small" }, t("cust.open360")),
-        ordersBlock(orders),
-        identitiesCard(data),
-        historyBlock(data, ctx, currentConversation && decodeURIComponent(currentConversation)),
-        mergeBlock(data, ctx, reload));
+      const next = await load(customerId);
+      if (alive.current) setState({ ...next, error: null });
     } catch (err) {
-      fill(box, h("p", { class: "error" }, errorText(err)));
+      if (alive.current) setState((s) => ({ ...s, error: err }));
     }
+  };
+  useEffect(() => { reload(); }, [customerId, version]);
+  const soon = useRef(null);
+  useFeed("ticket.updated", (ev) => {
+    if (ev.customer_id && ev.customer_id !== customerId) return;
+    if (soon.current) return;
+    soon.current = setTimeout(() => { soon.current = null; reload(); }, 300);
+  });
+  useEffect(() => () => clearTimeout(soon.current), []);
+  return { ...state, reload };
+}
+
+// Verified addresses, then what the customer typed in a form (pre-chat, offline form): unverified,
+// marked as such, never used to link customers.
+function Contacts({ c, list, hint }) {
+  const verified = c[list] || [];
+  const typed = (c.unverified_hints || {})[hint];
+  if (!verified.length && !typed) return "—";
+  return html`${verified.map((v) => html`<span class="contact" key=${v}>${v}</span>`)}
+    ${typed && !verified.includes(typed) ? html`<span class="contact unverified" data-testid=${`customer-typed-${hint}`} title=${t("cust.unverifiedHint")}>
+      ${typed} <small class="muted">${t("cust.unverified")}</small></span>` : null}`;
+}
+
+function Profile({ data, reload, full }) {
+  const c = data.customer || {};
+  const [tag, setTag] = useState("");
+  const [key, setKey] = useState("");
+  const [value, setValue] = useState("");
+  const patch = async (body) => {
+    try {
+      await api.patch(path(data.customer_id), body);
+      toast(t("cust.saved"), "ok");
+      reload();
+      return true;
+    } catch (err) {
+      toast(errorText(err), "error");
+      return false;
+    }
+  };
+  const attrs = c.attributes || {};
+  return html`<div class="stack">
+    <h2 data-testid="customer-name">${customerLabel(c)}</h2>
+    ${c.merged_into ? html`<p class="error">${t("cust.mergedInto", { target: c.merged_into })}</p>` : null}
+    <dl class="facts">
+      <dt>${t("cust.phones")}</dt><dd data-testid="customer-phones"><${Contacts} c=${c} list="phones" hint="phone" /></dd>
+      <dt>${t("cust.emails")}</dt><dd data-testid="customer-emails"><${Contacts} c=${c} list="emails" hint="email" /></dd>
+      ${c.created_at ? html`<dt>ID</dt><dd class="muted">${c.customer_id} · ${t("cust.since", { when: when(c.created_at) })}</dd>` : null}
+    </dl>
+    <h3>${t("cust.tags")}</h3>
+    <div class="tags" data-testid="customer-tags">
+      ${(c.tags || []).map((x) => html`<span class="chip" data-tag=${x} key=${x}>${x}
+        <button type="button" aria-label=${t("cust.removeTag", { tag: x })} title=${t("cust.removeTag", { tag: x })}
+          onClick=${() => patch({ tags: { add: [], remove: [x] } })}>×</button></span>`)}
+    </div>
+    <input class="tag-input" placeholder=${t("cust.addTag")} aria-label=${t("cust.tags")} maxlength="40"
+      data-testid=${full ? "tag-input" : "customer-tag-input"} value=${tag} onInput=${(e) => setTag(e.target.value)}
+      onKeyDown=${async (e) => {
+        if (e.key === "Enter" && tag.trim()) {
+          e.preventDefault();
+          if (await patch({ tags: { add: [tag.trim()], remove: [] } })) setTag("");
+        }
+      }} />
+    <h3>${t("cust.attributes")}</h3>
+    ${Object.keys(attrs).length
+      ? html`<dl class="facts">${Object.keys(attrs).sort().map((k) => html`<dt key=${`k-${k}`}>${k}</dt><dd key=${`v-${k}`}>${String(attrs[k])}${" "}
+          <button type="button" class="btn ghost small" onClick=${() => patch({ attributes: { [k]: null } })}>${t("cust.attrRemove")}</button></dd>`)}</dl>`
+      : html`<p class="muted">${t("cust.none")}</p>`}
+    <form class="row" onSubmit=${async (e) => {
+      e.preventDefault();
+      if (key.trim() && (await patch({ attributes: { [key.trim()]: value } }))) { setKey(""); setValue(""); }
+    }}>
+      <input placeholder=${t("cust.attrKey")} aria-label=${t("cust.attrKey")} maxlength="64" size="10" value=${key} onInput=${(e) => setKey(e.target.value)} />
+      <input placeholder=${t("cust.attrValue")} aria-label=${t("cust.attrValue")} maxlength="1000" size="14" value=${value} onInput=${(e) => setValue(e.target.value)} />
+      <button class="btn small" type="submit">${t("cust.attrSave")}</button>
+    </form>
+  </div>`;
+}
+
+function Identities({ data }) {
+  const ids = data.identities || [];
+  return html`<div data-testid="customer-identities">
+    <h3>${t("cust.identities")}</h3>
+    ${ids.length ? html`<ul class="list">${ids.map((i) => html`<li class="row" key=${i.identity_key} data-kind=${i.kind}>
+        ${i.kind === "channel" ? html`<${ChannelIcon} channel=${i.channel} />` : html`<span class="badge">${i.kind}</span>`}
+        <span>${i.kind === "channel" ? `${i.user_id || ""}` : i.identity_key.replace(/^[a-z_]+#/, "")}</span>
+        ${i.kind === "channel" && i.account && i.account !== "default" ? html`<small class="muted">${i.account}</small>` : null}
+      </li>`)}</ul>` : html`<p class="muted">${t("cust.none")}</p>`}
+  </div>`;
+}
+
+function itemName(it) {
+  return typeof it === "string" ? it : it.name || it.title || it.sku || "";
+}
+
+function Orders({ answer }) {
+  const orders = (answer && answer.orders) || [];
+  let body;
+  if (answer && answer.error && !orders.length) body = html`<p class="degraded">${t("cust.ordersDown", { reason: answer.reason || answer.error })}</p>`;
+  else if (!orders.length) body = html`<p class="muted">${t("cust.noOrders")}</p>`;
+  else {
+    body = html`<ul class="list">${orders.map((o) => html`<li class="stack" data-order=${o.number || ""} key=${o.number}>
+      <div class="row"><strong>#${o.number ?? ""}</strong><span class="status">${String(o.status ?? "")}</span>
+        <span class="spacer"></span><span class="num">${o.total ?? ""} ${o.currency ?? ""}</span></div>
+      <small class="muted">${when(o.placed_at)}${Array.isArray(o.items) && o.items.length ? ` · ${o.items.map(itemName).join(", ")}` : ""}</small>
+      ${o.tracking ? html`<small data-testid="order-tracking">${t("cust.tracking", { tracking: trackingLine(o.tracking) })}</small>` : null}
+    </li>`)}</ul>`;
   }
-  await reload();
+  return html`<div data-testid="customer-orders"><h3>${t("cust.orders")}</h3>${body}</div>`;
+}
+
+function History({ data, currentConversation }) {
+  const convs = (data.conversations || []).filter((c) => c.conversation_id !== currentConversation);
+  const tickets = data.tickets || [];
+  return html`<div class="stack">
+    <h3>${t("cust.conversations")}</h3>
+    ${convs.length ? html`<ul class="list">${convs.map((c) => html`<li key=${c.conversation_id}>
+        <a href=${`#/c/${encodeURIComponent(c.conversation_id)}`} class="row">
+          ${(c.channels || [c.last_channel]).filter(Boolean).map((ch) => html`<${ChannelIcon} key=${ch} channel=${ch} />`)}
+          <span class="status">${c.status || ""}</span><span>${c.preview || c.conversation_id}</span></a>
+        <small class="muted">${when(c.last_message_at || c.created_at)}</small></li>`)}</ul>`
+      : html`<p class="muted">${t("cust.none")}</p>`}
+    <h3>${t("cust.tickets")}</h3>
+    ${tickets.length ? html`<ul class="list" data-testid="customer-tickets">${tickets.map((tk) => html`<li key=${tk.ticket_id} data-testid="customer-ticket">
+        <a href=${`#/tickets/${encodeURIComponent(tk.ticket_id)}`}>${ticketLabel(tk)} ${tk.subject || ""}</a>${" "}
+        <span class=${`status status-${tk.status}`}>${tk.status || ""}</span></li>`)}</ul>`
+      : html`<p class="muted" data-testid="customer-tickets-none">${t("cust.none")}</p>`}
+  </div>`;
+}
+
+function Merge({ me, data, reload }) {
+  const [source, setSource] = useState("");
+  const form = useForm(async (src) => {
+    await api.post(`${path(data.customer_id)}/merge`, { source_customer_id: src });
+    toast(t("cust.merged"), "ok");
+    setSource("");
+    reload();
+  });
+  const id = useId("merge");
+  if (!["supervisor", "admin"].includes(me && me.role)) return null;
+  const submit = async (e) => {
+    e.preventDefault();
+    const src = source.trim();
+    if (!src) return;
+    if (!(await confirmDialog(t("cust.mergeConfirm", { source: src, target: data.customer_id }), { ok: t("cust.mergeButton") }))) return;
+    await form.submit(src);
+  };
+  return html`<form class="stack" onSubmit=${submit}>
+    <h3>${t("cust.merge")}</h3>
+    <${Field} label=${t("cust.mergeSource")} id=${id} error=${form.errors.source_customer_id}>
+      <input id=${id} placeholder="cus_…" maxlength="64" data-testid="merge-source" value=${source} onInput=${(e) => setSource(e.target.value)} />
+    <//>
+    <div><button class="btn" type="submit" data-testid="merge-button" disabled=${form.busy}>${t("cust.mergeButton")}</button></div>
+  </form>`;
+}
+
+export function CustomerPanel({ customerId, currentConversation, version = 0, me }) {
+  const { data, orders, error, reload } = use360(customerId, version);
+  return html`<div class="card customer-panel" data-testid="customer-panel" data-id=${customerId}>
+    ${error ? html`<${ErrorText} err=${error} />` : !data ? html`<${Loading} />` : html`
+      <${Profile} data=${data} reload=${reload} full=${false} />
+      <a href=${`#/customers/${encodeURIComponent(customerId)}`} class="small">${t("cust.open360")}</a>
+      <${Orders} answer=${orders} />
+      <${Identities} data=${data} />
+      <${History} data=${data} currentConversation=${currentConversation} />
+      ${me ? html`<${Merge} me=${me} data=${data} reload=${reload} />` : null}`}
+  </div>`;
 }
 
 // #/customers/<id>
-export async function render(root, params, ctx) {
-  ensureCss();
-  const id = params.id;
-  if (!id) { fill(root, h("p", { class: "empty" }, t("view.notfound"))); return; }
-  const page = h("div", { class: "page", "data-testid": "customer-panel", "data-id": id });
-  fill(root, page);
-  async function reload() {
-    try {
-      const { data, orders } = await load(id, ctx);
-      if (ctx.active === false) return;
-      clear(page);
-      const merge = mergeBlock(data, ctx, reload);
-      page.append(
-        h("div", { class: "page-head" }, h("h1", {}, t("cust.title"))),
-        h("div", { class: "grid2" },
-          h("div", { class: "stack" },
-            h("div", { class: "card" }, ordersBlock(orders)),
-            h("div", { class: "card" }, historyBlock(data, ctx, null))),
-          h("div", { class: "stack" },
-            h("div", { class: "card" }, profileCard(data, ctx, reload, true)),
-            h("div", { class: "card" }, identitiesCard(data)),
-            merge ? h("div", { class: "card" }, merge) : null)));
-    } catch (err) {
-      fill(page, h("p", { class: "error" }, errorText(err)));
-    }
-  }
-  await reload();
+export default function CustomerPage({ me, route }) {
+  const id = route.id;
+  const { data, orders, error, reload } = use360(id || "", 0);
+  if (!id) return html`<${Empty}>${t("view.notfound")}<//>`;
+  return html`<div class="page" data-testid="customer-panel" data-id=${id}>
+    ${error ? html`<${ErrorText} err=${error} />` : !data ? html`<${Loading} />` : html`
+      <div class="page-head"><h1>${t("cust.title")}</h1></div>
+      <div class="grid2">
+        <div class="stack">
+          <div class="card"><${Orders} answer=${orders} /></div>
+          <div class="card"><${History} data=${data} currentConversation=${null} /></div>
+        </div>
+        <div class="stack">
+          <div class="card"><${Profile} data=${data} reload=${reload} full=${true} /></div>
+          <div class="card"><${Identities} data=${data} /></div>
+          ${["supervisor", "admin"].includes(me.role) ? html`<div class="card"><${Merge} me=${me} data=${data} reload=${reload} /></div>` : null}
+        </div>
+      </div>`}
+  </div>`;
 }

@@ -1,64 +1,13 @@
-// view-inbox.js — #/inbox: mine / queue / all, filters (channel, priority, tag), cursor paging,
-// channel icons, waiting time, SLA countdown, unread badges, live updates from the feed,
-// keyboard j/k (next/previous), Enter or o (open).
-import { clear, duration, fill, h, isTyping, when } from "./dom.js";
-import { CHANNELS, channelIcon, channelName } from "./icons.js";
-import { addStrings, t } from "./i18n.js";
-
-addStrings({
-  en: {
-    "inbox.title": "Inbox",
-    "inbox.mine": "Mine",
-    "inbox.queue": "Queues",
-    "inbox.all": "All",
-    "inbox.channel": "Channel",
-    "inbox.anyChannel": "All channels",
-    "inbox.priority": "Priority",
-    "inbox.anyPriority": "Any priority",
-    "inbox.tag": "Tag",
-    "inbox.tagPlaceholder": "Filter by tag",
-    "inbox.status": "Status",
-    "inbox.open": "Open",
-    "inbox.closed": "Closed",
-    "inbox.empty": "No conversations here.",
-    "inbox.more": "Load more",
-    "inbox.waiting": "waiting {time}",
-    "inbox.assignee": "→ {agent}",
-    "inbox.slaDue": "SLA {time}",
-    "inbox.slaBreached": "SLA breached",
-    "inbox.slaMet": "answered",
-    "inbox.unread": "{n} unread",
-    "inbox.count": "{n} conversations",
-    "inbox.refresh": "Refresh",
-    "inbox.shortcuts": "j / k move · Enter open",
-  },
-  "zh-CN": {
-    "inbox.title": "收件箱",
-    "inbox.mine": "我的",
-    "inbox.queue": "队列",
-    "inbox.all": "全部",
-    "inbox.channel": "渠道",
-    "inbox.anyChannel": "全部渠道",
-    "inbox.priority": "优先级",
-    "inbox.anyPriority": "全部优先级",
-    "inbox.tag": "标签",
-    "inbox.tagPlaceholder": "按标签筛选",
-    "inbox.status": "状态",
-    "inbox.open": "进行中",
-    "inbox.closed": "已关闭",
-    "inbox.empty": "这里没有会话。",
-    "inbox.more": "加载更多",
-    "inbox.waiting": "已等待 {time}",
-    "inbox.assignee": "→ {agent}",
-    "inbox.slaDue": "SLA {time}",
-    "inbox.slaBreached": "SLA 已超时",
-    "inbox.slaMet": "已响应",
-    "inbox.unread": "{n} 条未读",
-    "inbox.count": "{n} 个会话",
-    "inbox.refresh": "刷新",
-    "inbox.shortcuts": "j / k 上下移动 · Enter 打开",
-  },
-});
+// view-inbox.js — #/inbox: mine / queue / all, filters (channel, priority, tag, status), paging on
+// the API's cursors, channel icons, waiting time, SLA countdown, unread badges, live updates from
+// the feed. Keyboard: j/k (or ↓/↑) move, Enter or o open.
+import { api } from "./api.js";
+import { unread, useFeed } from "./feed.js";
+import { duration, when } from "./format.js";
+import { html, useEffect, useRef, useState } from "./html.js";
+import { t } from "./i18n.js";
+import { customerLabel } from "./labels.js";
+import { CHANNELS, ChannelIcon, LoadMore, channelName, toast, useInterval, usePaged, useShortcuts } from "./ui.js";
 
 const STATE_KEY = "omniflow.inbox";
 export const ORDER_KEY = "omniflow.inbox.order"; // the ids last shown, for "next conversation" (n)
@@ -69,6 +18,7 @@ const LIVE_KINDS = [
   "conversation.transferred",
   "conversation.closed",
   "conversation.updated",
+  "reset",
 ];
 
 function loadState(me) {
@@ -81,7 +31,6 @@ function loadState(me) {
     priority: s.priority || "",
     tag: s.tag || "",
     status: s.status === "closed" ? "closed" : "open",
-    allowed,
   };
 }
 
@@ -97,245 +46,139 @@ export function slaInfo(c, now = Date.now()) {
   return { cls: left < 5 * 60 * 1000 ? "sla-warn" : "", text: t("inbox.slaDue", { time: duration(left) }) };
 }
 
-export async function render(root, params, ctx) {
-  const { api, me, unread } = ctx;
-  const st = loadState(me);
-  if (params.query && st.allowed.includes(params.query.view)) st.view = params.query.view;
-  let items = [];
-  let nextCursor = null;
-  let selected = 0;
-  let refreshTimer = null;
-  let generation = 0;
+function Row({ c, view, selected, count, open, now }) {
+  const n = count(c);
+  const sla = slaInfo(c, now);
+  const channels = (c.channels && c.channels.length ? c.channels : [c.last_channel]).filter(Boolean);
+  const waiting = c.status === "open" && !c.assignee_id && c.queued_at;
+  const cls = ["inbox-item", n && "unread", selected && "selected"].filter(Boolean).join(" ");
+  return html`<li class=${cls} data-testid="inbox-item" data-id=${c.conversation_id} role="option"
+      aria-selected=${String(selected)} tabindex=${selected ? "0" : "-1"}
+      onClick=${() => open(c.conversation_id)}
+      onKeyDown=${(e) => { if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); open(c.conversation_id); } }}>
+    <span class="inbox-channels">
+      ${channels.map((ch) => html`<${ChannelIcon} key=${ch} channel=${ch} data-testid="inbox-item-channel" data-channel=${ch} />`)}
+    </span>
+    <div class="inbox-main">
+      <div class="inbox-name">
+        <span>${customerLabel(c.customer)}</span>
+        ${n ? html`<span class="badge" data-testid="unread-badge" title=${t("inbox.unread", { n })}>${n}</span>` : null}
+      </div>
+      <div class="inbox-preview">${c.preview || ""}</div>
+    </div>
+    <div class="inbox-meta">
+      ${c.priority && c.priority !== "normal" ? html`<span class=${`prio prio-${c.priority}`}>${t(`priority.${c.priority}`)}</span>` : null}
+      ${(c.tags || []).map((tag) => html`<span class="chip" key=${tag}>${tag}</span>`)}
+      ${waiting ? html`<span class="waiting" data-since=${c.queued_at}>${t("inbox.waiting", { time: duration(Math.max(0, now - new Date(c.queued_at).getTime())) })}</span>`
+        : c.assignee_id && view !== "mine" ? html`<span>${t("inbox.assignee", { agent: c.assignee_id })}</span>` : null}
+      ${sla ? html`<span class=${`sla ${sla.cls}`} data-testid="inbox-item-sla">${sla.text}</span>` : null}
+      <time datetime=${c.last_message_at || ""}>${when(c.last_message_at)}</time>
+    </div>
+  </li>`;
+}
 
-  const save = () => sessionStorage.setItem(STATE_KEY, JSON.stringify({
-    view: st.view, channel: st.channel, priority: st.priority, tag: st.tag, status: st.status,
-  }));
-
-  const list = h("ul", { class: "inbox-list", "data-testid": "inbox-list", role: "listbox", "aria-label": t("inbox.title") });
-  const count = h("span", { class: "muted", "aria-live": "polite" });
-  const more = h("button", { class: "btn load-more", "data-testid": "inbox-load-more", hidden: true, onclick: () => load(true) }, t("inbox.more"));
-
-  const tabs = h(
-    "div",
-    { class: "tabs", role: "tablist" },
-    st.allowed.map((v) =>
-      h("button", {
-        class: ["btn", st.view === v && "active"], role: "tab", "aria-selected": String(st.view === v),
-        "data-testid": `inbox-view-${v}`, "data-view": v,
-        onclick: () => {
-          st.view = v;
-          for (const b of tabs.children) {
-            const on = b.dataset.view === v;
-            b.classList.toggle("active", on);
-            b.setAttribute("aria-selected", String(on));
-          }
-          statusSel.hidden = v !== "all";
-          save();
-          load(false);
-        },
-      }, t(`inbox.${v}`)),
-    ),
-  );
-  const channelSel = h(
-    "select",
-    {
-      "data-testid": "inbox-filter-channel", "aria-label": t("inbox.channel"),
-      onchange: (e) => { st.channel = e.target.value; save(); load(false); },
-    },
-    h("option", { value: "" }, t("inbox.anyChannel")),
-    CHANNELS.map((c) => h("option", { value: c, selected: st.channel === c }, channelName(c))),
-  );
-  const prioritySel = h(
-    "select",
-    {
-      "data-testid": "inbox-filter-priority", "aria-label": t("inbox.priority"),
-      onchange: (e) => { st.priority = e.target.value; save(); load(false); },
-    },
-    h("option", { value: "" }, t("inbox.anyPriority")),
-    ["urgent", "high", "normal", "low"].map((p) => h("option", { value: p, selected: st.priority === p }, t(`priority.${p}`))),
-  );
-  const tagInput = h("input", {
-    type: "search", class: "tag-input", value: st.tag, placeholder: t("inbox.tagPlaceholder"),
-    "aria-label": t("inbox.tag"), "data-testid": "inbox-filter-tag",
-    onchange: (e) => { st.tag = e.target.value.trim().toLowerCase(); save(); load(false); },
+export default function Inbox({ me, route, navigate }) {
+  const allowed = me.role === "agent" ? ["mine", "queue"] : ["mine", "queue", "all"];
+  const [st, setSt] = useState(() => {
+    const s = loadState(me);
+    if (route.query && allowed.includes(route.query.view)) s.view = route.query.view;
+    return s;
   });
-  const statusSel = h(
-    "select",
-    {
-      "data-testid": "inbox-filter-status", "aria-label": t("inbox.status"), hidden: st.view !== "all",
-      onchange: (e) => { st.status = e.target.value; save(); load(false); },
-    },
-    ["open", "closed"].map((s) => h("option", { value: s, selected: st.status === s }, t(`inbox.${s}`))),
-  );
+  const [selected, setSelected] = useState(0);
+  const [now, setNow] = useState(Date.now());
+  const listRef = useRef(null);
 
-  fill(
-    root,
-    h(
-      "section",
-      { class: "inbox", "aria-label": t("inbox.title") },
-      h("div", { class: "inbox-bar" },
-        tabs, channelSel, prioritySel, tagInput, statusSel,
-        h("span", { class: "spacer" }), count,
-        h("button", { class: "btn ghost small", onclick: () => load(false) }, t("inbox.refresh")),
-        h("small", { class: "muted" }, t("inbox.shortcuts"))),
-      list,
-      more,
-    ),
-  );
+  const change = (patch) => {
+    const next = { ...st, ...patch };
+    sessionStorage.setItem(STATE_KEY, JSON.stringify(next));
+    setSt(next);
+    setSelected(0);
+  };
 
-  function query(cursor, limit) {
+  const paged = usePaged((cursor, limit) => {
     const q = { view: st.view, limit };
     if (st.channel) q.channel = st.channel;
     if (st.priority) q.priority = st.priority;
     if (st.tag) q.tag = st.tag;
     if (st.view === "all") q.status = st.status;
     if (cursor) q.cursor = cursor;
-    return q;
-  }
+    return api.get("/conversations", q);
+  }, [st.view, st.channel, st.priority, st.tag, st.status]);
+  const items = paged.items;
 
-  function itemRow(c, index) {
-    const n = unread.count(c);
-    const name = (c.customer && (c.customer.display_name || c.customer.customer_id)) || c.customer_id;
-    const meta = [];
-    if (c.priority && c.priority !== "normal") meta.push(h("span", { class: ["prio", `prio-${c.priority}`] }, t(`priority.${c.priority}`)));
-    for (const tag of c.tags || []) meta.push(h("span", { class: "chip" }, tag));
-    if (c.status === "open" && !c.assignee_id && c.queued_at) {
-      meta.push(h("span", { class: "waiting", "data-since": c.queued_at }, waitingText(c.queued_at)));
-    } else if (c.assignee_id && st.view !== "mine") {
-      meta.push(h("span", {}, t("inbox.assignee", { agent: c.assignee_id })));
-    }
-    const sla = slaInfo(c);
-    if (sla) meta.push(h("span", { class: ["sla", sla.cls], "data-testid": "inbox-item-sla" }, sla.text));
-    meta.push(h("time", { datetime: c.last_message_at || "" }, when(c.last_message_at)));
-    return h(
-      "li",
-      {
-        class: ["inbox-item", n && "unread", index === selected && "selected"],
-        "data-testid": "inbox-item", "data-id": c.conversation_id, role: "option",
-        "aria-selected": String(index === selected), tabindex: index === selected ? "0" : "-1",
-        onclick: () => open(c.conversation_id),
-        onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); open(c.conversation_id); } },
-      },
-      h("span", { class: "inbox-channels" },
-        (c.channels && c.channels.length ? c.channels : [c.last_channel]).filter(Boolean).map((ch) =>
-          channelIcon(ch, { "data-testid": "inbox-item-channel", "data-channel": ch }))),
-      h("div", { class: "inbox-main" },
-        h("div", { class: "inbox-name" },
-          h("span", {}, name),
-          n ? h("span", { class: "badge", "data-testid": "unread-badge", title: t("inbox.unread", { n }) }, String(n)) : null),
-        h("div", { class: "inbox-preview" }, c.preview || "")),
-      h("div", { class: "inbox-meta" }, meta),
-    );
-  }
-
-  function waitingText(since) {
-    const ms = Date.now() - new Date(since).getTime();
-    return t("inbox.waiting", { time: duration(Math.max(0, ms)) });
-  }
-
-  function draw() {
-    const frag = document.createDocumentFragment();
-    items.forEach((c, i) => frag.appendChild(itemRow(c, i)));
-    clear(list);
-    if (!items.length) list.appendChild(h("li", { class: "empty" }, t("inbox.empty")));
-    list.appendChild(frag);
-    more.hidden = !nextCursor;
-    fill(count, t("inbox.count", { n: items.length + (nextCursor ? "+" : "") }));
+  useEffect(() => {
+    if (paged.error) toast(t("error.generic", { message: paged.error.message }), "error");
+  }, [paged.error]);
+  useEffect(() => {
     sessionStorage.setItem(ORDER_KEY, JSON.stringify(items.map((c) => c.conversation_id)));
-  }
+    if (selected >= items.length && items.length) setSelected(items.length - 1);
+  }, [items]);
 
-  function select(index, focus = true) {
+  // live updates, at most one reload per 250 ms
+  const timer = useRef(null);
+  useFeed(LIVE_KINDS, () => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => { timer.current = null; paged.reload(); }, 250);
+  });
+  useEffect(() => () => clearTimeout(timer.current), []);
+  useInterval(() => setNow(Date.now()), 15000);
+
+  const open = (id) => navigate(`#/c/${encodeURIComponent(id)}`);
+  const select = (index) => {
     if (!items.length) return;
-    selected = Math.max(0, Math.min(items.length - 1, index));
-    const rows = list.querySelectorAll(".inbox-item");
-    rows.forEach((row, i) => {
-      const on = i === selected;
-      row.classList.toggle("selected", on);
-      row.setAttribute("aria-selected", String(on));
-      row.tabIndex = on ? 0 : -1;
-      if (on && focus) {
-        row.focus({ preventScroll: true });
-        row.scrollIntoView({ block: "nearest" });
-      }
-    });
-  }
-
-  function open(id) {
-    ctx.navigate(`#/c/${encodeURIComponent(id)}`);
-  }
-
-  async function load(append) {
-    const gen = ++generation;
-    try {
-      if (append) {
-        const res = await api.get("/conversations", query(nextCursor, 50));
-        if (gen !== generation || !ctx.active) return;
-        items = items.concat(res.items || []);
-        nextCursor = res.next_cursor;
-      } else {
-        // A refresh reloads as many items as were shown (a live update must not shorten the list).
-        const want = Math.max(50, items.length);
-        let got = [];
-        let cursor = null;
-        do {
-          const res = await api.get("/conversations", query(cursor, Math.min(100, Math.max(50, want - got.length))));
-          if (gen !== generation || !ctx.active) return;
-          got = got.concat(res.items || []);
-          cursor = res.next_cursor;
-        } while (cursor && got.length < want);
-        const keep = items[selected] && items[selected].conversation_id;
-        items = got;
-        nextCursor = cursor;
-        const again = items.findIndex((c) => c.conversation_id === keep);
-        selected = again >= 0 ? again : Math.min(selected, Math.max(0, items.length - 1));
-      }
-      draw();
-    } catch (err) {
-      if (gen === generation) ctx.toast(t("error.generic", { message: err.message }), "error");
-    }
-  }
-
-  function refreshSoon() {
-    if (refreshTimer) return;
-    refreshTimer = setTimeout(() => {
-      refreshTimer = null;
-      if (ctx.active) load(false);
-    }, 250);
-  }
-
-  for (const kind of LIVE_KINDS) ctx.on(kind, refreshSoon);
-  ctx.on("reset", refreshSoon);
-
-  const tick = setInterval(() => {
-    for (const el of list.querySelectorAll(".waiting")) el.textContent = waitingText(el.dataset.since);
-    const byId = new Map(items.map((x) => [x.conversation_id, x]));
-    for (const row of list.querySelectorAll(".inbox-item")) {
-      const c = byId.get(row.dataset.id);
-      const el = row.querySelector(".sla");
-      const info = c && slaInfo(c);
-      if (el && info) {
-        el.className = ["sla", info.cls].filter(Boolean).join(" ");
-        el.textContent = info.text;
-      }
-    }
-  }, 15000);
-
-  const onKey = (e) => {
-    if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); select(selected + 1); }
-    else if (e.key === "k" || e.key === "ArrowUp") { e.preventDefault(); select(selected - 1); }
-    else if ((e.key === "Enter" || e.key === "o") && items[selected]) {
-      if (e.target && e.target.closest && e.target.closest("button, a")) return;
-      e.preventDefault();
-      open(items[selected].conversation_id);
+    const i = Math.max(0, Math.min(items.length - 1, index));
+    setSelected(i);
+    const row = listRef.current && listRef.current.querySelectorAll(".inbox-item")[i];
+    if (row) {
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
     }
   };
-  document.addEventListener("keydown", onKey);
-  ctx.cleanup(() => {
-    document.removeEventListener("keydown", onKey);
-    clearInterval(tick);
-    if (refreshTimer) clearTimeout(refreshTimer);
+  const openSelected = (e) => {
+    if (!items[selected] || (e.target && e.target.closest && e.target.closest("button, a, li"))) return;
+    e.preventDefault();
+    open(items[selected].conversation_id);
+  };
+  useShortcuts({
+    j: (e) => { e.preventDefault(); select(selected + 1); },
+    ArrowDown: (e) => { e.preventDefault(); select(selected + 1); },
+    k: (e) => { e.preventDefault(); select(selected - 1); },
+    ArrowUp: (e) => { e.preventDefault(); select(selected - 1); },
+    Enter: openSelected,
+    o: (e) => { if (items[selected]) { e.preventDefault(); open(items[selected].conversation_id); } },
   });
 
-  await load(false);
+  const count = unread.counter();
+  return html`<section class="inbox" aria-label=${t("inbox.title")}>
+    <div class="inbox-bar">
+      <div class="tabs" role="tablist">
+        ${allowed.map((v) => html`<button key=${v} class=${st.view === v ? "btn active" : "btn"} role="tab"
+          aria-selected=${String(st.view === v)} data-testid=${`inbox-view-${v}`} data-view=${v}
+          onClick=${() => change({ view: v })}>${t(`inbox.${v}`)}</button>`)}
+      </div>
+      <select data-testid="inbox-filter-channel" aria-label=${t("inbox.channel")} onChange=${(e) => change({ channel: e.target.value })}>
+        <option value="">${t("inbox.anyChannel")}</option>
+        ${CHANNELS.map((c) => html`<option key=${c} value=${c} selected=${st.channel === c}>${channelName(c)}</option>`)}
+      </select>
+      <select data-testid="inbox-filter-priority" aria-label=${t("inbox.priority")} onChange=${(e) => change({ priority: e.target.value })}>
+        <option value="">${t("inbox.anyPriority")}</option>
+        ${["urgent", "high", "normal", "low"].map((p) => html`<option key=${p} value=${p} selected=${st.priority === p}>${t(`priority.${p}`)}</option>`)}
+      </select>
+      <input type="search" class="tag-input" value=${st.tag} placeholder=${t("inbox.tagPlaceholder")} aria-label=${t("inbox.tag")}
+        data-testid="inbox-filter-tag" onChange=${(e) => change({ tag: e.target.value.trim().toLowerCase() })} />
+      ${st.view === "all" ? html`<select data-testid="inbox-filter-status" aria-label=${t("inbox.status")} onChange=${(e) => change({ status: e.target.value })}>
+        ${["open", "closed"].map((s) => html`<option key=${s} value=${s} selected=${st.status === s}>${t(`inbox.${s}`)}</option>`)}
+      </select>` : null}
+      <span class="spacer"></span>
+      <span class="muted" aria-live="polite">${paged.loaded ? t("inbox.count", { n: items.length + (paged.more ? "+" : "") }) : ""}</span>
+      <button class="btn ghost small" onClick=${() => paged.reload()}>${t("inbox.refresh")}</button>
+      <small class="muted">${t("inbox.shortcuts")}</small>
+    </div>
+    <ul class="inbox-list" data-testid="inbox-list" role="listbox" aria-label=${t("inbox.title")} ref=${listRef}>
+      ${paged.loaded && !items.length ? html`<li class="empty" data-testid="inbox-empty">${t("inbox.empty")}</li>` : null}
+      ${items.map((c, i) => html`<${Row} key=${c.conversation_id} c=${c} view=${st.view} selected=${i === selected}
+        count=${count} open=${open} now=${now} />`)}
+    </ul>
+    <${LoadMore} paged=${paged} testid="inbox-load-more" />
+  </section>`;
 }

@@ -1,141 +1,24 @@
-// view-tickets.js — #/tickets (views: mine, group, status, overdue) and #/tickets/<id>: status,
-// priority, assignee (PATCH with the version read; a 409 reloads and says so), sub-tickets with
-// progress, history, internal comments and public replies, and the SLA state with a countdown.
-import { duration, fill, h, when } from "./dom.js";
-import { channelIcon } from "./icons.js";
-import { addStrings, t } from "./i18n.js";
-import { ensureCss, errorText, field, select } from "./views-kit.js";
+// view-tickets.js — #/tickets (views: mine, group, status, overdue; paged on the API's cursors) and
+// #/tickets/<id>: status, priority, assignee (PATCH with the version read; a 409 reloads and says
+// so), sub-tickets with progress, history, internal comments and public replies, and the SLA state
+// with a countdown. Tickets are shown as "#10001" everywhere (labels.js).
+import { api } from "./api.js";
+import { useFeed } from "./feed.js";
+import { duration, when } from "./format.js";
+import { html, useEffect, useState } from "./html.js";
+import { label, t } from "./i18n.js";
+import { ticketLabel } from "./labels.js";
+import {
+  ChannelIcon, Empty, ErrorText, Field, LoadMore, Loading, Select, errorText, toast, useAlive, useForm, useId, useInterval, usePaged,
+} from "./ui.js";
 
 const STATUSES = ["new", "open", "pending_customer", "on_hold", "solved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 const VIEWS = ["mine", "group", "status", "overdue"];
-
-addStrings({
-  en: {
-    "tk.title": "Tickets",
-    "tk.view.mine": "Mine",
-    "tk.view.group": "Group",
-    "tk.view.status": "By status",
-    "tk.view.overdue": "Overdue",
-    "tk.group": "Group",
-    "tk.status": "Status",
-    "tk.priority": "Priority",
-    "tk.assignee": "Assignee",
-    "tk.unassigned": "Unassigned",
-    "tk.subject": "Subject",
-    "tk.number": "No.",
-    "tk.updated": "Updated",
-    "tk.due": "Next due",
-    "tk.empty": "No tickets in this view.",
-    "tk.more": "Load more",
-    "tk.back": "← Tickets",
-    "tk.requester": "Customer",
-    "tk.conversations": "Conversations",
-    "tk.description": "Description",
-    "tk.save": "Save",
-    "tk.saved": "Ticket updated.",
-    "tk.conflict": "The ticket changed meanwhile; it was reloaded — check and apply your change again.",
-    "tk.subtickets": "Sub-tickets",
-    "tk.progress": "{done} of {total} done",
-    "tk.subAdd": "Add sub-ticket",
-    "tk.subCreated": "Sub-ticket created.",
-    "tk.parent": "Parent ticket",
-    "tk.history": "History",
-    "tk.comment": "Comment",
-    "tk.commentPlaceholder": "Write an internal comment, or a reply to the customer…",
-    "tk.public": "Reply to the customer (public)",
-    "tk.commentSend": "Add",
-    "tk.commentSent": "Comment added.",
-    "tk.replySent": "Reply sent to the customer.",
-    "tk.sla": "SLA",
-    "tk.sla.none": "No SLA policy applies.",
-    "tk.sla.policy": "Policy",
-    "tk.sla.state": "State",
-    "tk.sla.first_response": "First response due",
-    "tk.sla.next_response": "Next response due",
-    "tk.sla.resolution": "Resolution due",
-    "tk.sla.next": "Next deadline",
-    "tk.sla.left": "{time} left",
-    "tk.sla.over": "{time} over",
-    "tk.sla.breaches": "Breaches",
-    "tk.sla.level": "Escalation level",
-    "tk.sla.ok": "On track", "tk.sla.warning": "At risk", "tk.sla.breached": "Breached",
-    "tk.sla.paused": "Paused", "tk.sla.met": "Met",
-    "tk.st.new": "New", "tk.st.open": "Open", "tk.st.pending_customer": "Waiting on customer",
-    "tk.st.on_hold": "On hold", "tk.st.solved": "Solved", "tk.st.closed": "Closed",
-    "tk.ev.created": "created the ticket", "tk.ev.changed": "changed", "tk.ev.comment": "commented",
-    "tk.ev.reply": "replied to the customer", "tk.ev.customer_reply": "customer replied", "tk.ev.not_notified": "customer not notified", "tk.ev.escalated": "escalated", "tk.ev.notified": "customer notified",
-    "tk.ev.child_added": "added a sub-ticket", "tk.ev.child_done": "sub-ticket done",
-    "tk.ev.csat": "customer rating",
-  },
-  "zh-CN": {
-    "tk.title": "工单",
-    "tk.view.mine": "我的",
-    "tk.view.group": "小组",
-    "tk.view.status": "按状态",
-    "tk.view.overdue": "已超时",
-    "tk.group": "小组",
-    "tk.status": "状态",
-    "tk.priority": "优先级",
-    "tk.assignee": "处理人",
-    "tk.unassigned": "未分配",
-    "tk.subject": "主题",
-    "tk.number": "编号",
-    "tk.updated": "更新时间",
-    "tk.due": "下一截止",
-    "tk.empty": "此视图中没有工单。",
-    "tk.more": "加载更多",
-    "tk.back": "← 工单",
-    "tk.requester": "客户",
-    "tk.conversations": "会话",
-    "tk.description": "描述",
-    "tk.save": "保存",
-    "tk.saved": "工单已更新。",
-    "tk.conflict": "工单已被他人修改并已重新加载，请检查后再次修改。",
-    "tk.subtickets": "子工单",
-    "tk.progress": "已完成 {done}/{total}",
-    "tk.subAdd": "添加子工单",
-    "tk.subCreated": "子工单已创建。",
-    "tk.parent": "父工单",
-    "tk.history": "历史",
-    "tk.comment": "评论",
-    "tk.commentPlaceholder": "写一条内部评论，或给客户的回复…",
-    "tk.public": "回复客户（公开）",
-    "tk.commentSend": "添加",
-    "tk.commentSent": "评论已添加。",
-    "tk.replySent": "回复已发送给客户。",
-    "tk.sla": "SLA",
-    "tk.sla.none": "没有适用的 SLA 策略。",
-    "tk.sla.policy": "策略",
-    "tk.sla.state": "状态",
-    "tk.sla.first_response": "首次响应截止",
-    "tk.sla.next_response": "下次响应截止",
-    "tk.sla.resolution": "解决截止",
-    "tk.sla.next": "下一截止",
-    "tk.sla.left": "剩余 {time}",
-    "tk.sla.over": "已超 {time}",
-    "tk.sla.breaches": "违约",
-    "tk.sla.level": "升级级别",
-    "tk.sla.ok": "正常", "tk.sla.warning": "有风险", "tk.sla.breached": "已违约",
-    "tk.sla.paused": "已暂停", "tk.sla.met": "已达成",
-    "tk.st.new": "新建", "tk.st.open": "处理中", "tk.st.pending_customer": "等待客户",
-    "tk.st.on_hold": "挂起", "tk.st.solved": "已解决", "tk.st.closed": "已关闭",
-    "tk.ev.created": "创建了工单", "tk.ev.changed": "修改了", "tk.ev.comment": "发表了评论",
-    "tk.ev.reply": "回复了客户", "tk.ev.customer_reply": "客户回复", "tk.ev.not_notified": "未通知客户", "tk.ev.escalated": "已升级", "tk.ev.notified": "已通知客户",
-    "tk.ev.child_added": "添加了子工单", "tk.ev.child_done": "子工单已完成",
-    "tk.ev.csat": "客户评分",
-  },
-});
-
 const tpath = (id) => `/tickets/${encodeURIComponent(id)}`;
-const label = (prefix, value) => {
-  const key = `${prefix}.${value}`;
-  const text = t(key);
-  return text === key ? String(value ?? "") : text;
-};
 
-function statusBadge(status) {
-  return h("span", { class: ["status", `status-${status}`] }, label("tk.st", status));
+function StatusBadge({ status }) {
+  return html`<span class=${`status status-${status}`}>${label("tk.st", status)}</span>`;
 }
 
 function countdown(iso) {
@@ -144,265 +27,253 @@ function countdown(iso) {
   return ms >= 0 ? t("tk.sla.left", { time: duration(ms) }) : t("tk.sla.over", { time: duration(-ms) });
 }
 
-async function groups(ctx) {
-  try { return (await ctx.api.get("/admin/groups")).items || []; } catch { return []; }
+function useGroups() {
+  const [groups, setGroups] = useState(null);
+  useEffect(() => { api.get("/admin/groups").then((r) => setGroups(r.items || []), () => setGroups([])); }, []);
+  return groups;
 }
 
-// ---- list --------------------------------------------------------------------------------------
-async function renderList(root, params, ctx) {
-  const q = params.query || {};
+// ---- list ------------------------------------------------------------------------------------------
+function TicketList({ me, route, navigate }) {
+  const q = route.query || {};
   const view = VIEWS.includes(q.view) ? q.view : "mine";
-  const all = await groups(ctx);
-  const myGroups = (ctx.me && ctx.me.groups) || [];
-  const group = q.group || myGroups[0] || (all[0] && all[0].group_id) || "";
+  const groups = useGroups();
+  const group = q.group || ((me && me.groups) || [])[0] || (groups && groups[0] && groups[0].group_id) || "";
   const status = STATUSES.includes(q.status) ? q.status : "open";
   const go = (changes) => {
     const next = new URLSearchParams({ view, ...(view === "group" ? { group } : {}), ...(view === "status" ? { status } : {}), ...changes });
-    ctx.navigate(`#/tickets?${next}`);
+    navigate(`#/tickets?${next}`);
   };
-  const tabs = h("div", { class: "tabs", role: "tablist" }, VIEWS.map((v) =>
-    h("button", { class: "btn", role: "tab", "aria-selected": String(v === view), "aria-pressed": String(v === view), "data-testid": `tickets-view-${v}`, onclick: () => go({ view: v }) }, t(`tk.view.${v}`))));
-  const filters = [];
-  if (view === "group") {
-    filters.push(select(all.map((g) => [g.group_id, g.name || g.group_id]), group, {
-      "aria-label": t("tk.group"), "data-testid": "tickets-group", onchange: (e) => go({ group: e.target.value }) }));
-  }
-  if (view === "status") {
-    filters.push(select(STATUSES.map((s) => [s, label("tk.st", s)]), status, {
-      "aria-label": t("tk.status"), "data-testid": "tickets-status", onchange: (e) => go({ status: e.target.value }) }));
-  }
-  const body = h("tbody", {});
-  const more = h("button", { class: "btn load-more", hidden: true }, t("tk.more"));
-  const table = h("table", { class: "data", "data-testid": "tickets-list" },
-    h("thead", {}, h("tr", {}, [t("tk.number"), t("tk.subject"), t("tk.status"), t("tk.priority"), t("tk.assignee"), t("tk.due"), t("tk.updated")].map((c) => h("th", { scope: "col" }, c)))),
-    body);
-  const empty = h("p", { class: "empty", hidden: true }, t("tk.empty"));
-  fill(root, h("div", { class: "page" },
-    h("div", { class: "page-head" }, h("h1", {}, t("tk.title")), tabs, ...filters),
-    h("div", { class: "card" }, table, empty, more)));
-
-  let cursor = null;
-  async function page() {
-    const params2 = { view, limit: 50, cursor };
-    if (view === "group") params2.group = group;
-    if (view === "status") params2.status = status;
-    try {
-      const res = await ctx.api.get("/tickets", params2);
-      for (const tk of res.items || []) {
-        const open = () => ctx.navigate(`#/tickets/${encodeURIComponent(tk.ticket_id)}`);
-        body.appendChild(h("tr", {
-          class: "clickable", tabindex: "0", "data-testid": "ticket-item", "data-id": tk.ticket_id,
-          onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); },
-        },
-          h("td", { class: "num" }, `#${tk.number ?? ""}`),
-          h("td", {}, tk.channel ? channelIcon(tk.channel) : null, " ", tk.subject || "",
-            tk.parent_id ? h("small", { class: "muted" }, ` ↳ ${tk.parent_id}`) : null,
-            tk.progress && tk.progress.total ? h("small", { class: "muted" }, ` · ${t("tk.progress", tk.progress)}`) : null),
-          h("td", {}, statusBadge(tk.status)),
-          h("td", {}, h("span", { class: ["prio", `prio-${tk.priority}`] }, label("priority", tk.priority))),
-          h("td", {}, tk.assignee_id || h("span", { class: "muted" }, t("tk.unassigned"))),
-          h("td", { class: ["num", tk.sla_state === "breached" ? "sla-breached" : ""] }, tk.sla_next_due ? countdown(tk.sla_next_due) : "—"),
-          h("td", { class: "muted" }, when(tk.updated_at))));
-      }
-      cursor = res.next_cursor || null;
-      more.hidden = !cursor;
-      empty.hidden = body.children.length > 0;
-    } catch (err) {
-      empty.hidden = false;
-      fill(empty, errorText(err));
-    }
-  }
-  more.onclick = page;
-  await page();
-  ctx.on("ticket.updated", () => { body.replaceChildren(); cursor = null; page(); });
+  const paged = usePaged((cursor, limit) => {
+    const params = { view, limit, cursor };
+    if (view === "group") params.group = group;
+    if (view === "status") params.status = status;
+    return api.get("/tickets", params);
+  }, [view, group, status]);
+  useFeed("ticket.updated", () => paged.reload());
+  const open = (tk) => navigate(`#/tickets/${encodeURIComponent(tk.ticket_id)}`);
+  const heads = ["tk.number", "tk.subject", "tk.status", "tk.priority", "tk.assignee", "tk.due", "tk.updated"];
+  return html`<div class="page">
+    <div class="page-head">
+      <h1>${t("tk.title")}</h1>
+      <div class="tabs" role="tablist">
+        ${VIEWS.map((v) => html`<button key=${v} class="btn" role="tab" aria-selected=${String(v === view)} aria-pressed=${String(v === view)}
+          data-testid=${`tickets-view-${v}`} onClick=${() => go({ view: v })}>${t(`tk.view.${v}`)}</button>`)}
+      </div>
+      ${view === "group" ? html`<${Select} options=${(groups || []).map((g) => [g.group_id, g.name || g.group_id])} value=${group}
+        aria-label=${t("tk.group")} data-testid="tickets-group" onChange=${(v) => go({ group: v })} />` : null}
+      ${view === "status" ? html`<${Select} options=${STATUSES.map((s) => [s, label("tk.st", s)])} value=${status}
+        aria-label=${t("tk.status")} data-testid="tickets-status" onChange=${(v) => go({ status: v })} />` : null}
+    </div>
+    <div class="card">
+      <table class="data" data-testid="tickets-list">
+        <thead><tr>${heads.map((k) => html`<th scope="col" key=${k}>${t(k)}</th>`)}</tr></thead>
+        <tbody>
+          ${paged.items.map((tk) => html`<tr key=${tk.ticket_id} class="clickable" tabindex="0" data-testid="ticket-item" data-id=${tk.ticket_id}
+              onClick=${() => open(tk)} onKeyDown=${(e) => { if (e.key === "Enter") open(tk); }}>
+            <td class="num">${ticketLabel(tk)}</td>
+            <td>${tk.channel ? html`<${ChannelIcon} channel=${tk.channel} />` : null} ${tk.subject || ""}
+              ${tk.parent_id ? html`<small class="muted"> ↳ ${ticketLabel(tk.parent_id)}</small>` : null}
+              ${tk.progress && tk.progress.total ? html`<small class="muted"> · ${t("tk.progress", tk.progress)}</small>` : null}</td>
+            <td><${StatusBadge} status=${tk.status} /></td>
+            <td><span class=${`prio prio-${tk.priority}`}>${label("priority", tk.priority)}</span></td>
+            <td>${tk.assignee_id || html`<span class="muted">${t("tk.unassigned")}</span>`}</td>
+            <td class=${tk.sla_state === "breached" ? "num sla-breached" : "num"}>${tk.sla_next_due ? countdown(tk.sla_next_due) : "—"}</td>
+            <td class="muted">${when(tk.updated_at)}</td>
+          </tr>`)}
+        </tbody>
+      </table>
+      ${paged.error ? html`<${ErrorText} err=${paged.error} />` : paged.loaded && !paged.items.length ? html`<${Empty} testid="tickets-empty">${t("tk.empty")}<//>` : null}
+      ${!paged.loaded ? html`<${Loading} />` : null}
+      <${LoadMore} paged=${paged} testid="tickets-load-more" />
+    </div>
+  </div>`;
 }
 
-// ---- detail ------------------------------------------------------------------------------------
-function slaBox(tk) {
-  const box = h("div", { class: "card sla-box", "data-testid": "ticket-sla", "data-state": tk.sla_state || "none" }, h("h2", {}, t("tk.sla")));
+// ---- detail ----------------------------------------------------------------------------------------
+function SlaBox({ tk }) {
+  const [, setTick] = useState(0);
+  useInterval(() => setTick((n) => n + 1), tk.sla_next_due ? 30000 : 0);
   if (!tk.sla_policy_id && !tk.sla_state) {
-    box.appendChild(h("p", { class: "muted" }, t("tk.sla.none")));
-    return box;
+    return html`<div class="card sla-box" data-testid="ticket-sla" data-state="none"><h2>${t("tk.sla")}</h2><p class="muted">${t("tk.sla.none")}</p></div>`;
   }
   const state = tk.sla_state || "ok";
   const cls = state === "breached" ? "sla-breached" : state === "warning" ? "sla-warn" : "";
-  const rows = [
-    [t("tk.sla.policy"), tk.sla_policy_id || "—"],
-    [t("tk.sla.state"), label("tk.sla", state), cls],
-  ];
+  const rows = [[t("tk.sla.policy"), tk.sla_policy_id || "—"], [t("tk.sla.state"), label("tk.sla", state), cls]];
   for (const target of ["first_response", "next_response", "resolution"]) {
     const due = tk[`sla_${target}_due`];
     if (due) rows.push([t(`tk.sla.${target}`), `${when(due)} (${countdown(due)})`, tk.sla_breaches && tk.sla_breaches[target] ? "sla-breached" : ""]);
   }
   if (tk.sla_next_due) rows.push([t("tk.sla.next"), `${label("tk.sla", tk.sla_next_target || "")} · ${countdown(tk.sla_next_due)}`, cls]);
   const breaches = Object.entries(tk.sla_breaches || {});
-  if (breaches.length) rows.push([t("tk.sla.breaches"), breaches.map(([k, v]) => `${t(`tk.sla.${k}`)}: ${when(v)}`).join("; "), "sla-breached"]);
+  if (breaches.length) rows.push([t("tk.sla.breaches"), breaches.map(([k, v]) => `${label("tk.sla", k)}: ${when(v)}`).join("; "), "sla-breached"]);
   if (tk.sla_level) rows.push([t("tk.sla.level"), String(tk.sla_level)]);
-  box.appendChild(h("dl", { class: "facts" }, rows.map(([k, v, c]) => [h("dt", {}, k), h("dd", { class: c || "" }, v)])));
-  return box;
+  return html`<div class="card sla-box" data-testid="ticket-sla" data-state=${tk.sla_state || "none"}>
+    <h2>${t("tk.sla")}</h2>
+    <dl class="facts">${rows.map(([k, v, c], i) => html`<dt key=${`k${i}`}>${k}</dt><dd key=${`v${i}`} class=${c || ""}>${v}</dd>`)}</dl>
+  </div>`;
 }
 
-function historyLine(ev) {
-  const who = ev.actor || "system";
-  const what = label("tk.ev", ev.kind);
+function HistoryLine({ ev }) {
+  const fmt = (x) => (x === null || x === undefined ? "—" : typeof x === "string" ? x : JSON.stringify(x));
   const parts = [];
-  if (ev.changes) {
-    for (const [k, v] of Object.entries(ev.changes)) {
-      const fmt = (x) => (x === null || x === undefined ? "—" : typeof x === "string" ? x : JSON.stringify(x));
-      parts.push(v && typeof v === "object" && ("from" in v || "to" in v) ? `${k}: ${fmt(v.from)} → ${fmt(v.to)}` : `${k}: ${fmt(v)}`);
-    }
+  for (const [k, v] of Object.entries(ev.changes || {})) {
+    parts.push(v && typeof v === "object" && ("from" in v || "to" in v) ? `${k}: ${fmt(v.from)} → ${fmt(v.to)}` : `${k}: ${fmt(v)}`);
   }
   if (ev.data && !["comment", "reply"].includes(ev.kind)) {
-    parts.push(Object.entries(ev.data).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", "));
+    parts.push(Object.entries(ev.data).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "));
   }
   const isComment = ["comment", "reply", "customer_reply"].includes(ev.kind);
-  return h("li", { class: ["event-line", isComment ? (ev.public ? "comment-public" : "comment-internal") : ""], "data-kind": ev.kind },
-    h("span", { class: "muted" }, when(ev.at)),
-    h("strong", {}, who), " ", what, ev.public && isComment ? h("span", { class: "badge" }, t("tk.public")) : null,
-    parts.length ? h("div", { class: "muted pre" }, parts.join("\n")) : null,
-    ev.text ? h("div", { class: "pre" }, ev.text) : null);
+  const cls = ["event-line", isComment ? (ev.public ? "comment-public" : "comment-internal") : ""].join(" ").trim();
+  return html`<li class=${cls} data-kind=${ev.kind}>
+    <span class="muted">${when(ev.at)}</span>
+    <strong>${ev.actor || "system"}</strong> ${label("tk.ev", ev.kind)}
+    ${ev.public && isComment ? html`<span class="badge">${t("tk.public")}</span>` : null}
+    ${parts.length ? html`<div class="muted pre">${parts.join("\n")}</div>` : null}
+    ${ev.text ? html`<div class="pre">${ev.text}</div>` : null}
+  </li>`;
 }
 
-async function renderDetail(root, id, ctx) {
-  const page = h("div", { class: "page", "data-testid": "ticket-view", "data-id": id }, h("p", { class: "loading" }, t("loading")));
-  fill(root, page);
-  const allGroups = await groups(ctx);
-  let agents = null;
-  try { agents = (await ctx.api.get("/admin/agents")).items || null; } catch { agents = null; } // supervisors only
+function Comment({ id, reload }) {
+  const [text, setText] = useState("");
+  const [pub, setPub] = useState(false);
+  const form = useForm(async () => {
+    await api.post(`${tpath(id)}/comments`, { text: text.trim(), public: pub });
+    toast(pub ? t("tk.replySent") : t("tk.commentSent"), "ok");
+    setText("");
+    await reload();
+  });
+  return html`<form class="stack" onSubmit=${(e) => { e.preventDefault(); if (text.trim()) form.submit(); }}>
+    <textarea rows="3" maxlength="4000" placeholder=${t("tk.commentPlaceholder")} aria-label=${t("tk.comment")} data-testid="ticket-comment"
+      value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+    ${form.errors.text ? html`<small class="field-error" role="alert">${form.errors.text}</small>` : null}
+    <div class="row">
+      <label class="row"><input type="checkbox" data-testid="ticket-comment-public" checked=${pub} onChange=${(e) => setPub(e.target.checked)} />${t("tk.public")}</label>
+      <span class="spacer"></span>
+      <button class="btn primary" type="submit" data-testid="ticket-comment-submit" disabled=${form.busy}>${t("tk.commentSend")}</button>
+    </div>
+  </form>`;
+}
 
-  let timer = null;
-  ctx.cleanup(() => clearInterval(timer));
+function Subtickets({ id, data, groups, reload }) {
+  const tk = data.ticket;
+  const [group, setGroup] = useState("");
+  const [subject, setSubject] = useState("");
+  const form = useForm(async () => {
+    await api.post(`${tpath(id)}/subtickets`, { group_id: group || (groups[0] && groups[0].group_id), subject: subject.trim() });
+    toast(t("tk.subCreated"), "ok");
+    setSubject("");
+    await reload();
+  });
+  const progress = tk.progress || { total: (data.children || []).length, done: 0, percent: 0 };
+  const percent = Math.max(0, Math.min(100, progress.percent || 0));
+  return html`<div class="card" data-testid="ticket-subtickets">
+    <h2>${t("tk.subtickets")} ${progress.total ? html`<small class="muted">${t("tk.progress", progress)}</small>` : null}</h2>
+    ${progress.total ? html`<div class="progress" role="progressbar" aria-valuenow=${String(percent)} aria-valuemin="0" aria-valuemax="100">
+      <span style=${{ width: `${percent}%` }}></span></div>` : null}
+    <ul class="list">${(data.children || []).map((c) => html`<li class="row" data-id=${c.ticket_id} key=${c.ticket_id}>
+      <a href=${`#/tickets/${encodeURIComponent(c.ticket_id)}`}>${ticketLabel(c)}</a>
+      <span>${c.subject || ""}</span><${StatusBadge} status=${c.status} /><small class="muted">${c.group_id || ""}</small></li>`)}</ul>
+    ${tk.parent_id ? null : html`<form class="row" onSubmit=${(e) => { e.preventDefault(); if (subject.trim()) form.submit(); }}>
+      <${Select} options=${groups.map((g) => [g.group_id, g.name || g.group_id])} value=${group || (groups[0] && groups[0].group_id)}
+        aria-label=${t("tk.group")} onChange=${setGroup} />
+      <input maxlength="200" required aria-label=${t("tk.subject")} placeholder=${t("tk.subject")} data-testid="subticket-subject"
+        value=${subject} onInput=${(e) => setSubject(e.target.value)} />
+      <button class="btn small" type="submit" data-testid="subticket-submit" disabled=${form.busy}>${t("tk.subAdd")}</button>
+      ${Object.values(form.errors).length ? html`<small class="field-error" role="alert">${Object.values(form.errors).join("; ")}</small>` : null}
+    </form>`}
+  </div>`;
+}
 
-  async function reload(notice) {
-    let data;
-    try {
-      data = await ctx.api.get(tpath(id));
-    } catch (err) {
-      fill(page, h("a", { href: "#/tickets" }, t("tk.back")), h("p", { class: "error" }, errorText(err)));
-      return;
+function TicketDetail({ me, id }) {
+  const groups = useGroups();
+  const [agents, setAgents] = useState(null);
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState("");
+  const alive = useAlive();
+  const ids = { status: useId("tk"), prio: useId("tk"), assignee: useId("tk"), group: useId("tk") };
+
+  useEffect(() => {
+    if (["supervisor", "admin"].includes(me && me.role)) { // /admin/agents answers 403 to agents
+      api.get("/admin/agents").then((r) => alive.current && setAgents(r.items || null), () => {});
     }
-    if (ctx.active === false) return;
-    draw(data, notice);
-  }
-
-  async function change(tk, changes) {
+  }, []);
+  const reload = async (message = "") => {
     try {
-      await ctx.api.patch(tpath(id), { version: tk.version, ...changes });
-      ctx.toast(t("tk.saved"), "ok");
+      const next = await api.get(tpath(id));
+      if (!alive.current) return;
+      setData(next);
+      setNotice(message);
+      setError(null);
+    } catch (err) {
+      if (alive.current) setError(err);
+    }
+  };
+  useEffect(() => { reload(); }, [id]);
+  useFeed("ticket.updated", (ev) => { if ((ev.ticket_id || (ev.data && ev.data.ticket_id)) === id) reload(); });
+
+  if (error) return html`<div class="page"><a href="#/tickets">${t("tk.back")}</a><${ErrorText} err=${error} /></div>`;
+  if (!data || groups === null) return html`<div class="page" data-testid="ticket-view" data-id=${id}><${Loading} /></div>`;
+  const tk = data.ticket;
+  const change = async (changes) => {
+    try {
+      await api.patch(tpath(id), { version: tk.version, ...changes });
+      toast(t("tk.saved"), "ok");
       await reload();
     } catch (err) {
       if (err.status === 409) {
-        ctx.toast(t("tk.conflict"), "error");
+        toast(t("tk.conflict"), "error");
         await reload(t("tk.conflict"));
       } else {
-        ctx.toast(errorText(err), "error");
+        toast(errorText(err), "error");
       }
     }
-  }
-
-  function draw(data, notice) {
-    const tk = data.ticket;
-    const statusSel = select(STATUSES.map((s) => [s, label("tk.st", s)]), tk.status, {
-      "data-testid": "ticket-status", onchange: (e) => change(tk, { status: e.target.value }) });
-    const prioSel = select(PRIORITIES.map((p) => [p, label("priority", p)]), tk.priority, {
-      "data-testid": "priority-select", onchange: (e) => change(tk, { priority: e.target.value }) });
-    let assignee;
-    if (agents) {
-      assignee = select([["", t("tk.unassigned")], ...agents.map((a) => [a.agent_id, a.display_name || a.agent_id])], tk.assignee_id || "", {
-        "data-testid": "ticket-assignee", onchange: (e) => change(tk, { assignee_id: e.target.value || null }) });
-    } else {
-      assignee = h("input", { value: tk.assignee_id || "", "data-testid": "ticket-assignee", placeholder: t("tk.unassigned"),
-        onchange: (e) => change(tk, { assignee_id: e.target.value.trim() || null }) });
-    }
-    const groupSel = select([["", "—"], ...allGroups.map((g) => [g.group_id, g.name || g.group_id])], tk.group_id || "", {
-      "data-testid": "ticket-group", onchange: (e) => change(tk, { group_id: e.target.value || null }) });
-
-    // sub-tickets
-    const progress = tk.progress || { total: (data.children || []).length, done: 0, percent: 0 };
-    const bar = h("span", {});
-    bar.style.width = `${Math.max(0, Math.min(100, progress.percent || 0))}%`;
-    const subGroup = select(allGroups.map((g) => [g.group_id, g.name || g.group_id]), allGroups[0] && allGroups[0].group_id, { "aria-label": t("tk.group") });
-    const subSubject = h("input", { maxlength: "200", required: true, "aria-label": t("tk.subject"), placeholder: t("tk.subject"), "data-testid": "subticket-subject" });
-    const subs = h("div", { class: "card", "data-testid": "ticket-subtickets" },
-      h("h2", {}, t("tk.subtickets"), progress.total ? h("small", { class: "muted" }, t("tk.progress", progress)) : null),
-      progress.total ? h("div", { class: "progress", role: "progressbar", "aria-valuenow": String(progress.percent || 0), "aria-valuemin": "0", "aria-valuemax": "100" }, bar) : null,
-      h("ul", { class: "list" }, (data.children || []).map((c) =>
-        h("li", { class: "row", "data-id": c.ticket_id },
-          h("a", { href: `#/tickets/${encodeURIComponent(c.ticket_id)}` }, `#${c.number ?? c.ticket_id}`),
-          h("span", {}, c.subject || ""), statusBadge(c.status), h("small", { class: "muted" }, c.group_id || "")))),
-      tk.parent_id ? null : h("form", {
-        class: "row",
-        onsubmit: async (e) => {
-          e.preventDefault();
-          if (!subSubject.value.trim()) return;
-          try {
-            await ctx.api.post(`${tpath(id)}/subtickets`, { group_id: subGroup.value, subject: subSubject.value.trim() });
-            ctx.toast(t("tk.subCreated"), "ok");
-            await reload();
-          } catch (err) { ctx.toast(errorText(err), "error"); }
-        },
-      }, subGroup, subSubject, h("button", { class: "btn small", type: "submit", "data-testid": "subticket-submit" }, t("tk.subAdd"))));
-
-    // comments
-    const text = h("textarea", { rows: "3", maxlength: "4000", placeholder: t("tk.commentPlaceholder"), "aria-label": t("tk.comment"), "data-testid": "ticket-comment" });
-    const pub = h("input", { type: "checkbox", "data-testid": "ticket-comment-public" });
-    const send = h("button", { class: "btn primary", type: "submit", "data-testid": "ticket-comment-submit" }, t("tk.commentSend"));
-    const commentForm = h("form", {
-      class: "stack",
-      onsubmit: async (e) => {
-        e.preventDefault();
-        if (!text.value.trim()) return;
-        send.disabled = true;
-        try {
-          await ctx.api.post(`${tpath(id)}/comments`, { text: text.value.trim(), public: pub.checked });
-          ctx.toast(pub.checked ? t("tk.replySent") : t("tk.commentSent"), "ok");
-          await reload();
-        } catch (err) { ctx.toast(errorText(err), "error"); send.disabled = false; }
-      },
-    }, text, h("div", { class: "row" }, h("label", { class: "row" }, pub, t("tk.public")), h("span", { class: "spacer" }), send));
-
-    const history = h("div", { class: "card history" }, h("h2", {}, t("tk.history")),
-      h("ol", { class: "list", "data-testid": "ticket-history" }, (data.history || []).map(historyLine)));
-
-    const sla = slaBox(tk);
-    fill(page,
-      h("a", { href: "#/tickets" }, t("tk.back")),
-      notice ? h("p", { class: "error", role: "alert" }, notice) : null,
-      h("div", { class: "page-head" }, h("h1", {}, `#${tk.number ?? tk.ticket_id} `, tk.subject || ""), statusBadge(tk.status)),
-      h("div", { class: "grid2" },
-        h("div", { class: "stack" },
-          tk.description ? h("div", { class: "card" }, h("h2", {}, t("tk.description")), h("p", { class: "pre" }, tk.description)) : null,
-          h("div", { class: "card" }, h("h2", {}, t("tk.comment")), commentForm),
-          history),
-        h("div", { class: "stack" },
-          h("div", { class: "card" },
-            field(t("tk.status"), statusSel), field(t("tk.priority"), prioSel),
-            field(t("tk.assignee"), assignee), field(t("tk.group"), groupSel),
-            h("dl", { class: "facts" },
-              tk.requester_id ? [h("dt", {}, t("tk.requester")), h("dd", {}, h("a", { href: `#/customers/${encodeURIComponent(tk.requester_id)}` }, tk.requester_id))] : null,
-              tk.parent_id ? [h("dt", {}, t("tk.parent")), h("dd", {}, h("a", { href: `#/tickets/${encodeURIComponent(tk.parent_id)}` }, tk.parent_id))] : null,
-              (tk.conversation_ids || []).length ? [h("dt", {}, t("tk.conversations")), h("dd", {}, (tk.conversation_ids || []).map((c) => h("div", {}, h("a", { href: `#/c/${encodeURIComponent(c)}` }, c))))] : null,
-              [h("dt", {}, t("tk.updated")), h("dd", {}, when(tk.updated_at))])),
-          sla,
-          subs)));
-    clearInterval(timer);
-    let slaEl = sla;
-    if (tk.sla_next_due) {
-      timer = setInterval(() => {
-        if (ctx.active === false) return;
-        const fresh = slaBox(tk);
-        slaEl.replaceWith(fresh);
-        slaEl = fresh;
-      }, 30000);
-    }
-  }
-
-  await reload();
-  ctx.on("ticket.updated", (ev) => { if ((ev.ticket_id || (ev.data && ev.data.ticket_id)) === id) reload(); });
+  };
+  const assignee = agents
+    ? html`<${Select} id=${ids.assignee} data-testid="ticket-assignee" value=${tk.assignee_id || ""}
+        options=${[["", t("tk.unassigned")], ...agents.map((a) => [a.agent_id, a.display_name || a.agent_id])]}
+        onChange=${(v) => change({ assignee_id: v || null })} />`
+    : html`<input id=${ids.assignee} value=${tk.assignee_id || ""} data-testid="ticket-assignee" placeholder=${t("tk.unassigned")}
+        onChange=${(e) => change({ assignee_id: e.target.value.trim() || null })} />`;
+  return html`<div class="page" data-testid="ticket-view" data-id=${id}>
+    <a href="#/tickets">${t("tk.back")}</a>
+    ${notice ? html`<p class="error" role="alert">${notice}</p>` : null}
+    <div class="page-head"><h1>${ticketLabel(tk)} ${tk.subject || ""}</h1><${StatusBadge} status=${tk.status} /></div>
+    <div class="grid2">
+      <div class="stack">
+        ${tk.description ? html`<div class="card"><h2>${t("tk.description")}</h2><p class="pre">${tk.description}</p></div>` : null}
+        <div class="card"><h2>${t("tk.comment")}</h2><${Comment} id=${id} reload=${reload} /></div>
+        <div class="card history"><h2>${t("tk.history")}</h2>
+          <ol class="list" data-testid="ticket-history">${(data.history || []).map((ev, i) => html`<${HistoryLine} key=${i} ev=${ev} />`)}</ol></div>
+      </div>
+      <div class="stack">
+        <div class="card">
+          <${Field} label=${t("tk.status")} id=${ids.status}>
+            <${Select} id=${ids.status} data-testid="ticket-status" value=${tk.status} options=${STATUSES.map((s) => [s, label("tk.st", s)])}
+              onChange=${(v) => change({ status: v })} /><//>
+          <${Field} label=${t("tk.priority")} id=${ids.prio}>
+            <${Select} id=${ids.prio} data-testid="priority-select" value=${tk.priority} options=${PRIORITIES.map((p) => [p, label("priority", p)])}
+              onChange=${(v) => change({ priority: v })} /><//>
+          <${Field} label=${t("tk.assignee")} id=${ids.assignee}>${assignee}<//>
+          <${Field} label=${t("tk.group")} id=${ids.group}>
+            <${Select} id=${ids.group} data-testid="ticket-group" value=${tk.group_id || ""}
+              options=${[["", "—"], ...groups.map((g) => [g.group_id, g.name || g.group_id])]} onChange=${(v) => change({ group_id: v || null })} /><//>
+          <dl class="facts">
+            ${tk.requester_id ? html`<dt>${t("tk.requester")}</dt><dd><a href=${`#/customers/${encodeURIComponent(tk.requester_id)}`}>${t("tk.requesterOpen")}</a></dd>` : null}
+            ${tk.parent_id ? html`<dt>${t("tk.parent")}</dt><dd><a href=${`#/tickets/${encodeURIComponent(tk.parent_id)}`}>${ticketLabel(tk.parent_id)}</a></dd>` : null}
+            ${(tk.conversation_ids || []).length ? html`<dt>${t("tk.conversations")}</dt>
+              <dd>${tk.conversation_ids.map((c) => html`<div key=${c}><a href=${`#/c/${encodeURIComponent(c)}`}>${c}</a></div>`)}</dd>` : null}
+            <dt>${t("tk.updated")}</dt><dd>${when(tk.updated_at)}</dd>
+          </dl>
+        </div>
+        <${SlaBox} tk=${tk} />
+        <${Subtickets} id=${id} data=${data} groups=${groups} reload=${reload} />
+      </div>
+    </div>
+  </div>`;
 }
 
-export async function render(root, params, ctx) {
-  ensureCss();
-  if (params.id) await renderDetail(root, params.id, ctx);
-  else await renderList(root, params, ctx);
+export default function Tickets({ me, route, navigate }) {
+  return route.id ? html`<${TicketDetail} me=${me} id=${route.id} />` : html`<${TicketList} me=${me} route=${route} navigate=${navigate} />`;
 }

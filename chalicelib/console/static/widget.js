@@ -29,6 +29,7 @@
   var OPEN_POLL_MS = 1000;
   var CLOSED_POLL_MS = 5000;
   var STATUS_MAX_AGE_MS = 60000;
+  var AGENT_ACTIVE_MS = 30 * 60000; // an agent's reply this recent means someone is at the desk
   var MAX_TEXT = 4000;
   var PAGE = 100;
 
@@ -169,6 +170,7 @@
     loaded: false,
     unread: 0,
     offlineSent: false,
+    agentAt: "", // when an agent (not an automatic notice) last wrote in this thread
   };
 
   // ---- HTTP -----------------------------------------------------------------------------------
@@ -263,6 +265,7 @@
 
   function addMessages(messages) {
     var added = 0;
+    var agentBefore = state.agentAt;
     messages.forEach(function (m) {
       if (m.created_at && m.created_at > state.cursor) state.cursor = m.created_at;
       if (!m.id || state.ids[m.id]) return;
@@ -279,14 +282,18 @@
       ui.log.appendChild(messageEl(m.direction === "out" ? "out" : "in", text, m.created_at, false));
       added++;
       if (m.direction === "out" && m.created_at > state.seen && !state.open) state.unread++;
+      if (m.direction === "out" && !m.automatic && m.created_at > state.agentAt) state.agentAt = m.created_at;
     });
     if (added) scrollDown();
     if (state.open && state.cursor > state.seen) {
       state.seen = state.cursor;
       save();
     }
-    renderBadge();
-    renderEmpty();
+    if (state.agentAt !== agentBefore) render(); // an agent is here: no "we're offline"
+    else {
+      renderBadge();
+      renderEmpty();
+    }
   }
 
   function findPending(text) {
@@ -479,7 +486,7 @@
 
     ui.log = h("div", { class: "log", role: "log", "aria-live": "polite" });
     ui.empty = h("p", { class: "empty" }, t("empty"));
-    ui.banner = h("p", { class: "banner", hidden: true });
+    ui.banner = h("p", { class: "banner", testid: "widget-offline-banner", hidden: true });
     ui.input = h("textarea", { testid: "widget-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), "aria-label": t("placeholder"), onkeydown: onKey });
     ui.send = h("button", { type: "submit", class: "send", testid: "widget-send" }, t("send"));
     ui.composer = h("form", { class: "composer", onsubmit: onSend }, ui.input, ui.send);
@@ -549,7 +556,9 @@
   function render() {
     var status = state.status || { open: true };
     var hasThread = ui.log.childElementCount > 0;
-    var offline = status.open === false;
+    // An agent who answered in the last AGENT_ACTIVE_MS is here, whatever the calendar says.
+    var agentActive = !!state.agentAt && Date.now() - Date.parse(state.agentAt) < AGENT_ACTIVE_MS;
+    var offline = status.open === false && !agentActive;
     ui.panel.hidden = !state.open;
     ui.bubble.setAttribute("aria-expanded", state.open ? "true" : "false");
     ui.bubble.classList.toggle("active", state.open);

@@ -1,8 +1,9 @@
-"""Demo data for the local stack: people who can log in, and the skill groups they work in.
+"""The demo's company: people who can log in, the skill groups they work in, their canned
+replies, business hours and routing rules (the ``team`` part of ``infra.local.demo``).
 
 Logins are Cognito users (moto) in the role groups the API checks; agents and skill groups are
 written through the agents service, the same code the admin API uses, so the demo data has exactly
-the shape production data has.
+the shape production data has. Everything here may be seeded again: it replaces, never doubles.
 """
 
 from __future__ import annotations
@@ -56,15 +57,21 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     from chalicelib.agents import service as agents
 
     password = password or demo_password()
+    from botocore.exceptions import ClientError
+
     for user in USERS:
-        create_agent_login(
-            user.username,
-            user.role,
-            password,
-            user_pool_id=env["OMNIFLOW_USER_POOL_ID"],
-            endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
-            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        )
+        try:
+            create_agent_login(
+                user.username,
+                user.role,
+                password,
+                user_pool_id=env["OMNIFLOW_USER_POOL_ID"],
+                endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
+                region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "UsernameExistsException":
+                raise  # seeded again: the login is there
     for group_id, name, description in SKILL_GROUPS:
         agents.put_group(group_id, name, description, TEAM_LEADS.get(group_id))
     for user in USERS:
@@ -72,6 +79,7 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     seed_orders_connector(env)
     seed_canned_replies()
     seed_routing()
+    seed_web_accounts(env)
     return USERS
 
 
@@ -213,21 +221,60 @@ ROUTING_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
-def seed_routing() -> None:
-    """The demo calendar and routing rules, saved through the admin API's services (validated and
-    audited like an admin's change); re-seeding replaces them."""
+# The demo shop's chat desk answers around the clock (its web account's ``calendar``), so the
+# widget on /demo/shop says "online" whatever the visitor's time zone; the wholesale desk keeps the
+# Shanghai business hours above, so /demo/shop?site=wholesale shows the after-hours form.
+SHOP_CALENDAR: dict[str, Any] = {
+    "name": "shop-24x7",
+    "time_zone": "Asia/Shanghai",
+    "weekly": {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    "holidays": [],
+    "special_days": {},
+}
+#: web channel accounts: (account, calendar); "default" is the demo shop's widget
+WEB_ACCOUNTS: tuple[tuple[str, str], ...] = (("default", "shop-24x7"), ("wholesale", "cn-support"))
+
+
+def _put_calendar(spec: dict[str, Any]) -> None:
     from chalicelib.calendars import service as calendars
     from chalicelib.calendars.hours import CalendarUpdate
-    from chalicelib.routing import service as routing
-    from chalicelib.routing.rules import Rule, RuleSetUpdate
 
-    name = DEMO_CALENDAR["name"]
+    name = spec["name"]
     try:
         version = int(calendars.calendar_view(name)["version"])
     except KeyError:
         version = 0
-    fields = {k: v for k, v in DEMO_CALENDAR.items() if k != "name"}
+    fields = {k: v for k, v in spec.items() if k != "name"}
     calendars.put_calendar(name, CalendarUpdate.model_validate({"version": version, **fields}), "demo")
+
+
+def seed_web_accounts(env: dict[str, str]) -> None:
+    """Give each demo web account its calendar (the widget's "online / leave a message")."""
+    import json
+
+    import boto3
+
+    secrets = boto3.client(
+        "secretsmanager",
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        endpoint_url=env.get("OMNIFLOW_AWS_ENDPOINT"),
+    )
+    name = f"omniflow/{env['OMNIFLOW_STAGE']}/channels/web"
+    accounts = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    base = accounts.get("default") or {}
+    for account, calendar in WEB_ACCOUNTS:
+        accounts[account] = {**base, **accounts.get(account, {}), "calendar": calendar}
+    secrets.put_secret_value(SecretId=name, SecretString=json.dumps(accounts))
+
+
+def seed_routing() -> None:
+    """The demo calendars and routing rules, saved through the admin API's services (validated and
+    audited like an admin's change); re-seeding replaces them."""
+    from chalicelib.routing import service as routing
+    from chalicelib.routing.rules import Rule, RuleSetUpdate
+
+    _put_calendar(DEMO_CALENDAR)
+    _put_calendar(SHOP_CALENDAR)
     groups: set[str | None] = {None, *(group_id for group_id, _, _ in SKILL_GROUPS)}
     rules = [Rule.model_validate(r) for r in ROUTING_RULES if r["actions"].get("group") in groups]
     routing.save(RuleSetUpdate(version=routing.current().version, rules=rules), "demo")
