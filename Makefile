@@ -17,14 +17,19 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench eval-intent replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
+.PHONY: help venv chromium dev test lint bench cost eval-intent eval-kb eval-quality eval-sentiment \
+	replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
 	@echo "make dev         run Omniflow locally on moto with the demo (http://127.0.0.1:\$${PORT:-8000}; DEMO=team|none, DEMO_ONLINE=0)"
 	@echo "make test        every test: unit, integration, infra, e2e, browser (installs Chromium as root)"
 	@echo "make lint        ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make bench       the load benchmark"
+	@echo "make cost        AWS cost per 1 M inbound messages, from the bench's measured requests"
 	@echo "make eval-intent intent detection accuracy on the held-out set (EVAL_ARGS=--train|--cv 5|--errors)"
+	@echo "make eval-quality quality phrase matching through disguise: recall and false alarms (EVAL_ARGS=--errors)"
+	@echo "make eval-kb     KB search: right answers, top-3, right silence, wrong answers (EVAL_ARGS=--errors|--sweep)"
+	@echo "make eval-sentiment customer-message sentiment: 5-fold accuracy, negative recall (EVAL_ARGS=--errors|--train|--data F)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE) PROFILE= REGION= PARAMS=\"K=V ...\" ALLOW_ACCOUNT_CHANGE=1)"
 	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
@@ -89,9 +94,26 @@ lint: venv
 bench: venv
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
+# docs/operations.md: AWS list-price cost per 1 M inbound messages from the requests the bench
+# measures (its section 2, on moto) and the mix tests/bench/cost.py states (COST_ARGS=--channel web).
+cost: venv
+	$(PY) -m tests.bench --only awscalls --channels $${COST_CHANNELS:-sms,web} --out .local/bench-cost.json >/dev/null
+	$(PY) -m tests.bench.cost .local/bench-cost.json $(COST_ARGS)
+
 # docs/routing.md: --train retrains chalicelib/routing/intent_model.json, --cv 5 tunes on train only.
 eval-intent: venv
 	$(PY) -m chalicelib.routing.evaluate $(EVAL_ARGS)
+
+# tests/data/quality: disguised hits and clean look-alikes against tests/data/quality/rules.json.
+eval-quality: venv
+	$(PY) -m chalicelib.quality.evaluate $(EVAL_ARGS)
+# docs/kb.md: the dev set tunes the answer thresholds (--sweep), the held-out set is never tuned on.
+eval-kb: venv
+	$(PY) -m chalicelib.kb.evaluate $(EVAL_ARGS)
+
+# tests/data/sentiment/messages.tsv: --train retrains chalicelib/assist/sentiment_model.json.
+eval-sentiment: venv
+	$(PY) -m chalicelib.assist.evaluate $(EVAL_ARGS)
 
 # STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
 replay-dlq: venv

@@ -7,10 +7,11 @@ few lines delegating to one service in ``chalicelib/``. Channel webhooks are sep
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chalice import Chalice, Response
-from chalice.app import SQSEvent
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import api, bootstrap
 from chalicelib import queries as Q
@@ -31,7 +32,9 @@ from chalicelib.api import (
     TransferBody,
     route,
 )
+from chalicelib.assist.bodies import SuggestionUsedBody
 from chalicelib.auth import service as auth
+from chalicelib.bot.bodies import FlowSetUpdate
 from chalicelib.calendars.hours import CalendarUpdate
 from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
 from chalicelib.channels import accounts as channel_accounts
@@ -39,8 +42,11 @@ from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.db import identity_map, to_json
+from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
+from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
+from chalicelib.quality.rules import QualityRulesUpdate
 from chalicelib.routing.rules import DryRun, RuleSetUpdate
 from chalicelib.sla import policies as sla_policies
 from chalicelib.sla.policies import PolicySetUpdate
@@ -56,12 +62,15 @@ from chalicelib.tickets.bodies import (
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
 if TYPE_CHECKING:
+    from chalicelib import kb, workspace
     from chalicelib import openapi as openapi_doc
-    from chalicelib import workspace
     from chalicelib.agents import service as agents
     from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
+    from chalicelib.assist import suggestions
     from chalicelib.audit import service as audit
+    from chalicelib.bot import service as bot
+    from chalicelib.bot import suggest as bot_suggest
     from chalicelib.calendars import service as calendars
     from chalicelib.canned import service as canned
     from chalicelib.conversations import actions as conversation_actions
@@ -69,20 +78,30 @@ if TYPE_CHECKING:
     from chalicelib.conversations import service as conversations
     from chalicelib.feed import service as feed
     from chalicelib.identity import profile
+    from chalicelib.identity import service as identity
+    from chalicelib.kb import params as kb_api
+    from chalicelib.kb import service as kb_service
+    from chalicelib.kb import stats as kb_stats
     from chalicelib.media import service as media
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
+    from chalicelib.quality import reviews as quality_reviews
+    from chalicelib.quality import scorecards
+    from chalicelib.quality import service as quality
     from chalicelib.router import service as router
     from chalicelib.routing import service as routing_rules
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
 else:
+    kb = lazy("chalicelib.kb")
     openapi_doc = lazy("chalicelib.openapi")
-    workspace = lazy("chalicelib.workspace")
     agents = lazy("chalicelib.agents.service")
     assignment = lazy("chalicelib.assignment.service")
+    suggestions = lazy("chalicelib.assist.suggestions")
     audit = lazy("chalicelib.audit.service")
+    bot = lazy("chalicelib.bot.service")
+    bot_suggest = lazy("chalicelib.bot.suggest")
     calendars = lazy("chalicelib.calendars.service")
     canned = lazy("chalicelib.canned.service")
     conversation_actions = lazy("chalicelib.conversations.actions")
@@ -90,15 +109,23 @@ else:
     conversations = lazy("chalicelib.conversations.service")
     feed = lazy("chalicelib.feed.service")
     profile = lazy("chalicelib.identity.profile")
+    identity = lazy("chalicelib.identity.service")
+    kb_api = lazy("chalicelib.kb.params")
+    kb_service = lazy("chalicelib.kb.service")
+    kb_stats = lazy("chalicelib.kb.stats")
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
     outbound = lazy("chalicelib.outbound.service")
+    quality_reviews = lazy("chalicelib.quality.reviews")
+    scorecards = lazy("chalicelib.quality.scorecards")
+    quality = lazy("chalicelib.quality.service")
     router = lazy("chalicelib.router.service")
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
     analytics = lazy("chalicelib.analytics.reports")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
+    workspace = lazy("chalicelib.workspace")
 
 app = Chalice(app_name="omniflow")
 bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
@@ -246,9 +273,12 @@ def queue_position(conversation_id: str) -> dict[str, Any]:
     status=202,
 )
 def reply(conversation_id: str) -> Response:
-    """Reply to the customer, on their last channel or the one chosen; returns the queued message."""
-    p, b = api.principal(), api.body(app, ReplyBody)
-    workspace.check_access(p, conversations.get(conversation_id))
+    """Reply to the customer, on their last channel or the one chosen; returns the queued message.
+    422 ``quality_blocked`` (nothing sent) when the text breaks a blocking quality rule; warnings
+    are sent and recorded on the message."""
+    p, b, c = api.principal(), api.body(app, ReplyBody), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    card = quality.reply_card(c, quality.screen_reply(c, b.text) if b.text else [])  # 422 on a block
     message = outbound.reply(
         conversation_id,
         p.agent_id,
@@ -256,6 +286,7 @@ def reply(conversation_id: str) -> Response:
         channel=b.channel,
         may_take_over=p.allows("supervisor"),
         template=b.template,
+        quality=card,
     )
     return Response(body={"message": workspace.message_view(message)}, status_code=202)
 
@@ -270,6 +301,7 @@ def close_conversation(conversation_id: str) -> dict[str, Any]:
     closed = conversations.close(conversation_id, p.agent_id)
     sla.stop_first_response_clock(conversation_id, "conversation closed")
     assignment.closed(closed)
+    quality.on_conversation_closed(closed)
     return workspace.conversation_summary(closed)
 
 
@@ -734,6 +766,295 @@ def put_calendar(calendar_name: str) -> dict[str, Any]:
     """Create (version 0) or replace a calendar: time zone, weekly hours, holidays, special days."""
     b = api.body(app, CalendarUpdate)
     return calendars.put_calendar(calendar_name, b, api.principal().agent_id)
+
+
+# ---- agent assist ------------------------------------------------------------------------------------
+@route(app, "/conversations/{conversation_id}/suggestions", role="agent")
+def conversation_suggestions(conversation_id: str) -> dict[str, Any]:
+    """Articles and canned replies for the composer: ?q= as the agent types, else for the customer's
+    last turns (?limit=, default 3)."""
+    p, c = api.principal(), conversations.get(conversation_id)
+    workspace.check_access(p, c)
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return suggestions.suggest(p, c, q.get("q"), workspace.page_size(q.get("limit"), default=3))
+
+
+@route(
+    app,
+    "/conversations/{conversation_id}/suggestions/used",
+    role="agent",
+    methods=("POST",),
+    body=SuggestionUsedBody,
+)
+def suggestion_used(conversation_id: str) -> dict[str, Any]:
+    """The agent inserted a suggested article or canned reply (the acceptance rate counts it)."""
+    p, c, b = api.principal(), conversations.get(conversation_id), api.body(app, SuggestionUsedBody)
+    workspace.check_access(p, c)
+    return suggestions.used(p, c, b.kind, b.item_id)
+
+
+@route(app, "/reports/suggestions", role="supervisor")
+def suggestion_report() -> dict[str, Any]:
+    """Suggestions shown and used per kind over ?from=&to= (UTC days, default today): acceptance rate."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return suggestions.acceptance(first, last)
+
+
+# ---- quality inspection ------------------------------------------------------------------------------
+@route(app, "/admin/quality-rules", role="supervisor")
+def get_quality_rules() -> dict[str, Any]:
+    """The quality rules (phrases, patterns, required elements, response times) and their version."""
+    return quality.view(quality.current())
+
+
+@route(app, "/admin/quality-rules", role="admin", methods=("PUT",), body=QualityRulesUpdate)
+def put_quality_rules() -> dict[str, Any]:
+    """Replace the whole quality rule set; 409 if its version moved since it was read."""
+    return quality.view(quality.save(api.body(app, QualityRulesUpdate), api.principal().agent_id))
+
+
+@route(app, "/quality/check", role="agent", methods=("POST",), body=CheckBody)
+def check_quality() -> dict[str, Any]:
+    """A draft reply against the quality rules: violations with the span of the text that broke them."""
+    p, b = api.principal(), api.body(app, CheckBody)
+    c = conversations.get(b.conversation_id) if b.conversation_id else None
+    if c is not None:
+        workspace.check_access(p, c)
+    return quality.check_draft(b.text, c, closing=b.closing)
+
+
+@route(app, "/quality/scorecards/{conversation_id}", role="agent")
+def quality_scorecard(conversation_id: str) -> dict[str, Any]:
+    """A closed conversation's score card with its review and appeal (its agent's, or supervisors')."""
+    return quality_reviews.card(api.principal(), conversation_id)
+
+
+@route(app, "/quality/reviews", role="supervisor")
+def quality_review_queue() -> dict[str, Any]:
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+
+
+@route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
+def review_conversation(conversation_id: str) -> dict[str, Any]:
+    """Score a conversation by the form and comment (once; 409 if it was reviewed meanwhile)."""
+    return quality_reviews.review(api.principal(), conversation_id, api.body(app, ReviewBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/appeal", role="agent", methods=("POST",), body=AppealBody)
+def appeal_review(conversation_id: str) -> dict[str, Any]:
+    """The reviewed agent appeals, once (409 the second time)."""
+    return quality_reviews.appeal(api.principal(), conversation_id, api.body(app, AppealBody))
+
+
+@route(
+    app,
+    "/quality/reviews/{conversation_id}/decision",
+    role="supervisor",
+    methods=("POST",),
+    body=DecisionBody,
+)
+def decide_appeal(conversation_id: str) -> dict[str, Any]:
+    """Decide a pending appeal: upheld, or overturned with the corrected form."""
+    return quality_reviews.decide(api.principal(), conversation_id, api.body(app, DecisionBody))
+
+
+@route(app, "/quality/reviews/{conversation_id}/history", role="supervisor")
+def review_history(conversation_id: str) -> dict[str, Any]:
+    """The audit trail of a conversation's review and appeal."""
+    return {"items": quality_reviews.history(conversation_id)}
+
+
+@route(app, "/reports/quality", role="supervisor")
+def quality_report() -> dict[str, Any]:
+    """Quality scores ?by=agent|group over ?from=&to= (UTC days, default today): one Query."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality", role="agent")
+def my_quality() -> dict[str, Any]:
+    """My quality scores over ?from=&to= (UTC days, default today), and per day."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
+    return scorecards.agent_scores(api.principal().agent_id, first, last)
+
+
+# ---- knowledge base ---------------------------------------------------------------------------------
+# Agents (and the bot) read and search; supervisors and admins write articles; admins the synonyms.
+@route(app, "/kb/search", role="agent")
+def search_kb() -> dict[str, Any]:
+    """Published articles for ?q= (&language= the asker's, a preference; &limit=; &channel=) and a
+    confident answer or null."""
+    q = kb_api.SearchQuery.from_params(api.request(app).query_params or {})
+    return kb.search(q.q, language=q.language, limit=q.limit, channel=q.channel).to_dict()
+
+
+@route(app, "/kb/articles", role="agent")
+def list_kb_articles() -> dict[str, Any]:
+    """Articles (?status=draft|published|archived), most recently changed first."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return {"items": kb_service.listing(q.get("status") or None)}
+
+
+@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody)
+def create_kb_article() -> Response:
+    """A new article (version 1), a draft or published at once."""
+    p = api.principal()
+    article = kb_service.create(p.agent_id, p.allows("supervisor"), api.body(app, ArticleBody))
+    return Response(body=kb_service.summary(article), status_code=201)
+
+
+@route(app, "/kb/articles/{article_id}", role="agent")
+def get_kb_article(article_id: str) -> dict[str, Any]:
+    """An article's head, or ?version=N as saved then; reading the head counts a view."""
+    version = kb_api.int_param(api.request(app).query_params or {}, "version")
+    found = kb_service.read(article_id, version)
+    if version is None:
+        kb_stats.record(article_id, kb_stats.VIEWS)
+    return found
+
+
+@route(app, "/kb/articles/{article_id}", role="supervisor", methods=("PUT",), body=ArticleChanges)
+def update_kb_article(article_id: str) -> dict[str, Any]:
+    """A new version with the fields given (409 if ``version`` is not the head)."""
+    p = api.principal()
+    changes = api.body(app, ArticleChanges)
+    return kb_service.summary(kb_service.update(p.agent_id, p.allows("supervisor"), article_id, changes))
+
+
+@route(app, "/kb/articles/{article_id}/publish", role="supervisor", methods=("POST",))
+def publish_kb_article(article_id: str) -> dict[str, Any]:
+    """The head version goes live: searchable on every warm Lambda within seconds."""
+    p = api.principal()
+    return kb_service.summary(kb_service.publish(p.agent_id, p.allows("supervisor"), article_id))
+
+
+@route(app, "/kb/articles/{article_id}/archive", role="supervisor", methods=("POST",))
+def archive_kb_article(article_id: str) -> dict[str, Any]:
+    """Out of search at once, kept with its history."""
+    p = api.principal()
+    return kb_service.summary(kb_service.archive(p.agent_id, p.allows("supervisor"), article_id))
+
+
+@route(app, "/kb/articles/{article_id}/rollback", role="supervisor", methods=("POST",), body=RollbackBody)
+def rollback_kb_article(article_id: str) -> dict[str, Any]:
+    """A new version with the content of an earlier one (live at once if the article is published)."""
+    p = api.principal()
+    version = api.body(app, RollbackBody).version
+    return kb_service.summary(kb_service.rollback(p.agent_id, p.allows("supervisor"), article_id, version))
+
+
+@route(app, "/kb/articles/{article_id}/versions", role="agent")
+def kb_article_versions(article_id: str) -> dict[str, Any]:
+    """Every version: who saved it, when, what changed."""
+    return {"article_id": article_id, "versions": kb_service.versions(article_id)}
+
+
+@route(app, "/kb/articles/{article_id}/diff", role="agent")
+def kb_article_diff(article_id: str) -> dict[str, Any]:
+    """What changed between ?from=N and ?to=M."""
+    params: Mapping[str, str] = api.request(app).query_params or {}
+    a, b = kb_api.int_param(params, "from", required=True), kb_api.int_param(params, "to", required=True)
+    return kb_service.diff(article_id, int(a or 0), int(b or 0))
+
+
+@route(app, "/kb/articles/{article_id}/history", role="supervisor")
+def kb_article_history(article_id: str) -> dict[str, Any]:
+    """The article's audit trail."""
+    return {"article_id": article_id, "history": kb_service.history(article_id)}
+
+
+@route(app, "/kb/articles/{article_id}/feedback", role="agent", methods=("POST",), body=FeedbackBody)
+def kb_article_feedback(article_id: str) -> dict[str, Any]:
+    """Helpful or not (counted on the article)."""
+    helpful = api.body(app, FeedbackBody).helpful
+    kb_service.load(article_id)
+    kb_stats.record(article_id, kb_stats.HELPFUL if helpful else kb_stats.NOT_HELPFUL)
+    return {"article_id": article_id, "helpful": helpful}
+
+
+@route(app, "/kb/articles/{article_id}/stats", role="supervisor")
+def kb_article_stats(article_id: str) -> dict[str, Any]:
+    """Views, bot answers, helpful / not helpful, handoffs: totals and per day."""
+    kb_service.load(article_id)
+    return kb_stats.article_stats(article_id)
+
+
+@route(app, "/kb/stats", role="supervisor")
+def kb_all_stats() -> dict[str, Any]:
+    """Every article's figures for ?period=total (default) or a day (YYYY-MM-DD)."""
+    period = kb_api.period_param(api.request(app).query_params or {})
+    return {"period": period, "items": kb_stats.all_stats(period)}
+
+
+@route(app, "/kb/unanswered", role="supervisor")
+def kb_unanswered() -> dict[str, Any]:
+    """Questions the KB had no answer for in the last ?days= (default 7), grouped by meaning."""
+    days = kb_api.int_param(api.request(app).query_params or {}, "days", low=1, high=90) or 7
+    return kb_stats.unanswered(days)
+
+
+@route(app, "/kb/synonyms", role="supervisor")
+def get_kb_synonyms() -> dict[str, Any]:
+    """The admins' synonym groups (added to the built-in ones) and their version."""
+    return kb_service.synonyms_view()
+
+
+@route(app, "/kb/synonyms", role="admin", methods=("PUT",), body=SynonymsBody)
+def put_kb_synonyms() -> dict[str, Any]:
+    """Replace the synonym groups; 409 if the version moved since it was read."""
+    return kb_service.save_synonyms(api.principal().agent_id, api.body(app, SynonymsBody))
+
+
+# ---- the bot ----------------------------------------------------------------------------------------
+@route(app, "/admin/bot-flows", role="supervisor")
+def get_bot_flows() -> dict[str, Any]:
+    """The bot's multi-turn flows (order status, refund conditions, hours, tickets…) and their version."""
+    return bot.view(bot.current())
+
+
+@route(app, "/admin/bot-flows", role="admin", methods=("PUT",), body=FlowSetUpdate)
+def put_bot_flows() -> dict[str, Any]:
+    """Replace the whole set of bot flows; 409 if its version moved since it was read."""
+    b = api.body(app, FlowSetUpdate)
+    return bot.view(bot.save(b.version, b.flows, api.principal().agent_id))
+
+
+@route(app, "/reports/bot", role="supervisor")
+def bot_report() -> dict[str, Any]:
+    """The bot's counters for ?day=YYYY-MM-DD (UTC, default today): outcomes, articles, flows."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return bot.report(q.get("day"))
+
+
+@route(app, "/bot/suggest", role=None)
+def bot_suggestions() -> Response:
+    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
+    req = api.request(app)
+    q: Mapping[str, str] = req.query_params or {}
+    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers))
+    return Response(body=body, status_code=status, headers=headers)
+
+
+@route(app, "/bot/suggest", role=None, methods=("OPTIONS",))
+def bot_suggestions_preflight() -> Response:
+    """CORS preflight of the widget's suggestion calls."""
+    req = api.request(app)
+    q: Mapping[str, str] = req.query_params or {}
+    site = q.get("site", "default")
+    return Response(
+        body="", status_code=204, headers=bot_suggest.cors_headers(site, req.headers.get("origin"))
+    )
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_bot_conversations(event: CloudWatchEvent) -> dict[str, int]:
+    """Conversations left with the bot and silent for 30 min end as abandoned (counted, closed)."""
+    return {"abandoned": bot.sweep_abandoned()}
 
 
 # ---- SLA ------------------------------------------------------------------------------------------

@@ -27,6 +27,12 @@ def _counted(event: events.Activity) -> None:
     aggregator.on_activity(event)
 
 
+def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
+    from chalicelib.quality import scorecards
+
+    scorecards.on_csat(event)
+
+
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a ticket change can move its deadlines: the SLA clock follows (tickets -> sla.tickets.on_ticket_changed)
     events.TicketChanged: (_sla_follows_the_ticket,),
@@ -35,6 +41,9 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     events.ConversationAnswered: (_first_response_clock_stops,),
     # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.aggregator)
     events.Activity: (_counted,),
+    # a survey answer: the linked conversations' quality score cards keep it (tickets ->
+    # quality.scorecards.on_csat)
+    events.CsatAnswered: (_score_card_keeps_the_survey,),
 }
 
 

@@ -47,6 +47,7 @@ class Settings:
     intent_backend: str = "builtin"
     ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
     media_bucket: str = ""  # customers' files copied from the platforms (infra/data.yaml MediaBucket)
+    kb_backend: str = "builtin"  # knowledge-base search backend (chalicelib/kb/search.py)
     # local stack only: {channel: base URL} of platforms imitated on this machine (WeCom's kf API),
     # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
     stand_ins: dict[str, str] = field(default_factory=dict)
@@ -101,6 +102,7 @@ def settings() -> Settings:
         intent_backend=env.get("OMNIFLOW_INTENT_BACKEND") or "builtin",
         ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
         media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
+        kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
         stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
     )
 

@@ -61,6 +61,16 @@ class Activity(Event):
     flags: Mapping[str, bool] = field(default_factory=dict)  # e.g. {"sla_met": True}
 
 
+@dataclass(frozen=True)
+class CsatAnswered(Event):
+    """A customer answered a satisfaction survey (1..5) for a ticket; ``conversation_ids`` are the
+    ticket's linked conversations (their quality score cards keep the answer)."""
+
+    ticket_id: str
+    score: int
+    conversation_ids: tuple[str, ...]
+
+
 Handler = Callable[[Any], None]
 _table: dict[type[Event], tuple[Handler, ...]] = {}
 

@@ -3,7 +3,6 @@ segment of a call is enqueued once as a voice message (see chalicelib/channels/v
 
 from typing import Any
 
-from chalicelib.channels.pipeline import register_lambda_context
 from chalicelib.channels.voice import transcript_batch
 from chalicelib.observability import logger, metrics, tracer
 
@@ -12,7 +11,6 @@ from chalicelib.observability import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Segments are enqueued once (pipeline.enqueue_once): an invocation that dies mid-way must not
-    # leave them "in progress" for the whole dedupe TTL.
-    register_lambda_context(context)
+    # Kinesis retries a failed batch from its first failure: segments sent again are dropped by the
+    # FIFO queue's deduplication (five minutes) and, later, by the router's dedupe marker.
     return transcript_batch(event)

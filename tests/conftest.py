@@ -42,14 +42,13 @@ def reset_caches() -> None:
     """Forget every cached client, setting and secret (each test gets fresh moto state)."""
     from chalicelib import aws, config
     from chalicelib.auth.service import JWKS
-    from chalicelib.channels import credentials, pipeline, tokens
+    from chalicelib.channels import credentials, tokens
 
     config.reset()
     aws.reset()
     credentials.reset()
     tokens.reset()
     JWKS.clear()
-    pipeline._idempotent_enqueue.cache_clear()
     from chalicelib.console import service as console
 
     console.security_headers.cache_clear()
@@ -67,6 +66,20 @@ def reset_caches() -> None:
     from chalicelib.sla import policies as sla_policies
 
     sla_policies.reset()
+    from chalicelib.quality import service as quality
+
+    quality.reset()
+    from chalicelib.assist import suggestions
+
+    suggestions.reset()
+    from chalicelib.bot import knowledge
+    from chalicelib.bot import service as bot
+
+    bot.reset()
+    knowledge.use(None)
+    from chalicelib.kb import searcher as kb_searcher
+
+    kb_searcher.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -209,6 +209,9 @@ class ChannelAdapter:
     #: True when the channel has no push API and its client polls a mailbox instead (website chat):
     #: the core then indexes the conversation's messages for that client (messages.by_mailbox).
     mailbox: ClassVar[bool] = False
+    #: True when ``parse`` already put its messages on the inbound queue (WeCom pulls page by page
+    #: and enqueues each page before it moves its cursor): the pipeline then sends nothing again.
+    enqueues_itself: ClassVar[bool] = False
     #: what answers below ``/webhooks/<channel>``: the root itself (``()``), or these sub-paths only
     #: (the website chat's visitor API); the local stack's banner lists them
     endpoints: ClassVar[tuple[str, ...]] = ()

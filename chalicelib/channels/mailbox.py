@@ -77,8 +77,9 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
     if view["direction"] == "out" and item.get("author_id", {}).get("S") in AUTOMATIC_AUTHORS:
         view["automatic"] = True  # an automatic notice, not an agent: the widget tells them apart
     # Media and places the customer sent are stored as JSON text (JSONAttribute); pass them on
-    # so an app can render its own messages. Absent for plain text, so web's thread is unchanged.
-    for name in ("attachments", "location"):
+    # so an app can render its own messages; quick replies are the bot's buttons. Absent for plain
+    # text, so web's thread is unchanged.
+    for name in ("attachments", "location", "quick_replies"):
         raw = item.get(name, {}).get("S")
         if raw:
             try:

@@ -1,7 +1,12 @@
 """The webhook pipeline, written once for every channel:
 
     size limit → channel known? → credentials → handshake → verify → parse/normalize
-    → dedupe (powertools idempotency, DynamoDB) → SQS FIFO ``inbound`` → the platform's acknowledgement
+    → ONE ``SendMessage`` to SQS FIFO ``inbound`` → the platform's acknowledgement
+
+The lean path: no DynamoDB on the webhook. A platform's retry is absorbed twice over without it:
+the FIFO queue drops a send whose deduplication id (a hash of the platform's message id) it saw in
+the last five minutes, and the router's conditional dedupe marker (``conversations.record_inbound``)
+stores a later retry — after the FIFO window — once. So 1 AWS call per message.
 
 Each function in ``functions/`` is ``handler = pipeline.lambda_handler("<channel>")``. The local
 stack calls the same handlers with real API Gateway HTTP API (v2) events.
@@ -12,11 +17,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from chalicelib import channels
 from chalicelib.aws import client
@@ -25,7 +28,6 @@ from chalicelib.channels.base import BadRequest
 from chalicelib.channels.base import NotFound
 from chalicelib.channels.base import PayloadTooLarge
 from chalicelib.channels.base import Response
-from chalicelib.channels.base import RetryLater
 from chalicelib.channels.base import WebhookError
 from chalicelib.channels.base import WebhookRequest
 from chalicelib.channels.credentials import account_credentials
@@ -35,18 +37,6 @@ from chalicelib.messages import InboundMessage
 from chalicelib.observability import logger
 from chalicelib.observability import metrics
 from chalicelib.observability import tracer
-
-DEDUPE_TTL_SECONDS = 7 * 24 * 3600  # longer than any platform's retry window
-_IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="dedupe_key", expires_after_seconds=DEDUPE_TTL_SECONDS, use_local_cache=True
-)
-
-
-def register_lambda_context(context: Any) -> None:
-    """Tell the dedupe (powertools idempotency) about this invocation, so a delivery whose
-    invocation dies mid-way is retried once it times out instead of being blocked as "in
-    progress" for the whole dedupe TTL. Every Lambda that calls ``enqueue_once`` calls this."""
-    _IDEMPOTENCY_CONFIG.register_lambda_context(context)
 
 
 def request_from_event(event: dict[str, Any]) -> WebhookRequest:
@@ -85,51 +75,23 @@ def request_from_event(event: dict[str, Any]) -> WebhookRequest:
     )
 
 
-@lru_cache(maxsize=1)
-def _idempotent_enqueue() -> Callable[..., dict[str, Any]]:
-    """``enqueue(message=...)`` wrapped by powertools idempotency on the message's dedupe key."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().table("idempotency"), boto3_client=client("dynamodb")
-    )
-
-    @idempotent_function(
-        data_keyword_argument="message", persistence_store=persistence, config=_IDEMPOTENCY_CONFIG
-    )
-    def enqueue(message: dict[str, Any]) -> dict[str, Any]:
-        body = message["body"]
-        result = client("sqs").send_message(
-            QueueUrl=queue_url("inbound"),
-            MessageBody=body,
-            MessageGroupId=message["group_id"],
-            MessageDeduplicationId=hashlib.sha256(message["dedupe_key"].encode()).hexdigest(),
-            MessageAttributes={
-                "correlation_id": {"DataType": "String", "StringValue": message["correlation_id"]}
-            },
-        )
-        return {"sqs_message_id": result["MessageId"]}
-
-    return enqueue
+def deduplication_id(dedupe_key: str) -> str:
+    """The FIFO deduplication id of a message: its dedupe key (channel, account and the platform's
+    message id) hashed to SQS's 128-character limit."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()
 
 
 def enqueue_once(msg: InboundMessage) -> None:
-    """Put a message on the inbound queue unless this delivery was already accepted (then the
-    saved result is returned by powertools and nothing is sent)."""
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
+    """Put a message on the inbound queue: one ``SendMessage``, deduplicated by the FIFO queue for
+    five minutes and by the router's dedupe marker after that (see the module docstring)."""
     correlation_id = msg.correlation_id or msg.dedupe_key
-    payload = {
-        "dedupe_key": msg.dedupe_key,
-        "group_id": msg.group_id,
-        "correlation_id": correlation_id,
-        "body": msg.model_copy(update={"correlation_id": correlation_id}).model_dump_json(),
-    }
-    try:
-        _idempotent_enqueue()(message=payload)
-    except IdempotencyAlreadyInProgressError as exc:
-        raise RetryLater("this delivery is being processed") from exc
+    client("sqs").send_message(
+        QueueUrl=queue_url("inbound"),
+        MessageBody=msg.model_copy(update={"correlation_id": correlation_id}).model_dump_json(),
+        MessageGroupId=msg.group_id,
+        MessageDeduplicationId=deduplication_id(msg.dedupe_key),
+        MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": correlation_id}},
+    )
 
 
 def handle(event: dict[str, Any], expected_channel: str | None = None) -> dict[str, Any]:
@@ -146,7 +108,7 @@ def handle(event: dict[str, Any], expected_channel: str | None = None) -> dict[s
             return special.to_event()
         adapter.verify(req, creds)
         messages = list(adapter.parse(req, creds))
-        for msg in messages:
+        for msg in [] if adapter.enqueues_itself else messages:
             logger.set_correlation_id(msg.dedupe_key)
             enqueue_once(msg)
         metrics.add_metric(name="MessagesAccepted", unit=MetricUnit.Count, value=len(messages))
@@ -168,7 +130,6 @@ def lambda_handler(channel: str) -> Callable[[dict[str, Any], Any], dict[str, An
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        register_lambda_context(context)
         return handle(event, expected_channel=channel)
 
     handler.__name__ = f"{channel}_webhook"

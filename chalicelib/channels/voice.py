@@ -10,8 +10,8 @@ Lambdas directly (authorized by IAM), so nothing here is reachable over HTTP.
 2. **What was said** (``functions/voice_transcripts.py``): Contact Lens real-time analysis puts
    ``SEGMENTS`` events on a Kinesis stream; every final ``Transcript`` segment becomes one
    ``InboundMessage`` from the caller's number (``reply_context["speaker"]`` says whether the
-   customer or the agent spoke) and is enqueued exactly once through the webhook pipeline's
-   idempotent ``enqueue_once``.
+   customer or the agent spoke) and is enqueued through the webhook pipeline's ``enqueue_once``
+   (FIFO deduplication, then the router's dedupe marker: stored exactly once).
 3. **Replies** are spoken on the call: ``can_reply = False`` keeps voice out of the channels an
    agent can write to, and ``send`` refuses for good if anything tries.
 
@@ -502,7 +502,8 @@ def _decode(record: KinesisStreamRecord) -> dict[str, Any]:
 
 def transcript_record(record: KinesisStreamRecord) -> int:
     """Enqueue one stream record's transcript segments; returns how many. Redelivered records
-    (Kinesis retries from the first failure of a batch) are deduplicated by ``enqueue_once``."""
+    (Kinesis retries from the first failure of a batch) are dropped by the FIFO queue's
+    deduplication and, after its five minutes, by the router's dedupe marker."""
     from chalicelib.channels.pipeline import enqueue_once
     from chalicelib.observability import logger
 

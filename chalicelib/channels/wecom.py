@@ -637,6 +637,7 @@ class WeComAdapter(ChannelAdapter):
 
     name = CHANNEL
     credential_fields = ("corp_id", "secret", "token", "aes_key")
+    enqueues_itself = True
     reply_window = REPLY_WINDOW_SECONDS
     replies_per_inbound = REPLIES_PER_INBOUND
 
@@ -669,7 +670,7 @@ class WeComAdapter(ChannelAdapter):
 
     def parse(self, req: WebhookRequest, creds: Mapping[str, str]) -> Iterable[InboundMessage]:
         """Decrypt the callback, then pull (and enqueue) what it announces. The messages returned
-        are already on the queue; the pipeline's own enqueue of them is an idempotent no-op."""
+        are already on the queue (``enqueues_itself``): the pipeline does not send them again."""
         callback = callback_event(crypto(creds).decrypt(encrypted_part(req.body)))
         if callback is None:
             return []

@@ -29,6 +29,7 @@ from chalicelib.messages import InboundMessage, iso, utcnow
 DEDUPE_TTL = timedelta(days=14)  # longer than SQS retention: a redelivery always finds its marker
 PREVIEW_CHARS = 120
 OPEN_ATTEMPTS = 8
+BOT_ACTIVE = "active"  # Conversation.bot_status/bot_key while the bot holds it (chalicelib/bot)
 
 
 class ConversationClosed(Exception):
@@ -302,20 +303,23 @@ def _open(
             raise
         customer.refresh(consistent_read=True)
         return customer.open_conversation_id, None
-    due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
     kind = ranking.channel_type(msg.channel)
+    bot = placement.bot_first  # the bot holds it first: not queued, no first-response clock yet
+    due = None if bot else iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
     conversation = Conversation(
         new_id,
         customer_id=customer.customer_id,
         status=OPEN,
         group_id=placement.group_id,
         channel_type=kind,
-        queue_key=ranking.queue_key(placement.group_id, kind),
-        queue_rank=ranking.queue_rank(placement.priority, placement.vip, now),
-        queued_at=now,
+        queue_key=None if bot else ranking.queue_key(placement.group_id, kind),
+        queue_rank=None if bot else ranking.queue_rank(placement.priority, placement.vip, now),
+        queued_at=None if bot else now,
         priority=placement.priority,
         vip=placement.vip or None,
         bot_first=placement.bot_first or None,
+        bot_status=BOT_ACTIVE if bot else None,
+        bot_key=BOT_ACTIVE if bot else None,
         routed_by=dict(placement.reason) or None,
         tags=set(placement.tags) or None,
         created_at=now,

@@ -52,6 +52,15 @@ class _ByOwner(GlobalSecondaryIndex["Conversation"]):
     last_message_at = UnicodeAttribute(range_key=True)
 
 
+class _ByBot(GlobalSecondaryIndex["Conversation"]):
+    class Meta:
+        index_name = "by_bot"
+        projection = KeysOnlyProjection()
+
+    bot_key = UnicodeAttribute(hash_key=True)
+    last_message_at = UnicodeAttribute(range_key=True)
+
+
 class _ByStatus(GlobalSecondaryIndex["Conversation"]):
     class Meta:
         index_name = "by_status"
@@ -79,6 +88,12 @@ class Conversation(Model):
     priority = UnicodeAttribute(default="normal")  # low | normal | high | urgent
     vip = BooleanAttribute(null=True)
     bot_first = BooleanAttribute(null=True)  # a routing rule asked for the bot before a human
+    # The bot (chalicelib/bot): "active" while it holds the conversation (not queued, not offered
+    # to agents), then "resolved", "handed_off" or "abandoned"; bot_key = "active" meanwhile
+    # (sparse by_bot index); bot_summary: what it tried, shown at the top of the agent's view.
+    bot_status = UnicodeAttribute(null=True)
+    bot_key = UnicodeAttribute(null=True)
+    bot_summary = JSONAttribute(null=True)
     routed_by = MapAttribute[str, str](null=True)  # why it went where it went (rules, intent)
     created_at = UnicodeAttribute()
     last_message_at = UnicodeAttribute()
@@ -105,11 +120,14 @@ class Conversation(Model):
     tags = UnicodeSetAttribute(null=True)
     snoozed_until = UnicodeAttribute(null=True)  # hidden from "mine" until then; a customer message wakes it
     ticket_ids = UnicodeSetAttribute(null=True)  # linked tickets
+    mood = UnicodeAttribute(null=True)  # "rising_anger" while the customer's messages turn angrier (assist)
+    mood_at = UnicodeAttribute(null=True)
 
     by_customer = _ByCustomer()
     by_queue = _ByQueue()
     by_owner = _ByOwner()
     by_status = _ByStatus()
+    by_bot = _ByBot()
 
 
 class _ByMailbox(GlobalSecondaryIndex["Message"]):
@@ -152,6 +170,9 @@ class Message(Model):
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(null=True)
     outbound_request = JSONAttribute(null=True)  # what "sent (local)" would have sent, redacted
+    quality = JSONAttribute(null=True)  # agent replies: the quality rules' warnings it was sent with
+    assist = JSONAttribute(null=True)  # customer messages: sentiment, escalation signals, entities
+    quick_replies = JSONAttribute(null=True)  # [{"title", "payload"}]: buttons under a bot message (web, app)
     reply_context = MapAttribute[str, str](null=True)
     mailbox_key = UnicodeAttribute(null=True)
     platform_ref = UnicodeAttribute(null=True)  # "<channel>#<account>#<platform id>" once sent

@@ -16,7 +16,9 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import events
 from chalicelib.agents import ranking
+from chalicelib.config import settings
 from chalicelib.conversations.inbound import (
+    BOT_ACTIVE,
     PREVIEW_CHARS,
     ConversationClosed,
     Placement,
@@ -124,12 +126,14 @@ def append_reply(
     mailbox: bool,
     rules: ReplyRules = ReplyRules(),
     known: Conversation | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """Store an agent's reply as the next message (status queued). The replying agent becomes the
     owner if nobody owns the conversation. The channel's reply window and per-message limit are
     part of the write's condition, so two agents racing cannot exceed them.
     ``known``: the conversation as this request read it; then the conversation's update and the
     message go in one TransactWriteItems (see ``_reply_in_one_write``).
+    ``quality``: the reply's quality score card, stored on the message (chalicelib.quality).
     Returns (conversation, message, first_response)."""
     now_dt = utcnow()
     now = iso(now_dt)
@@ -166,7 +170,7 @@ def append_reply(
     if known is not None:
         counted = key if rules.per_inbound is not None else None
         done = _reply_in_one_write(
-            known, actions, condition, target, text, agent_id, now, mailbox, counted, refused
+            known, actions, condition, target, text, agent_id, now, mailbox, counted, refused, quality
         )
         if done is not None:
             return _reply_counted(*done, agent_id, channel)
@@ -176,7 +180,7 @@ def append_reply(
         if condition_failed(exc):
             raise refused(exc) from exc
         raise
-    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox)
+    message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     first = conversation.first_responded_at == now
     return _reply_counted(conversation, message, first, agent_id, channel)
 
@@ -217,6 +221,7 @@ def _reply_in_one_write(
     mailbox: bool,
     counted: str | None,
     refused: Callable[[Exception], Exception],
+    quality: dict[str, Any] | None = None,
 ) -> tuple[Conversation, Message, bool] | None:
     """The reply as one TransactWriteItems: the conversation's update takes the place after
     ``known.next_seq`` and the message is put there, all or nothing (one request where an UpdateItem
@@ -250,7 +255,7 @@ def _reply_in_one_write(
     if counted is not None:  # the channel limits replies per customer message: one more
         since = as_dict(known.replies_since)
         after.replies_since = {**since, counted: int(since.get(counted) or 0) + 1}
-    message = outbound_message(after, target, text, agent_id, now, mailbox=mailbox)
+    message = outbound_message(after, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     try:
         with db.transact_write() as tx:
             tx.update(
@@ -283,11 +288,22 @@ def save_outbound(
     now: str,
     *,
     mailbox: bool,
+    quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
     """Store an outbound message (status queued) at the sequence number ``conversation`` — the state
     an UpdateItem that took the number returned — now holds, with what the channel's sender needs
     to answer in context: the last inbound's reply context (reply tokens) and time."""
-    message = outbound_message(conversation, target, text, author_id, now, mailbox=mailbox)
+    message = outbound_message(
+        conversation,
+        target,
+        text,
+        author_id,
+        now,
+        mailbox=mailbox,
+        quick_replies=quick_replies,
+        quality=quality,
+    )
     message.save(condition=Message.seq.does_not_exist())
     return message
 
@@ -300,6 +316,8 @@ def outbound_message(
     now: str,
     *,
     mailbox: bool,
+    quick_replies: list[dict[str, str]] | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
     """The outbound message ``save_outbound`` stores (not saved)."""
     channel, account, user_id = target
@@ -321,6 +339,8 @@ def outbound_message(
         status="queued",
         reply_context=reply_context or None,
         mailbox_key=mailbox_key(channel, account, user_id) if mailbox else None,
+        quick_replies=quick_replies or None,
+        quality=quality,
     )
 
 
@@ -336,6 +356,7 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
                 Conversation.closed_by.set(agent_id),
                 *dequeue_actions(),
                 Conversation.owner_key.remove(),
+                Conversation.bot_key.remove(),
             ],
             condition=Conversation.status == OPEN,
         )
@@ -467,7 +488,70 @@ def record_delivery(channel: str, account: str, report: DeliveryStatus) -> int:
     return updated
 
 
+# ---- the bot's hold (chalicelib/bot) ---------------------------------------------------------------
+
+
+def hand_over_from_bot(conversation_id: str, summary: dict[str, Any]) -> Conversation | None:
+    """The bot lets go: the conversation joins its group's queue (in the order it arrived), its
+    first-response deadline starts now, and ``summary`` (what the bot tried) is kept for the agent.
+    Conditional on the bot still holding it; None when it no longer does (another delivery, an
+    agent, a close got there first)."""
+    now = iso(utcnow())
+    current = Conversation.get(conversation_id, consistent_read=True)
+    kind = current.channel_type or ranking.CHAT
+    due = iso(utcnow() + timedelta(seconds=settings().first_response_seconds))
+    conversation = Conversation(conversation_id)
+    try:
+        conversation.update(
+            actions=[
+                Conversation.bot_key.remove(),
+                Conversation.bot_status.set("handed_off"),
+                Conversation.bot_summary.set(summary),
+                Conversation.queue_key.set(ranking.queue_key(current.group_id, kind)),
+                Conversation.queue_rank.set(
+                    ranking.queue_rank(current.priority, bool(current.vip), current.created_at)
+                ),
+                Conversation.queued_at.set(now),
+                Conversation.first_response_due.set(due),
+            ],
+            condition=(Conversation.bot_key == BOT_ACTIVE)
+            & (Conversation.status == OPEN)
+            & Conversation.assignee_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return None
+        raise
+    return conversation
+
+
+def end_bot_hold(conversation_id: str, outcome: str, summary: dict[str, Any] | None = None) -> bool:
+    """The bot's part is over without a handoff (``outcome`` "resolved" or "abandoned", or
+    "taken_over" by an agent). False when the bot no longer held it."""
+    conversation = Conversation(conversation_id)
+    actions: list[Action] = [Conversation.bot_key.remove(), Conversation.bot_status.set(outcome)]
+    if summary is not None:
+        actions.append(Conversation.bot_summary.set(summary))
+    try:
+        conversation.update(actions=actions, condition=Conversation.bot_key == BOT_ACTIVE)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def held_by_bot_since(before: str, limit: int = 100) -> list[str]:
+    """Conversations the bot holds whose last message is older than ``before`` (one Query on the
+    sparse by_bot index): what the abandoned-conversation sweep ends."""
+    return [
+        c.conversation_id
+        for c in Conversation.by_bot.query(BOT_ACTIVE, Conversation.last_message_at < before, limit=limit)
+    ]
+
+
 __all__ = [
+    "BOT_ACTIVE",
     "PREVIEW_CHARS",
     "ConversationClosed",
     "Placement",

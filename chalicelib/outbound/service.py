@@ -110,9 +110,11 @@ def reply(
     channel: str | None,
     may_take_over: bool,
     template: TemplateRef | None = None,
+    quality: dict[str, Any] | None = None,
 ) -> Message:
-    """Queue an agent's reply. Raises KeyError, NoSuchChannel, UnknownTemplate,
-    conversations.NotAllowed, ReplyWindowClosed or ReplyLimitReached."""
+    """Queue an agent's reply (``quality``: its quality score card, kept on the message). Raises
+    KeyError, NoSuchChannel, UnknownTemplate, conversations.NotAllowed, ReplyWindowClosed or
+    ReplyLimitReached."""
     conversation = conversations.get(conversation_id)
     target = choose_target(conversation, channel)
     adapter = channels.get(target[0])
@@ -130,6 +132,7 @@ def reply(
             mailbox=adapter.mailbox,
             rules=reply_rules(adapter, target[1], template),
             known=conversation,
+            quality=quality,
         )
     except conversations.ReplyWindowClosed as exc:  # the agent's way out: the account's templates
         exc.details["templates"] = templates_for(adapter, exc.account)

@@ -2,7 +2,9 @@
 
 For each normalized message: who is the customer (identity) → which conversation, in order and
 exactly once (conversations) → where a new conversation goes (routing: rules, then intent) and who
-takes it (assignment), and its first-response clock (sla); the console hears of it (feed).
+takes it (assignment), and its first-response clock (sla); the console hears of it (feed). Where
+the rules say ``bot_first``, the bot (chalicelib/bot) holds the conversation until it resolves it
+or hands it to the queue.
 
 Failures are reported per record (powertools' FIFO partial processor): a failed record and the
 rest of *its* message group go back to the queue, other senders' messages carry on, and after
@@ -20,6 +22,8 @@ from pydantic import Json
 
 from chalicelib import channels, routing
 from chalicelib.assignment import service as assignment
+from chalicelib.assist import service as assist
+from chalicelib.bot import service as bot
 from chalicelib.conversations import service as conversations
 from chalicelib.db import identity_map
 from chalicelib.feed import service as feed
@@ -40,8 +44,10 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
         where = conversations.stored_where(msg)
         if where is not None:
             # A duplicate. If the first attempt died after storing but before assigning a new
-            # conversation, it still waits in its queue: offer it to the agents now.
+            # conversation, it still waits in its queue: offer it to the agents now; if the bot
+            # holds it and had not answered yet, it answers now (once).
             assignment.offer_if_waiting(where[0])
+            bot.on_redelivery(where[0], where[1], msg)
             return None
     if msg.type == "status" and msg.status is not None:
         conversations.record_delivery(msg.channel, msg.account, msg.status)
@@ -56,6 +62,16 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
     if stored.duplicate:
         return stored
     conversation = stored.conversation
+    if bot.holds(conversation):  # the bot answers first: nothing is offered to agents meanwhile
+        if stored.new_conversation:
+            bot.started(conversation, msg.channel)
+        answered = bot.on_inbound(stored, msg)
+        if answered or stored.new_conversation or not conversation.assignee_id:
+            tickets.on_inbound(stored, msg, answer_status=not answered)
+            if resolution.created:
+                metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
+            return stored
+        # The bot let go (an agent had stepped in): the message is the agents', as below.
     if stored.new_conversation:
         sla.start_first_response_clock(conversation)
         assignment.entered_queue(conversation)
@@ -75,6 +91,8 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
             supervisors=False,  # the busiest kind of event: supervisors follow queues, not every message
             data={"channel": msg.channel},
         )
+    if stored.message is not None:
+        assist.on_customer_message(conversation, stored.message)  # sentiment, anger, entities
     tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
     if resolution.created:
         metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)

@@ -32,6 +32,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.language import fold
+
 PRESALES, AFTERSALES, TECHNICAL, LOGISTICS, COMPLAINT, OTHER = (
     "presales",
     "aftersales",
@@ -123,10 +125,10 @@ def _is_emoji(ch: str) -> bool:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width, so "？" is "?"), lower case, at most MAX_CHARS; phones'
-    curly apostrophes as straight ones (won’t = won't); "after-sales" as one word, so that it is
-    not read as "sales"."""
-    t = unicodedata.normalize("NFKC", text[:MAX_CHARS]).lower().replace("\u2019", "'")
+    """The language layer's folding (``chalicelib.language.fold``: full-width to half-width, so
+    "？" is "?"; case; traditional to simplified, so "退貨" is "退货"; curly apostrophes straight),
+    at most MAX_CHARS; "after-sales" as one word, so that it is not read as "sales"."""
+    t = fold(text[:MAX_CHARS])
     return t.replace("after-sale", "aftersale").replace("after sale", "aftersale")
 
 

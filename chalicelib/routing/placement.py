@@ -11,6 +11,7 @@ from chalicelib.conversations.service import Placement
 from chalicelib.db import as_dict
 from chalicelib.identity.models import Customer
 from chalicelib.messages import InboundMessage, utcnow
+from chalicelib.routing.rules import RuleSet
 
 DEFAULT_GROUP = "presales"
 # intent label → skill group; when a deployment lacks the group, the next one that exists
@@ -54,16 +55,40 @@ def customer_tier(customer: Customer) -> str | None:
     return str(tier).lower() if tier else None
 
 
+def queue_lengths(ruleset: RuleSet) -> dict[str, int]:
+    """How many conversations wait in the chat queue of each group a rule's queue condition names
+    (one GetItem of the pre-aggregated counter per group; none when no rule has such a condition)."""
+    from chalicelib.agents import ranking
+    from chalicelib.assignment.queues import queue_stats
+
+    groups = sorted({r.match.queue.group for r in ruleset.rules if r.enabled and r.match.queue is not None})
+    return {g: queue_stats(ranking.queue_key(g, ranking.CHAT))["waiting"] for g in groups}
+
+
 def place(msg: InboundMessage, customer: Customer) -> Placement:
     from chalicelib.routing import intent, rules, service
 
     tier = customer_tier(customer)
     tags = sorted(customer.tags or ())
     vip = tier == "vip" or "vip" in tags
+    ruleset = service.ruleset()
+    mood = None
+    if msg.text and rules.wants_sentiment(ruleset):
+        from chalicelib.assist import sentiment
+
+        mood = sentiment.analyse(msg.text)
     context = rules.RoutingContext(
-        text=msg.text or "", channel=msg.channel, account=msg.account, tier=tier, tags=tags, at=utcnow()
+        text=msg.text or "",
+        channel=msg.channel,
+        account=msg.account,
+        tier=tier,
+        tags=tags,
+        at=utcnow(),
+        waiting=queue_lengths(ruleset),
+        sentiment=mood.label if mood else None,
+        risk=mood.risk if mood else None,
     )
-    decision = rules.decide(service.ruleset(), context, service.calendars())
+    decision = rules.decide(ruleset, context, service.calendars())
     reason: list[tuple[str, str]] = []
     if decision.matched:
         reason.append(("rules", ",".join(decision.matched)))

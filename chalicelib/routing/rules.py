@@ -84,6 +84,16 @@ class BusinessHoursCondition(BaseModel):
     calendar: str = Field(pattern=NAME_PATTERN, description="a calendar's name (/admin/calendars)")
 
 
+class QueueCondition(BaseModel):
+    """Holds while a skill group's queue is at least this long (the peak-day lever: the bot first
+    once the agents fall behind)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str = Field(pattern=GROUP_PATTERN, description="skill group id")
+    waiting_at_least: int = Field(ge=1, le=100_000, description="conversations waiting in its chat queue")
+
+
 class RuleMatch(BaseModel):
     """Conditions; every one present must hold. Lists mean "any of"."""
 
@@ -108,8 +118,17 @@ class RuleMatch(BaseModel):
     )
     tags: list[Label] | None = Field(default=None, max_length=50, description="the customer has any of")
     business_hours: BusinessHoursCondition | None = None
+    queue: QueueCondition | None = Field(default=None, description="the group's queue is at least this long")
+    sentiments: list[Literal["negative", "neutral", "positive"]] | None = Field(
+        default=None, max_length=3, description="the message's sentiment is one of (chalicelib.assist)"
+    )
+    risks: list[Literal["low", "medium", "high"]] | None = Field(
+        default=None,
+        max_length=3,
+        description="its escalation risk is one of (high: complaint, 12315, lawyer …)",
+    )
 
-    @field_validator("keywords", "channels", "accounts", "tiers", "tags")
+    @field_validator("keywords", "channels", "accounts", "tiers", "tags", "sentiments", "risks")
     @classmethod
     def _empty_is_absent(cls, value: list[str] | None) -> list[str] | None:
         return value or None  # [] would otherwise be a condition no message meets
@@ -215,6 +234,9 @@ class RoutingContext(BaseModel):
     tier: str | None = None
     tags: list[str] = Field(default_factory=list)
     at: datetime
+    waiting: dict[str, int] = Field(default_factory=dict, description="group -> conversations waiting")
+    sentiment: str | None = None  # negative | neutral | positive, when a rule asks for it
+    risk: str | None = None  # low | medium | high
 
     @field_validator("at")
     @classmethod
@@ -297,6 +319,10 @@ def _matches(
         return False
     if m._keywords is not None and m._keywords.search(folded) is None:
         return False
+    if m.sentiments is not None and ctx.sentiment not in m.sentiments:
+        return False
+    if m.risks is not None and ctx.risk not in m.risks:
+        return False
     if m.business_hours is not None:
         calendar = calendars.get(m.business_hours.calendar)
         if calendar is None:
@@ -307,6 +333,8 @@ def _matches(
             return False
         if calendar.is_open(ctx.at) != (m.business_hours.state == "open"):
             return False
+    if m.queue is not None and ctx.waiting.get(m.queue.group, 0) < m.queue.waiting_at_least:
+        return False
     return m.regex is None or _regex_matches(rule.rule_id, m.regex, text, budget)
 
 
@@ -338,6 +366,12 @@ def decide(
     return Decision(group=group, priority=priority, bot_first=bool(bot_first), tags=tags, matched=matched)
 
 
+def wants_sentiment(rules: RuleSet | Sequence[Rule]) -> bool:
+    """Whether any enabled rule looks at the message's sentiment or risk (then it is computed)."""
+    ordered = rules.rules if isinstance(rules, RuleSet) else rules
+    return any(r.enabled and (r.match.sentiments or r.match.risks) for r in ordered)
+
+
 def check_references(
     rules: Sequence[Rule], *, channels: set[str], groups: set[str], calendars: set[str]
 ) -> None:
@@ -350,6 +384,8 @@ def check_references(
                 problems.append(f"rule {rule.rule_id!r}: unknown channel {channel!r}")
         if rule.actions.group is not None and rule.actions.group not in groups:
             problems.append(f"rule {rule.rule_id!r}: unknown skill group {rule.actions.group!r}")
+        if rule.match.queue is not None and rule.match.queue.group not in groups:
+            problems.append(f"rule {rule.rule_id!r}: unknown skill group {rule.match.queue.group!r}")
         hours = rule.match.business_hours
         if hours is not None and hours.calendar not in calendars:
             problems.append(f"rule {rule.rule_id!r}: unknown calendar {hours.calendar!r}")
@@ -362,6 +398,7 @@ def check_references(
 def referenced(rules: Sequence[Rule]) -> tuple[set[str], set[str]]:
     """The skill groups and calendars ``rules`` name."""
     groups = {r.actions.group for r in rules if r.actions.group is not None}
+    groups |= {r.match.queue.group for r in rules if r.match.queue is not None}
     calendars = {r.match.business_hours.calendar for r in rules if r.match.business_hours is not None}
     return groups, calendars
 

@@ -32,6 +32,7 @@ from chalicelib.routing.rules import (
     decide,
     dump,
     referenced,
+    wants_sentiment,
 )
 from chalicelib.versions import VersionConflict, read_list_item, save_versioned
 
@@ -142,6 +143,11 @@ def dry_run(request: DryRun) -> dict[str, Any]:
     if request.rules is not None:
         validate(request.rules)
     at = request.at or utcnow()
+    mood = None
+    if request.text and wants_sentiment(rules):
+        from chalicelib.assist import sentiment
+
+        mood = sentiment.analyse(request.text)
     context = RoutingContext(
         text=request.text,
         channel=request.channel,
@@ -149,6 +155,8 @@ def dry_run(request: DryRun) -> dict[str, Any]:
         tier=request.tier,
         tags=request.tags,
         at=at,
+        sentiment=mood.label if mood else None,
+        risk=mood.risk if mood else None,
     )
     _, names = referenced(rules)
     decision: Decision = decide(rules, context, calendar_store.fetch(names))

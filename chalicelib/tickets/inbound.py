@@ -13,7 +13,7 @@ from chalicelib import events
 from chalicelib.conversations import service as conversations
 from chalicelib.conversations.models import Conversation
 from chalicelib.conversations.service import NotAllowed
-from chalicelib.events import ConversationAnswered
+from chalicelib.events import ConversationAnswered, CsatAnswered
 from chalicelib.messages import InboundMessage, iso, utcnow
 from chalicelib.observability import logger
 from chalicelib.tickets import notify, rules
@@ -37,18 +37,19 @@ CSAT_WINDOW = timedelta(days=7)
 STATUS_ANSWER_TICKETS = 5
 
 
-def on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
+def on_inbound(stored: conversations.Stored, msg: InboundMessage, *, answer_status: bool = True) -> None:
     """After the router stored a customer's message. Never raises: a failure here is logged and
-    must not send the message back to the queue (it is stored; a redelivery would be skipped)."""
+    must not send the message back to the queue (it is stored; a redelivery would be skipped).
+    ``answer_status`` False: the bot has answered the message already (its own ticket flow)."""
     if stored.duplicate or msg.type in ("status", "event") or conversations.spoken_by_agent(msg):
         return
     try:
-        _on_inbound(stored, msg)
+        _on_inbound(stored, msg, answer_status)
     except Exception:  # noqa: BLE001 — the message is stored; a retry would be skipped as a duplicate
         logger.exception("ticket hook failed", extra={"conversation_id": stored.conversation.conversation_id})
 
 
-def _on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
+def _on_inbound(stored: conversations.Stored, msg: InboundMessage, answer_status: bool = True) -> None:
     c = stored.conversation
     if msg.channel == "email" and msg.account in ticket_accounts():
         if not msg.reply_context.get("auto_submitted"):
@@ -60,7 +61,7 @@ def _on_inbound(stored: conversations.Stored, msg: InboundMessage) -> None:
     linked = [tid for tid in sorted(c.ticket_ids or ())]
     for tid in linked:
         _customer_replied(tid, c, msg)
-    if rules.is_status_question(msg.text):
+    if answer_status and rules.is_status_question(msg.text):
         _answer_status(c, msg)
 
 
@@ -160,6 +161,8 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
         f"customer:{c.customer_id}",
         data={"score": score, "conversation_id": c.conversation_id},
     )
+    linked = tuple(sorted(moved[1].conversation_ids or ()))
+    events.publish(CsatAnswered(target.ticket_id, score, linked))
     notify.send(
         c.customer_id, rules.render("csat.thanks", target.language), author="bot", prefer=c.conversation_id
     )

@@ -71,8 +71,10 @@ def send(
     author: str = "system",
     linked: list[str] | set[str] | None = None,
     prefer: str | None = None,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> Notice:
-    """Queue ``text`` to the customer; never raises for an unreachable customer (Notice.reason)."""
+    """Queue ``text`` to the customer; never raises for an unreachable customer (Notice.reason).
+    ``quick_replies`` ride along on the stored message (buttons where the channel shows them)."""
     conversation = pick_conversation(customer_id, linked, prefer)
     if conversation is None:
         return Notice(False, reason="the customer has no conversation to write to")
@@ -89,7 +91,7 @@ def send(
         conversations.check_reply_rules(conversation, target[0], target[1], rules, now_dt)
     except (conversations.ReplyWindowClosed, conversations.ReplyLimitReached) as exc:
         return Notice(False, conversation.conversation_id, channel=target[0], reason=str(exc))
-    message = _append(conversation, author, text, target, adapter.mailbox, rules, now_dt)
+    message = _append(conversation, author, text, target, adapter.mailbox, rules, now_dt, quick_replies)
     if message is None:
         return Notice(False, conversation.conversation_id, channel=target[0], reason="reply limit reached")
     outbound.enqueue(conversation, message, target, text, author)
@@ -104,6 +106,7 @@ def _append(
     mailbox: bool,
     rules: conversations.ReplyRules,
     now_dt: datetime,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> Message | None:
     """The next sequence number (conditional: the conversation exists, the channel's per-message
     limit holds), then the message. None if the limit was reached meanwhile."""
@@ -127,5 +130,7 @@ def _append(
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return None
         raise
-    message = conversations.save_outbound(updated, target, text, author, now, mailbox=mailbox)
+    message = conversations.save_outbound(
+        updated, target, text, author, now, mailbox=mailbox, quick_replies=quick_replies
+    )
     return message

@@ -547,6 +547,9 @@ class RequestHandler(BaseHTTPRequestHandler):
 class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen() backlog: socketserver's default of 5 refused connections at connect under a surge
+    # (24 concurrent platform retries); the kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], gateway: Gateway | None = None) -> None:
         self.gateway = gateway  # None while the stack is still starting: 503

@@ -78,6 +78,11 @@ def credentials(channel: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # WeChat Official Account
 # --------------------------------------------------------------------------------------------
+def _account_path(account: str) -> str:
+    """Webhook URLs name the channel account after the channel, except the default one."""
+    return "" if account == "default" else f"/{account}"
+
+
 def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
@@ -108,8 +113,10 @@ def wechat_request(
     to_user: str = DEFAULT_WECHAT_TO,
     msg_id: str | None = None,
     xml: str | None = None,
+    account: str = "default",
 ) -> PreparedRequest:
-    """POST /webhooks/wechat as WeChat sends it: signed query, plaintext or AES ("safe mode") body."""
+    """POST /webhooks/wechat[/<account>] as WeChat sends it: signed query, plaintext or AES ("safe
+    mode") body."""
     from wechatpy.crypto import WeChatCrypto
     from wechatpy.utils import WeChatSigner
 
@@ -127,7 +134,7 @@ def wechat_request(
         body = f"<xml><ToUserName>{_cdata(to_user)}</ToUserName><Encrypt>{_cdata(encrypted)}</Encrypt></xml>"
     return PreparedRequest(
         "POST",
-        f"{target.base_url}/webhooks/wechat?{urlencode(query)}",
+        f"{target.base_url}/webhooks/wechat{_account_path(account)}?{urlencode(query)}",
         {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0"},
         body.encode("utf-8"),
     )
@@ -137,7 +144,13 @@ def wechat_request(
 # SMS (Twilio)
 # --------------------------------------------------------------------------------------------
 def sms_request(
-    target: Target, creds: Mapping[str, str], *, sender: str, text: str, message_sid: str | None = None
+    target: Target,
+    creds: Mapping[str, str],
+    *,
+    sender: str,
+    text: str,
+    message_sid: str | None = None,
+    account: str = "default",
 ) -> PreparedRequest:
     """Twilio's incoming-message webhook: a form post signed over the public URL and the params."""
     from twilio.request_validator import RequestValidator
@@ -157,12 +170,11 @@ def sms_request(
         "From": sender,
         "ApiVersion": "2010-04-01",
     }
-    signature = RequestValidator(creds["auth_token"]).compute_signature(
-        f"{target.public_url}/webhooks/sms", params
-    )
+    path = f"/webhooks/sms{_account_path(account)}"
+    signature = RequestValidator(creds["auth_token"]).compute_signature(f"{target.public_url}{path}", params)
     return PreparedRequest(
         "POST",
-        f"{target.base_url}/webhooks/sms",
+        f"{target.base_url}{path}",
         {
             "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
             "X-Twilio-Signature": signature,
@@ -433,11 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", default="o_demo_1", help="the customer's openid")
     p.add_argument("--safe-mode", action="store_true", help="AES-encrypt the message (encrypt_type=aes)")
     p.add_argument("--msg-id", help="WeChat MsgId (repeat one to see deduplication)")
+    p.add_argument("--account", default="default", help='the channel account ("bot": the bot answers)')
     p.add_argument("text")
 
     p = sub.add_parser("sms", help="an SMS through Twilio")
     p.add_argument("--from", dest="sender", default="+8613800138000")
     p.add_argument("--sid", help="MessageSid (repeat one to see deduplication)")
+    p.add_argument("--account", default="default", help='the channel account ("bot": the bot answers)')
     p.add_argument("text")
 
     p = sub.add_parser("email", help="an email received by SES and delivered through SNS")
@@ -472,11 +486,17 @@ def main(argv: list[str] | None = None) -> int:
             text=args.text,
             safe_mode=args.safe_mode,
             msg_id=args.msg_id,
+            account=args.account,
         )
         ok = _show("wechat", req.send())
     elif args.channel == "sms":
         req = sms_request(
-            target, credentials("sms"), sender=args.sender, text=args.text, message_sid=args.sid
+            target,
+            credentials("sms"),
+            sender=args.sender,
+            text=args.text,
+            message_sid=args.sid,
+            account=args.account,
         )
         ok = _show("sms", req.send())
     elif args.channel == "email":

@@ -18,7 +18,18 @@ from typing import Any
 from tests.bench.env import REPO, channel_status, moto_stack
 from tests.bench.report import Summary, heading
 
-SECTIONS = ("coldstart", "awscalls", "reads", "throughput", "assignment", "analytics")
+SECTIONS = (
+    "coldstart",
+    "awscalls",
+    "reads",
+    "throughput",
+    "assignment",
+    "bot",
+    "kb",
+    "quality",
+    "suggest",
+    "analytics",
+)
 # analytics is opt-in (--only analytics): seeding 90 days through moto's TransactWriteItems, which
 # deep-copies every table per call, takes longer than the rest of the bench.
 DEFAULT_SECTIONS = tuple(s for s in SECTIONS if s != "analytics")
@@ -123,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     if "coldstart" in args.sections:
         timed("coldstart", lambda: coldstart.run_imports(status, args.runs, args.importtime_runs, summary))
 
-    moto_sections = ("awscalls", "reads", "throughput", "assignment", "analytics")
+    if "quality" in args.sections:
+        from tests.bench import quality
+
+        timed("quality", lambda: quality.run(summary))
+
+    moto_sections = ("awscalls", "reads", "throughput", "assignment", "suggest", "analytics")
     in_process = [s for s in args.sections if s in moto_sections]
     if in_process or ("coldstart" in args.sections and not args.no_first_request):
         with moto_stack() as stack:
@@ -149,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                 from tests.bench import reads
 
                 timed("reads", lambda: reads.run(stack, summary))
+            if "suggest" in args.sections:
+                from tests.bench import suggest
+
+                timed("suggest", lambda: suggest.run(summary))
             if "assignment" in args.sections:
                 from tests.bench import assignment
 
@@ -162,6 +182,17 @@ def main(argv: list[str] | None = None) -> int:
                     "throughput",
                     lambda: throughput.run(stack, builders, args.messages, SEQ_THROUGHPUT, summary),
                 )
+
+    if "bot" in args.sections:  # on the local stack (its own moto server), after the in-process ones
+        from tests.bench import bot
+
+        timed("bot_calls", lambda: bot.run_calls(summary))
+        timed("bot", lambda: bot.run(summary))
+
+    if "kb" in args.sections:  # in process, with its own moto for publish -> searchable
+        from tests.bench import kb
+
+        timed("kb", lambda: kb.run(summary))
 
     load_after = os.getloadavg()
     results["meta"].update(

@@ -3,7 +3,7 @@
 Counted with botocore's ``before-call`` event on every session that carries Omniflow's calls:
 
 - ``chalicelib.aws.session()``, the one boto3 session behind every ``chalicelib.aws.client`` (SQS,
-  Secrets Manager, Step Functions, and the DynamoDB client of powertools' idempotency layer);
+  Secrets Manager, Step Functions, and PynamoDB);
 - PynamoDB's: each ``pynamodb.connection.base.Connection`` makes its own botocore session per thread
   with ``get_session()`` (``db.transact_write()`` makes a new Connection each time), so that name is
   wrapped to hook every session PynamoDB creates.
@@ -33,8 +33,10 @@ from tests.bench.env import REGION, Stack, reset_caches
 from tests.bench.report import Summary, heading, table, verdict
 from tests.support.events import sqs_event
 
-ROUTER_KNOWN_DYNAMODB_TARGET = 6
+ROUTER_KNOWN_DYNAMODB_TARGET = 4
+ROUTER_NEW_DYNAMODB_TARGET = 8
 WEBHOOK_SQS_SENDS_TARGET = 1
+WEBHOOK_AWS_CALLS_TARGET = 1  # the lean path: the SendMessage and nothing else
 _HOOK_ID = "omniflow-bench-call-counter"
 
 
@@ -45,6 +47,7 @@ class Tally:
     ops: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, operation)
     sources: Counter[str] = field(default_factory=Counter)  # which hooked session carried them
     botocore_calls: int = 0  # the cross-check: every botocore client call
+    requests: list[str] = field(default_factory=list)  # each DynamoDB request by name, in order
 
     @property
     def hooked(self) -> int:
@@ -66,7 +69,31 @@ class Tally:
             "by_operation": {f"{s}:{o}": n for (s, o), n in sorted(self.ops.items())},
             "by_session": dict(self.sources),
             "botocore_calls": self.botocore_calls,
+            "dynamodb_requests": list(self.requests),
         }
+
+
+def _table(name: str) -> str:
+    return name.rsplit("-", 1)[-1]  # omniflow-<stage>-messages -> messages
+
+
+def request_name(operation: str, params: dict[str, Any]) -> str:
+    """``GetItem customers``, ``TransactWriteItems [Put messages, Update conversations]``..."""
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        parts = [
+            f"{kind} {_table(body.get('TableName', '?'))}"
+            for item in params.get("TransactItems", [])
+            for kind, body in item.items()
+        ]
+        return f"{operation} [{', '.join(parts)}]"
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        counts = {
+            _table(t): len(v) if isinstance(v, list) else len(v.get("Keys", []))
+            for t, v in params.get("RequestItems", {}).items()
+        }
+        return f"{operation} [{', '.join(f'{t} x{n}' for t, n in counts.items())}]"
+    index = f"/{params['IndexName']}" if params.get("IndexName") else ""
+    return f"{operation} {_table(params.get('TableName', '?'))}{index}"
 
 
 class CallCounter:
@@ -111,6 +138,8 @@ class CallCounter:
         def counted_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
             if counter._current is not None:
                 counter._current.botocore_calls += 1
+                if client.meta.service_model.service_name == "dynamodb":
+                    counter._current.requests.append(request_name(operation_name, api_params))
             return original_call(client, operation_name, api_params)
 
         base_client._make_api_call = counted_call
@@ -193,7 +222,7 @@ def measure_channel(
     result = ChannelCalls(deliveries.channel)
     harness.purge()
     first, second = deliveries.event(sender, seq_base), deliveries.event(sender, seq_base + 1)
-    reset_caches()  # a new Lambda instance: no secret, client or idempotency layer cached yet
+    reset_caches()  # a new Lambda instance: no secret or client cached yet
     with counter.window() as result.webhook_first:
         replies = [pipeline.handle(first)]
     with counter.window() as result.webhook_steady:
@@ -242,9 +271,14 @@ def run(stack: Stack, builders: dict[str, Deliveries], seq_base: int, summary: S
             scans += t.count(operation="Scan")
             unseen += t.botocore_calls - t.hooked
             target, ok = "", None
-            if name.startswith("webhook"):
+            if name.startswith("webhook, steady"):
+                target, ok = f"AWS calls == {WEBHOOK_AWS_CALLS_TARGET}", t.hooked == WEBHOOK_AWS_CALLS_TARGET
+            elif name.startswith("webhook"):
                 sends = t.count("sqs", "SendMessage") + t.count("sqs", "SendMessageBatch")
                 target, ok = f"SQS sends == {WEBHOOK_SQS_SENDS_TARGET}", sends == WEBHOOK_SQS_SENDS_TARGET
+            elif name.startswith("router, new"):
+                ddb = t.count("dynamodb")
+                target, ok = f"DynamoDB <= {ROUTER_NEW_DYNAMODB_TARGET}", ddb <= ROUTER_NEW_DYNAMODB_TARGET
             elif name.startswith("router, known"):
                 ddb = t.count("dynamodb")
                 target, ok = (
@@ -273,6 +307,13 @@ def run(stack: Stack, builders: dict[str, Deliveries], seq_base: int, summary: S
             right=(2, 3, 4, 5),
         )
     )
+    print("  DynamoDB requests of the router, by name (first channel measured):")
+    for r in results[:1]:
+        for label, t in (("new customer", r.router_new), ("known customer", r.router_known)):
+            if t is not None:
+                print(f"    {r.channel}, {label}: {len(t.requests)} request(s)")
+                for n, request in enumerate(t.requests, 1):
+                    print(f"      {n}. {request}")
     print(f"  Scan: {scans}  (target 0: {verdict(scans == 0)})")
     if unseen:
         print(f"  WARNING: {unseen} botocore call(s) went through a session the hooks do not cover")
@@ -284,13 +325,20 @@ def run(stack: Stack, builders: dict[str, Deliveries], seq_base: int, summary: S
         if r.error:
             summary.add(f"requests {r.channel}", False, r.error)
             continue
-        steady, known = r.webhook_steady, r.router_known
+        steady, known, new = r.webhook_steady, r.router_known, r.router_new
         if steady is not None:
             sends = steady.count("sqs", "SendMessage") + steady.count("sqs", "SendMessageBatch")
             summary.add(
-                f"webhook {r.channel} SQS sends/message",
-                sends == WEBHOOK_SQS_SENDS_TARGET,
-                f"{sends} (== 1), + {steady.count('dynamodb')} DynamoDB (idempotency)",
+                f"webhook {r.channel} AWS calls/message",
+                steady.hooked == WEBHOOK_AWS_CALLS_TARGET,
+                f"{steady.hooked} (== 1): {sends} SQS send(s), {steady.count('dynamodb')} DynamoDB",
+            )
+        if new is not None:
+            ddb = new.count("dynamodb")
+            summary.add(
+                f"router {r.channel} new customer DynamoDB",
+                ddb <= ROUTER_NEW_DYNAMODB_TARGET,
+                f"{ddb} (<= {ROUTER_NEW_DYNAMODB_TARGET})",
             )
         if known is not None:
             ddb = known.count("dynamodb")

@@ -274,5 +274,7 @@ def test_the_demo_rules_and_calendar_seed_and_reseed(aws):
         text="我要投诉，快递没收到", channel="wechat", at="2025-09-14T15:00:00Z"
     )
     decision = rules.decide(routing.ruleset(), sunday_night, routing.calendars())
-    assert (decision.group, decision.priority, decision.bot_first) == ("complaints", "urgent", True)
+    assert (decision.group, decision.priority, decision.bot_first) == ("complaints", "urgent", False)
+    bot_desk = rules.RoutingContext(text="hi", channel="sms", account="bot", at="2025-09-14T15:00:00Z")
+    assert rules.decide(routing.ruleset(), bot_desk, routing.calendars()).bot_first is True
     assert decision.tags == ["complaint", "after-hours"]

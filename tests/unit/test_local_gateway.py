@@ -252,3 +252,22 @@ def test_unknown_methods_over_the_wire_get_api_gateways_json_answer_not_an_html_
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_local_server_queues_a_burst_of_connections_it_has_not_accepted_yet():
+    """A surge opens connections faster than the accept loop takes them: they wait in the listen
+    backlog (socketserver's default of 5 would drop the SYNs of the rest and connect would time out)."""
+    import socket
+
+    from infra.local.server import LocalHttpServer
+
+    server = LocalHttpServer(("127.0.0.1", 0), Gateway(make_app(), webhook_loader=lambda channel: None))
+    clients: list[socket.socket] = []
+    try:  # not serving: nothing is accepted, every connection waits in the backlog
+        for _ in range(64):
+            clients.append(socket.create_connection(server.server_address, timeout=0.5))
+        assert len(clients) == 64
+    finally:
+        for c in clients:
+            c.close()
+        server.server_close()

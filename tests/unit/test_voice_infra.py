@@ -73,14 +73,9 @@ def test_the_caller_lookup_only_reads_keys_and_remembers_contacts(resources):
     assert not {a for a in everything if a.startswith(("sqs:", "secretsmanager:", "kinesis:"))}
 
 
-def test_the_transcript_consumer_reads_its_stream_and_enqueues_once(resources):
+def test_the_transcript_consumer_reads_its_stream_and_enqueues_with_no_dedupe_table(resources):
     role = resources["VoiceTranscriptsRole"]
-    assert table_grants(role) == {
-        "dynamodb:GetItem": "idempotency state",
-        "dynamodb:PutItem": "idempotency",
-        "dynamodb:UpdateItem": "idempotency",
-        "dynamodb:DeleteItem": "idempotency",
-    }
+    assert table_grants(role) == {"dynamodb:GetItem": "state"}
     [contact] = [s for s in statements(role) if s["Sid"] == "CallerOfContact"]
     assert contact["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["contact#*"]}}
     for s in statements(role):

@@ -80,7 +80,22 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     seed_canned_replies()
     seed_routing()
     seed_web_accounts(env)
+    seed_bot_accounts()
     return USERS
+
+
+BOT_ACCOUNT = "bot"  # the self-service accounts: the routing rule "bot-desk" puts the bot first there
+BOT_CHANNELS = ("sms", "wechat", "web")
+
+
+def seed_bot_accounts() -> None:
+    """A "bot" account on SMS, WeChat and the website (the default account's credentials), so
+    ``make dev`` shows the bot: ``/webhooks/<channel>/bot``, ``simulate … --account bot``."""
+    from chalicelib.channels import accounts
+    from infra.local.provision import channel_credentials
+
+    for channel in BOT_CHANNELS:
+        accounts.put_account(channel, BOT_ACCOUNT, dict(channel_credentials()[channel]["default"]), "demo")
 
 
 def seed_orders_connector(env: dict[str, str]) -> None:
@@ -213,10 +228,19 @@ ROUTING_RULES: tuple[dict[str, Any], ...] = (
         "actions": {"tags": ["order-number"]},
     },
     {
+        # The bot (chalicelib/bot) takes first contact on the self-service accounts ("bot" of any
+        # channel). A deployment that wants it after hours adds bot_first to the rule below; the
+        # demo does not, so what the local stack does with a message never depends on the hour.
+        "rule_id": "bot-desk",
+        "name": "Bot first on the self-service accounts",
+        "match": {"accounts": ["bot"]},
+        "actions": {"bot_first": True},
+    },
+    {
         "rule_id": "after-hours-bot",
-        "name": "Bot first outside business hours",
+        "name": "Tag conversations opened outside business hours",
         "match": {"business_hours": {"state": "closed", "calendar": "cn-support"}},
-        "actions": {"bot_first": True, "tags": ["after-hours"]},
+        "actions": {"tags": ["after-hours"]},
     },
 )
 
