@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --timeout 900
 
-.PHONY: help venv chromium dev test lint bench cost eval-intent eval-kb eval-quality eval-sentiment \
+.PHONY: help venv chromium dev test lint bench cost eval-intent eval-kb eval-quality eval-sentiment eval-tags \
 	replay-dlq deploy deploy-plan destroy screenshots vendor clean distclean
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make eval-quality quality phrase matching through disguise: recall and false alarms (EVAL_ARGS=--errors)"
 	@echo "make eval-kb     KB search: right answers, top-3, right silence, wrong answers (EVAL_ARGS=--errors|--sweep)"
 	@echo "make eval-sentiment customer-message sentiment: 5-fold accuracy, negative recall (EVAL_ARGS=--errors|--train|--data F)"
+	@echo "make eval-tags   auto-tags' precision and recall per tag, tuning and held-out sets (EVAL_ARGS=--errors)"
 	@echo "make replay-dlq  move dead-lettered messages back (QUEUE=inbound|outbound|events, DRY_RUN=1, STAGE=local)"
 	@echo "make deploy      deploy to AWS (STAGE=$(STAGE) PROFILE= REGION= PARAMS=\"K=V ...\" ALLOW_ACCOUNT_CHANGE=1)"
 	@echo "make deploy-plan what a deploy would change (CloudFormation change sets), applying nothing"
@@ -114,6 +115,10 @@ eval-kb: venv
 # tests/data/sentiment/messages.tsv: --train retrains chalicelib/assist/sentiment_model.json.
 eval-sentiment: venv
 	$(PY) -m chalicelib.assist.evaluate $(EVAL_ARGS)
+# the rules were tuned on conversations.jsonl only; heldout.jsonl was written after and never tuned on
+eval-tags: venv
+	$(PY) -m chalicelib.insight.evaluate --data tests/data/tags/conversations.jsonl $(EVAL_ARGS)
+	$(PY) -m chalicelib.insight.evaluate --data tests/data/tags/heldout.jsonl $(EVAL_ARGS)
 
 # STAGE defaults to dev for deploy; here only an explicit STAGE=... leaves the local stack.
 replay-dlq: venv

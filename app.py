@@ -58,6 +58,7 @@ from chalicelib.tickets.bodies import (
     TicketBody,
     TicketPatch,
 )
+from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
 
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from chalicelib.feed import service as feed
     from chalicelib.identity import profile
     from chalicelib.identity import service as identity
+    from chalicelib.insight import service as insight
     from chalicelib.kb import params as kb_api
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
@@ -93,6 +95,8 @@ if TYPE_CHECKING:
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
+    from chalicelib.webhooks import delivery as webhook_delivery
+    from chalicelib.webhooks import service as webhooks
 else:
     kb = lazy("chalicelib.kb")
     openapi_doc = lazy("chalicelib.openapi")
@@ -110,6 +114,7 @@ else:
     feed = lazy("chalicelib.feed.service")
     profile = lazy("chalicelib.identity.profile")
     identity = lazy("chalicelib.identity.service")
+    insight = lazy("chalicelib.insight.service")
     kb_api = lazy("chalicelib.kb.params")
     kb_service = lazy("chalicelib.kb.service")
     kb_stats = lazy("chalicelib.kb.stats")
@@ -125,6 +130,8 @@ else:
     analytics = lazy("chalicelib.analytics.reports")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
+    webhooks = lazy("chalicelib.webhooks.service")
+    webhook_delivery = lazy("chalicelib.webhooks.delivery")
     workspace = lazy("chalicelib.workspace")
 
 app = Chalice(app_name="omniflow")
@@ -288,7 +295,7 @@ def reply(conversation_id: str) -> Response:
         template=b.template,
         quality=card,
     )
-    return Response(body={"message": workspace.message_view(message)}, status_code=202)
+    return Response(body={"message": workspace.message_view(message, p)}, status_code=202)
 
 
 @route(
@@ -330,7 +337,7 @@ def add_note(conversation_id: str) -> Response:
     p, c = api.principal(), conversations.get(conversation_id)
     workspace.check_access(p, c)
     note = conversation_actions.add_note(c, p.agent_id, api.body(app, NoteBody).text)
-    return Response(body={"message": workspace.message_view(note)}, status_code=201)
+    return Response(body={"message": workspace.message_view(note, p)}, status_code=201)
 
 
 @route(
@@ -427,7 +434,13 @@ def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
 def get_customer(customer_id: str) -> dict[str, Any]:
     """Customer 360: profile, identities, conversations on every channel (?cursor= pages them),
     tickets and orders."""
-    return workspace.customer_360(customer_id, api.query(app, Q.CustomerQuery).cursor)
+    return workspace.customer_360(customer_id, api.query(app, Q.CustomerQuery).cursor, p=api.principal())
+
+
+@route(app, "/customers/{customer_id}/reveal", role="agent", methods=("POST",), response=R.CONTACTS)
+def reveal_customer_contacts(customer_id: str) -> dict[str, Any]:
+    """The customer's phones and e-mails unmasked (agents see them masked elsewhere); audited."""
+    return workspace.reveal_contacts(api.principal(), customer_id)
 
 
 @route(
@@ -449,7 +462,20 @@ def edit_customer(customer_id: str) -> dict[str, Any]:
         remove_tags=tags.remove,
         attributes=b.attributes,
     )
-    return {"customer": workspace.customer_view(customer)}
+    return {"customer": workspace.customer_view(customer, api.principal())}
+
+
+@route(
+    app,
+    "/customers/{customer_id}/auto-tags/{tag}",
+    role="agent",
+    methods=("DELETE",),
+    response=R.AUTO_TAG_SUPPRESSED,
+)
+def suppress_auto_tag(customer_id: str, tag: str) -> dict[str, Any]:
+    """Remove a wrong auto-tag (price-sensitive, after-sales-focused, high-value, complaint-risk);
+    it is recorded on the customer and never set again."""
+    return insight.suppress(customer_id, tag)
 
 
 @route(
@@ -900,7 +926,7 @@ def list_kb_articles() -> dict[str, Any]:
     return {"items": kb_service.listing(q.get("status") or None)}
 
 
-@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody)
+@route(app, "/kb/articles", role="supervisor", methods=("POST",), body=ArticleBody, status=201)
 def create_kb_article() -> Response:
     """A new article (version 1), a draft or published at once."""
     p = api.principal()
@@ -1031,7 +1057,7 @@ def bot_report() -> dict[str, Any]:
     return bot.report(q.get("day"))
 
 
-@route(app, "/bot/suggest", role=None)
+@route(app, "/bot/suggest", role=None, errors=(401, 429))
 def bot_suggestions() -> Response:
     """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
     req = api.request(app)
@@ -1040,7 +1066,7 @@ def bot_suggestions() -> Response:
     return Response(body=body, status_code=status, headers=headers)
 
 
-@route(app, "/bot/suggest", role=None, methods=("OPTIONS",))
+@route(app, "/bot/suggest", role=None, methods=("OPTIONS",), status=204)
 def bot_suggestions_preflight() -> Response:
     """CORS preflight of the widget's suggestion calls."""
     req = api.request(app)
@@ -1112,6 +1138,55 @@ def tickets_breached() -> dict[str, Any]:
     return sla_reports.breached(api.query(app, Q.BreachedQuery).limit)
 
 
+# ---- outgoing webhooks (chalicelib/webhooks; Standard Webhooks signatures) ------------------------------
+@route(
+    app,
+    "/admin/webhooks",
+    role="admin",
+    methods=("POST",),
+    body=EndpointBody,
+    response=R.WEBHOOK_ENDPOINT,
+    status=201,
+)
+def create_webhook() -> Response:
+    """Subscribe a URL to event types; the answer carries its signing secret, shown only once."""
+    b = api.body(app, EndpointBody)
+    return Response(
+        body=webhooks.create_endpoint(b.url, list(b.events), api.principal().agent_id), status_code=201
+    )
+
+
+@route(app, "/admin/webhooks/{endpoint_id}/deliveries", role="admin", response=R.WEBHOOK_DELIVERIES)
+def webhook_deliveries(endpoint_id: str) -> dict[str, Any]:
+    """The endpoint's delivery log: each message's status and every attempt (code, latency)."""
+    return webhooks.deliveries(endpoint_id)
+
+
+@route(
+    app,
+    "/admin/webhooks/{endpoint_id}/replay",
+    role="admin",
+    methods=("POST",),
+    body=ReplayBody,
+    response=R.WEBHOOK_REPLAY,
+)
+def replay_webhooks(endpoint_id: str) -> dict[str, Any]:
+    """Queue one failed message again (``msg_id``), or every failed one."""
+    return webhooks.replay(endpoint_id, api.body(app, ReplayBody).msg_id)
+
+
+@route(
+    app,
+    "/admin/webhooks/{endpoint_id}/rotate-secret",
+    role="admin",
+    methods=("POST",),
+    response=R.WEBHOOK_ROTATION,
+)
+def rotate_webhook_secret(endpoint_id: str) -> dict[str, Any]:
+    """A new signing secret; the previous one keeps signing for 24 hours."""
+    return webhooks.rotate_secret(endpoint_id)
+
+
 # ---- console and widget (static) -------------------------------------------------------------------
 # GET /console, /console/static/{name}, /widget.js: public files with a strict CSP (chalicelib/console).
 console.register(app)
@@ -1135,3 +1210,9 @@ def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
     and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
     return sla.handle_batch(event.to_dict())
+
+
+@app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)
+def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
+    """Webhooks queue → sign and POST to the endpoint, log the attempt, retry on the schedule."""
+    return webhook_delivery.handle_batch(event.to_dict())

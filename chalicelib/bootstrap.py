@@ -27,10 +27,22 @@ def _counted(event: events.Activity) -> None:
     aggregator.on_activity(event)
 
 
+def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> None:
+    from chalicelib.insight import service as insight
+
+    insight.on_customer_message(event)
+
+
 def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
     from chalicelib.quality import scorecards
 
     scorecards.on_csat(event)
+
+
+def _webhooks_hear_it(event: events.Announced) -> None:
+    from chalicelib.webhooks import service as webhooks
+
+    webhooks.on_announced(event)
 
 
 SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
@@ -41,9 +53,14 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     events.ConversationAnswered: (_first_response_clock_stops,),
     # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.aggregator)
     events.Activity: (_counted,),
+    # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
+    events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),
     # a survey answer: the linked conversations' quality score cards keep it (tickets ->
     # quality.scorecards.on_csat)
     events.CsatAnswered: (_score_card_keeps_the_survey,),
+    # a public fact (message.created, ticket.updated …): outgoing webhooks fan it out (conversations,
+    # tickets -> webhooks.service.on_announced)
+    events.Announced: (_webhooks_hear_it,),
 }
 
 

@@ -62,6 +62,16 @@ class Activity(Event):
 
 
 @dataclass(frozen=True)
+class CustomerMessageStored(Event):
+    """A customer's message was stored (not a redelivery, not an agent's own). ``customer`` is the
+    ``identity.models.Customer`` the router already loaded and ``message`` the stored
+    ``conversations.models.Message`` (typed loosely, as above), so subscribers read neither again."""
+
+    customer: Any
+    message: Any
+
+
+@dataclass(frozen=True)
 class CsatAnswered(Event):
     """A customer answered a satisfaction survey (1..5) for a ticket; ``conversation_ids`` are the
     ticket's linked conversations (their quality score cards keep the answer)."""
@@ -69,6 +79,16 @@ class CsatAnswered(Event):
     ticket_id: str
     score: int
     conversation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Announced(Event):
+    """A fact outside systems may hear about (outgoing webhooks): ``type`` is the public event name
+    (``message.created``, ``conversation.created``, ``ticket.updated`` …), ``data`` its JSON-ready
+    payload. Publishers announce; ``bootstrap`` decides who listens."""
+
+    type: str
+    data: Mapping[str, Any]
 
 
 Handler = Callable[[Any], None]

@@ -11,6 +11,9 @@ with that status (``chalicelib/errors.py``).
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +29,7 @@ DESCRIPTIONS = {
     200: "OK",
     201: "Created",
     202: "Accepted (queued)",
+    204: "No content",
     302: "Found: Location is the resource",
     400: "Bad request: a body, query or path value the API refuses (nothing changed)",
     401: "Not authenticated: no, an expired or a forged token",
@@ -44,8 +48,20 @@ def _subclasses(cls: type[DomainError]) -> Iterator[type[DomainError]]:
         yield from _subclasses(sub)
 
 
+@functools.cache
+def _load_every_module() -> None:
+    """The services are imported on first use (app.py), so a service's error classes may not be loaded
+    yet when the document is built: load every module of chalicelib once (offline tools excepted)."""
+    import chalicelib
+
+    for found in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+        if found.name.rsplit(".", 1)[-1] not in {"evaluate", "__main__"}:
+            importlib.import_module(found.name)
+
+
 def error_codes() -> dict[int, list[str]]:
     """Every stable error code the API can answer, by HTTP status."""
+    _load_every_module()
     codes: dict[int, set[str]] = {status: set(names) for status, names in GLUE_CODES.items()}
     classes: list[type[DomainError]] = [DomainError, *_subclasses(DomainError)]
     for cls in classes:
@@ -124,6 +140,8 @@ def _success(r: RouteDoc, schemas: _Schemas) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": DESCRIPTIONS.get(r.status, "OK")}
     if r.status == 302:
         answer["headers"] = {"Location": {"required": True, "schema": {"type": "string"}}}
+        return answer
+    if r.status == 204:  # no body (a CORS preflight)
         return answer
     schema: dict[str, Any] = {"type": "object"}
     if isinstance(r.response, type) and issubclass(r.response, BaseModel):

@@ -258,7 +258,9 @@ CUSTOMER_360 = obj(
     orders=array(model("chalicelib.orders.models:Order")),
     orders_error=obj(),
 )
+AUTO_TAG_SUPPRESSED = obj(("customer_id", "suppressed_tags"), customer_id=STRING, suppressed_tags=STRINGS)
 CUSTOMER_ANSWER = obj(("customer",), customer=CUSTOMER)
+CONTACTS = obj(("customer_id", "phones", "emails"), customer_id=STRING, phones=STRINGS, emails=STRINGS)
 MERGE = obj(
     ("source_customer_id",),
     source_customer_id=STRING,
@@ -362,3 +364,36 @@ SLA_REPORT = obj(
     **{"from": STRING},
 )
 AT_RISK = obj(("items",), items=array(obj(("ticket_id",), ticket_id=STRING)), as_of=STRING)
+
+# Outgoing webhooks (chalicelib/webhooks)
+WEBHOOK_ENDPOINT = obj(
+    ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, url=STRING, events=STRINGS
+)
+WEBHOOK_ROTATION = obj(
+    ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, previous_expires_at=STRING
+)
+WEBHOOK_DELIVERIES = obj(
+    ("endpoint_id", "messages"),
+    endpoint_id=STRING,
+    messages=array(
+        obj(
+            ("msg_id", "event_type", "status", "attempts"),
+            msg_id=STRING,
+            event_type=STRING,
+            status=STRING,
+            created_at=STRING,
+            attempts=array(
+                obj(
+                    ("attempt", "ok"),
+                    attempt=INTEGER,
+                    at=STRING,
+                    ok=BOOLEAN,
+                    response_code={"type": ["integer", "null"]},
+                    latency_ms=INTEGER,
+                    error=NULLABLE_STRING,
+                )
+            ),
+        )
+    ),
+)
+WEBHOOK_REPLAY = obj(("endpoint_id", "queued"), endpoint_id=STRING, queued=STRINGS)

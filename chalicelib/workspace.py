@@ -24,27 +24,90 @@ from chalicelib.conversations.views import conversation_summary
 from chalicelib.db import as_dict, to_json
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.identity import service as identity
-from chalicelib.identity.models import Customer
+from chalicelib.identity.models import Customer, Identity
 from chalicelib.messages import iso, utcnow
+from chalicelib.observability import mask_email, mask_phone
 from chalicelib.paging import decode_cursor, encode_cursor
 
 HISTORY_CONVERSATIONS = 20
 _GROUP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
 
 
-def message_view(m: Message) -> dict[str, Any]:
+def message_view(m: Message, p: Principal | None = None) -> dict[str, Any]:
+    """A message; the customer's phone or e-mail it came from or went to, masked for a viewer
+    whose role does not see contacts (``p``; None: in full)."""
     data = to_json(m)
     for internal in ("dedupe_key", "mailbox_key", "expires_at", "reply_context"):
         data.pop(internal, None)
+    masker = _CONTACT_MASKS.get(str(data.get("channel")))
+    if masker and not sees_contacts(p) and isinstance(data.get("channel_user_id"), str):
+        data["channel_user_id"] = masker(data["channel_user_id"])
     return data
 
 
-def customer_view(c: Customer) -> dict[str, Any]:
+# Who sees a customer's phones and e-mails in full; below this role they show masked (138****1234,
+# a***@example.com) and revealing them is an audited action (``reveal_contacts``).
+SEES_CONTACTS = "supervisor"
+# Identity kinds and channels whose user id is the customer's phone number or e-mail address.
+_CONTACT_MASKS: dict[str, Callable[[str], str]] = {
+    "phone": mask_phone,
+    "email": mask_email,
+    "sms": mask_phone,
+    "whatsapp": mask_phone,
+    "voice": mask_phone,
+}
+
+
+def sees_contacts(p: Principal | None) -> bool:
+    return p is None or p.allows(SEES_CONTACTS)
+
+
+def customer_view(c: Customer, p: Principal | None = None) -> dict[str, Any]:
+    """The customer's profile; for a viewer whose role does not see contacts (``p``), phones and
+    e-mails masked. ``p=None``: a system caller, in full."""
     data = to_json(c)
     for key in ("phones", "emails", "unionids", "tags"):
         data[key] = sorted(data.get(key) or [])
     data.pop("version", None)
+    if not sees_contacts(p):
+        data["phones"] = [mask_phone(x) for x in data["phones"]]
+        data["emails"] = [mask_email(x) for x in data["emails"]]
     return data
+
+
+def identity_view(i: Identity, p: Principal | None = None) -> dict[str, Any]:
+    """A channel identity; one keyed by a phone or e-mail is masked as the profile's contacts are."""
+    data = to_json(i)
+    masker = _CONTACT_MASKS.get(i.kind) or _CONTACT_MASKS.get(i.channel or "")
+    if masker and not sees_contacts(p):
+        value = i.user_id or i.identity_key.rsplit("#", 1)[-1]
+        for key in ("identity_key", "user_id"):
+            if isinstance(data.get(key), str):
+                data[key] = data[key].replace(value, masker(value))
+    return data
+
+
+def summary_view(c: Conversation, p: Principal | None, customer: Customer | None = None) -> dict[str, Any]:
+    """A conversation's summary; the customer's phone or e-mail it was last reached on, masked as
+    the profile's contacts are."""
+    data = conversation_summary(c, customer)
+    masker = _CONTACT_MASKS.get(c.last_channel or "")
+    if masker and not sees_contacts(p) and isinstance(data.get("last_channel_user_id"), str):
+        data["last_channel_user_id"] = masker(data["last_channel_user_id"])
+    return data
+
+
+def reveal_contacts(p: Principal, customer_id: str) -> dict[str, Any]:
+    """The customer's phones and e-mails in full, the reveal recorded in their audit trail."""
+    from pynamodb.exceptions import DoesNotExist
+
+    try:
+        customer = identity.get_customer(customer_id)
+    except DoesNotExist as exc:
+        raise NotFound(f"customer {customer_id}") from exc
+    audit.record(f"customer#{customer.customer_id}", p.agent_id, "reveal_contacts", {"role": p.role})
+    view = customer_view(customer)
+    return {"customer_id": customer.customer_id, "phones": view["phones"], "emails": view["emails"]}
 
 
 def _customers(ids: list[str]) -> dict[str, Customer]:
@@ -140,7 +203,7 @@ def inbox(
         items = [c for c in items if not (c.snoozed_until and c.snoozed_until > now)]
     customers = _customers([c.customer_id for c in items])
     return {
-        "items": [conversation_summary(c, customers.get(c.customer_id)) for c in items],
+        "items": [summary_view(c, p, customers.get(c.customer_id)) for c in items],
         "next_cursor": encode_cursor(next_cursor),
     }
 
@@ -221,12 +284,12 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     timeline: list[dict[str, Any]] = []
     for conv in sorted(history, key=lambda h: h.created_at):
         for m in conversations.messages_of(conv.conversation_id):
-            timeline.append(message_view(m))
+            timeline.append(message_view(m, p))
     return {
-        "conversation": conversation_summary(c),
-        "customer": customer_view(customer),
-        "identities": [to_json(i) for i in identity.shown_identities(customer.customer_id)],
-        "conversations": [conversation_summary(h) for h in history],
+        "conversation": summary_view(c, p),
+        "customer": customer_view(customer, p),
+        "identities": [identity_view(i, p) for i in identity.shown_identities(customer.customer_id)],
+        "conversations": [summary_view(h, p) for h in history],
         "messages": timeline,
     }
 
@@ -300,7 +363,10 @@ def configure_agent(
 
 
 def customer_360(
-    customer_id: str, cursor: str | None = None, limit: int = HISTORY_CONVERSATIONS
+    customer_id: str,
+    cursor: str | None = None,
+    limit: int = HISTORY_CONVERSATIONS,
+    p: Principal | None = None,
 ) -> dict[str, Any]:
     """The customer 360: profile (names, phones, e-mails, tags, attributes), identities on every
     channel, conversations across channels (most recent first, a Query on by_customer; ``cursor``
@@ -316,15 +382,15 @@ def customer_360(
         customer.customer_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
     )
     out: dict[str, Any] = {"customer_id": customer.customer_id}
-    out["conversations"] = [conversation_summary(c) for c in page]
+    out["conversations"] = [summary_view(c, p) for c in page]
     out["next_cursor"] = encode_cursor(page.last_evaluated_key)
     if cursor:
         return out
     from chalicelib.orders import service as orders
 
-    out["customer"] = customer_view(customer)
+    out["customer"] = customer_view(customer, p)
     identities = identity.identities_of(customer.customer_id)
-    out["identities"] = [to_json(i) for i in identity.each_address_once(identities)]
+    out["identities"] = [identity_view(i, p) for i in identity.each_address_once(identities)]
     from chalicelib.tickets import service as tickets
 
     out["tickets"] = [tickets.summary(t) for t in tickets.tickets_of(customer.customer_id)]  # newest first

@@ -77,6 +77,8 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "route_inbound": "omniflow-router",
     "send_outbound": "omniflow-sender",
     "handle_event": "omniflow-events",
+    "deliver_webhooks": "omniflow-webhooks",
+    "sweep_bot_conversations": "omniflow-bot-sweep",
 }
 
 Log = Callable[[str], None]
@@ -295,6 +297,29 @@ def split_parameters(
     )
 
 
+def app_stack_parameters(stage: str, artifacts: Artifacts, app_params: Mapping[str, str]) -> dict[str, str]:
+    """The app stack's parameters: the stage, where its artifacts are, and the operator's overrides."""
+    return {
+        "Stage": stage,
+        "ArtifactBucket": artifacts.bucket,
+        "WebhookCodeKey": artifacts.webhook_key,
+        "SlaDefinitionKey": artifacts.sla_key,
+        "TicketSlaDefinitionKey": artifacts.ticket_sla_key,
+        **app_params,
+    }
+
+
+def app_template_key(app_template: Path, app_body: str) -> str | None:
+    """Where a template too large to pass inline lives in the artifact bucket (content-addressed)."""
+    if len(app_body.encode()) <= MAX_TEMPLATE_BODY:
+        return None
+    return f"templates/{sha256_file(app_template)[:24]}.yaml"
+
+
+def template_url(session: Any, bucket: str, key: str | None) -> str | None:
+    return f"https://{bucket}.s3.{session.region_name}.amazonaws.com/{key}" if key else None
+
+
 def deploy_stacks(
     session: Any,
     stage: str,
@@ -327,25 +352,16 @@ def deploy_stacks(
     if artifacts is None:
         return outputs
 
-    template_url = None
-    if len(app_body.encode()) > MAX_TEMPLATE_BODY:
-        key = f"templates/{sha256_file(app_template)[:24]}.yaml"
-        session.client("s3").upload_file(str(app_template), artifacts.bucket, key)
-        template_url = f"https://{artifacts.bucket}.s3.{session.region_name}.amazonaws.com/{key}"
+    template_key = app_template_key(app_template, app_body)
+    if template_key:
+        session.client("s3").upload_file(str(app_template), artifacts.bucket, template_key)
     app_outputs = deploy_stack(
         cfn,
         f"omniflow-{stage}-app",
         app_body,
-        {
-            "Stage": stage,
-            "ArtifactBucket": artifacts.bucket,
-            "WebhookCodeKey": artifacts.webhook_key,
-            "SlaDefinitionKey": artifacts.sla_key,
-            "TicketSlaDefinitionKey": artifacts.ticket_sla_key,
-            **app_params,
-        },
+        app_stack_parameters(stage, artifacts, app_params),
         capabilities=("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"),  # AUTO_EXPAND: Fn::ForEach
-        template_url=template_url,
+        template_url=template_url(session, artifacts.bucket, template_key),
         log=log,
     )
     return {**outputs, **app_outputs}
@@ -589,26 +605,17 @@ def plan_stacks(
     cfn = session.client("cloudformation")
     data_body, app_body = data_template.read_text(), app_template.read_text()
     data_params, app_params = split_parameters(dict(parameters or {}), data_body, app_body)
-    template_url = None
-    if len(app_body.encode()) > MAX_TEMPLATE_BODY:
-        key = f"templates/{sha256_file(app_template)[:24]}.yaml"
-        template_url = f"https://{artifacts.bucket}.s3.{session.region_name}.amazonaws.com/{key}"
+    # Content-addressed: the key a deploy uploads the template to (a plan uploads nothing).
+    template_key = app_template_key(app_template, app_body)
     return [
         plan_stack(cfn, f"omniflow-{stage}-data", data_body, {"Stage": stage, **data_params}),
         plan_stack(
             cfn,
             f"omniflow-{stage}-app",
             app_body,
-            {
-                "Stage": stage,
-                "ArtifactBucket": artifacts.bucket,
-                "WebhookCodeKey": artifacts.webhook_key,
-                "SlaDefinitionKey": artifacts.sla_key,
-                "TicketSlaDefinitionKey": artifacts.ticket_sla_key,
-                **app_params,
-            },
+            app_stack_parameters(stage, artifacts, app_params),
             capabilities=("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"),
-            template_url=template_url,
+            template_url=template_url(session, artifacts.bucket, template_key),
         ),
     ]
 

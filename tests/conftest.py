@@ -80,6 +80,9 @@ def reset_caches() -> None:
     from chalicelib.kb import searcher as kb_searcher
 
     kb_searcher.reset()
+    from chalicelib.webhooks import service as webhooks
+
+    webhooks.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -155,14 +155,15 @@ def record_inbound(
         dedupe_key=msg.dedupe_key,
         correlation_id=msg.correlation_id,
     )
-    stored = Stored(conversation, _store_once(message, msg.dedupe_key), new)
-    if stored.message is not None:  # a duplicate delivery was counted the first time
+    stored = _store_once(message, msg.dedupe_key)
+    if stored is not None:  # a duplicate delivery was counted and announced the first time
+        _announce(conversation, stored, new)
         cid, dims = conversation.conversation_id, activity_dims(conversation, msg.channel)
         if new:
             events.publish(Activity(f"open#{cid}", "conversation_opened", conversation.created_at, dims))
         kind = "message_out" if by_agent else "message_in"
-        events.publish(Activity(f"msg#{cid}#{int(stored.message.seq)}", kind, now, dims))
-    return stored
+        events.publish(Activity(f"msg#{cid}#{int(stored.seq)}", kind, now, dims))
+    return Stored(conversation, stored, new)
 
 
 def seconds_between(since: str, until: str) -> int:
@@ -179,6 +180,38 @@ def activity_dims(
     if agent_id or conversation.assignee_id:
         dims["agent"] = agent_id or conversation.assignee_id or ""
     return dims
+
+
+def _announce(conversation: Conversation, message: Message, new: bool) -> None:
+    """Tell outside listeners (webhooks): a conversation opened, a message arrived (exactly once:
+    only for the write that stored it)."""
+    if new:
+        events.publish(
+            events.Announced(
+                "conversation.created",
+                {
+                    "conversation_id": conversation.conversation_id,
+                    "customer_id": conversation.customer_id,
+                    "channel": message.channel,
+                    "created_at": message.created_at,
+                },
+            )
+        )
+    events.publish(
+        events.Announced(
+            "message.created",
+            {
+                "conversation_id": message.conversation_id,
+                "seq": int(message.seq),
+                "customer_id": conversation.customer_id,
+                "direction": message.direction,
+                "channel": message.channel,
+                "type": message.type,
+                "text": message.text,
+                "created_at": message.created_at,
+            },
+        )
+    )
 
 
 def _store_once(message: Message, dedupe_key: str) -> Message | None:

@@ -7,6 +7,8 @@ from the same person racing through two Lambdas still end at one customer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
@@ -28,6 +30,10 @@ class Customer(Model):
     unionids = UnicodeSetAttribute(null=True)
     unverified_hints = MapAttribute[str, str](null=True)  # shown to agents, never used to link
     tags = UnicodeSetAttribute(null=True)
+    # tags learned from what the customer said (chalicelib.insight): tag -> {confidence, source,
+    # reasons}; a tag an agent removed is in suppressed_tags and never set again
+    auto_tags = MapAttribute[str, Any](null=True)
+    suppressed_tags = UnicodeSetAttribute(null=True)
     attributes = MapAttribute[str, str](null=True)
     open_conversation_id = UnicodeAttribute(null=True)
     last_channel = UnicodeAttribute(null=True)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from chalicelib import channels, routing
+from chalicelib import channels, events, routing
 from chalicelib.assignment import service as assignment
 from chalicelib.assist import service as assist
 from chalicelib.bot import service as bot
@@ -94,6 +94,8 @@ def store(msg: InboundMessage, receive_count: int = 1) -> conversations.Stored |
     if stored.message is not None:
         assist.on_customer_message(conversation, stored.message)  # sentiment, anger, entities
     tickets.on_inbound(stored, msg)  # e-mail tickets, CSAT answers, customer replies, "status of my ticket?"
+    if stored.message is not None and stored.message.direction == "in" and stored.message.text:
+        events.publish(events.CustomerMessageStored(resolution.customer, stored.message))
     if resolution.created:
         metrics.add_metric(name="CustomersCreated", unit=MetricUnit.Count, value=1)
     return stored

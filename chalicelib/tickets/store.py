@@ -101,6 +101,19 @@ def sla_changed(ticket: Ticket, reason: str) -> None:
     from chalicelib.feed import service as feed
 
     events.publish(TicketChanged(ticket, reason))  # a notification: never fails the ticket action
+    events.publish(
+        events.Announced(
+            "ticket.created" if reason == "created" else "ticket.updated",
+            {
+                "ticket_id": ticket.ticket_id,
+                "number": int(ticket.number) if ticket.number is not None else None,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "requester_id": ticket.requester_id,
+                "reason": reason,
+            },
+        )
+    )
     feed.publish(
         "ticket.updated",
         agents=[ticket.assignee_id] if ticket.assignee_id else (),

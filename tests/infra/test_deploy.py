@@ -20,7 +20,7 @@ from infra import deploy
 from infra.build import REPO
 from tests.infra.fakes import FAKE_APP_OUTPUTS
 
-CORE_FUNCTIONS = ("api_handler", "route_inbound", "send_outbound", "handle_event")
+CORE_FUNCTIONS = ("api_handler", "route_inbound", "send_outbound", "handle_event", "deliver_webhooks")
 
 
 @pytest.fixture
@@ -55,6 +55,7 @@ def test_data_stack_deploys_through_the_deploy_function_and_exports_what_the_app
         "state",
         "idempotency",
         "audit",
+        "webhooks",
     }
     assert {f"omniflow-ci-{t}" for t in expected} <= tables
     sqs = moto_session.client("sqs")

@@ -31,7 +31,12 @@ def test_every_route_but_login_health_and_openapi_requires_a_token(api):
     from chalicelib.api import ROUTES
 
     public = {r.path for r in ROUTES if r.role is None}
-    assert public == {"/health", "/openapi.json", "/auth/login", "/tickets/alerts"}  # alerts: HMAC-signed
+    # alerts: HMAC-signed; the widget's suggestions: the web channel's signed visitor token
+    assert public == {"/health", "/openapi.json", "/auth/login", "/tickets/alerts", "/bot/suggest"}
+    r = anonymous.client.http.request(
+        "GET", "/bot/suggest?site=default&q=refund", headers=anonymous._headers()
+    )
+    assert r.status_code == 401, r.body
     for route in ROUTES:
         if route.role is None:
             continue
@@ -88,7 +93,7 @@ def test_the_conversation_view_has_the_customer_and_the_whole_cross_channel_hist
         ("sms", "price of the cream?"),
         ("web", "also, do you ship to Shanghai?"),
     ]
-    assert view["customer"]["phones"] == ["+15550200003"]
+    assert view["customer"]["phones"] == ["+155****0003"]  # an agent sees contacts masked
     assert {i["channel"] for i in view["identities"] if i["kind"] == "channel"} == {"sms", "web"}
 
 

@@ -252,7 +252,7 @@ def test_a_24_7_calendar_closes_on_its_holidays():
 def test_an_empty_schedule_is_a_clear_error_not_an_endless_loop():
     never = calendar(SH, {})
     at = local(SH, 2025, 9, 15, 10, 0)
-    started = time.monotonic()
+    started = time.process_time()
     assert not never.is_open(at)
     with pytest.raises(NeverOpen):
         never.next_open(at)
@@ -261,7 +261,7 @@ def test_an_empty_schedule_is_a_clear_error_not_an_endless_loop():
     with pytest.raises(NeverOpen):
         never.add_business_seconds(at, 60)
     assert never.business_seconds_between(at, at + timedelta(days=3000)) == 0
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
 
 
 def test_a_closed_calendar_with_one_special_day_opens_only_then():
@@ -276,12 +276,12 @@ def test_a_closed_calendar_with_one_special_day_opens_only_then():
 def test_ten_years_of_business_time_takes_whole_weeks_at_a_time():
     week = 45 * HOUR  # Monday 09:00 + 520 weeks of 45 h ends on a Friday at 18:00
     cal = office(SH, [["09:00", "18:00"]])
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a loaded machine must not fail it
     deadline = cal.add_business_seconds(local(SH, 2025, 1, 6, 9, 0), 520 * week)
     between = cal.business_seconds_between(
         local(SH, 2025, 1, 6), local(SH, 2025, 1, 6) + timedelta(weeks=520)
     )
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert deadline == local(SH, 2025, 1, 6, 9, 0) + timedelta(weeks=519, days=4, hours=9)
     assert between == 520 * week
 
@@ -293,9 +293,9 @@ def test_ten_years_in_a_dst_zone_still_counts_every_hour():
     weekdays = sum(
         1 for i in range((end - start).days) if (date(2025, 1, 6) + timedelta(days=i)).weekday() < 5
     )
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a loaded machine must not fail it
     assert cal.business_seconds_between(start, end) == weekdays * 8 * HOUR
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_more_than_twenty_years_is_refused():

@@ -1,0 +1,1 @@
+"""Customer insight (issue 18): tags learned from what customers say, with the reasons."""
