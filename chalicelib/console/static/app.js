@@ -20,6 +20,8 @@ export const ROUTES = {
   tickets: { load: () => import("./view-tickets.js") },
   supervisor: { load: () => import("./view-supervisor.js"), role: "supervisor" },
   admin: { load: () => import("./view-admin.js"), role: "admin" },
+  reports: { load: () => import("./view-reports.js"), role: "supervisor" },
+  wallboard: { load: () => import("./view-wallboard.js"), role: "supervisor" },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -170,6 +172,7 @@ function Shell({ me, setMe, logout }) {
     ["inbox", "nav-inbox", "nav.inbox"],
     ["tickets", "nav-tickets", "nav.tickets"],
     ["supervisor", "nav-supervisor", "nav.supervisor"],
+    ["reports", "nav-reports", "rep.nav"],
     ["admin", "nav-admin", "nav.admin"],
   ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
