@@ -16,6 +16,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib import api, bootstrap
 from chalicelib import queries as Q
 from chalicelib import responses as R
+from chalicelib.analytics.outbox import batched as analytics_batched
 from chalicelib.api import (
     AgentConfigBody,
     CustomerPatchBody,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from chalicelib import kb, workspace
     from chalicelib import openapi as openapi_doc
     from chalicelib.agents import service as agents
+    from chalicelib.analytics import aggregator as analytics_aggregator
     from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
     from chalicelib.assist import suggestions
@@ -128,6 +130,7 @@ else:
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
     analytics = lazy("chalicelib.analytics.reports")
+    analytics_aggregator = lazy("chalicelib.analytics.aggregator")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
     webhooks = lazy("chalicelib.webhooks.service")
@@ -144,9 +147,10 @@ S = settings()
 def observe(event: Any, get_response: Any) -> Any:
     """Every invocation, whatever its trigger, logs with its own Lambda context and none of the
     previous one's keys, and its own identity map (one read per fact, dropped at its end); EMF
-    metrics are flushed after it."""
+    metrics are flushed after it. The analytics facts it published leave together at its end (one
+    SQS message: counting runs off this path, chalicelib/analytics/outbox.py)."""
     try:
-        with identity_map():
+        with analytics_batched(), identity_map():
             return invocation(event, get_response)
     finally:
         metrics.flush_metrics()
@@ -1210,6 +1214,12 @@ def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
     and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
     return sla.handle_batch(event.to_dict())
+
+
+@app.on_sqs_message(queue=S.queue_name("analytics"), batch_size=10)
+def count_activity(event: SQSEvent) -> dict[str, Any]:
+    """Analytics queue → each fact counted once into its minute/hour/day buckets (docs/metrics.md)."""
+    return analytics_aggregator.handle_batch(event.to_dict())
 
 
 @app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)

@@ -22,9 +22,9 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
 
 
 def _counted(event: events.Activity) -> None:
-    from chalicelib.analytics import aggregator
+    from chalicelib.analytics import outbox
 
-    aggregator.on_activity(event)
+    outbox.on_activity(event)
 
 
 def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> None:
@@ -51,7 +51,8 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
-    # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.aggregator)
+    # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.outbox, which
+    # queues the invocation's facts together for analytics.aggregator, off the request path)
     events.Activity: (_counted,),
     # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
     events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),

@@ -59,6 +59,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_INBOUND_QUEUE_URL": "InboundQueueUrl",
     "OMNIFLOW_OUTBOUND_QUEUE_URL": "OutboundQueueUrl",
     "OMNIFLOW_EVENTS_QUEUE_URL": "EventsQueueUrl",
+    "OMNIFLOW_ANALYTICS_QUEUE_URL": "AnalyticsQueueUrl",
     "OMNIFLOW_ALERTS_TOPIC_ARN": "AlertsTopicArn",
     "OMNIFLOW_SLA_STATE_MACHINE_ARN": "SlaStateMachineArn",
     "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": "TicketSlaStateMachineArn",
@@ -78,6 +79,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "send_outbound": "omniflow-sender",
     "handle_event": "omniflow-events",
     "deliver_webhooks": "omniflow-webhooks",
+    "count_activity": "omniflow-analytics",
     "sweep_bot_conversations": "omniflow-bot-sweep",
 }
 

@@ -1,4 +1,5 @@
-"""The aggregator: each ``events.Activity`` adds into its minute, hour and day buckets, for every
+"""The aggregator, off the request path: the analytics queue's consumer (``handle_batch``, fed by
+``outbox``) counts each ``events.Activity``: it adds into its minute, hour and day buckets, for every
 dimension it has (all, its group, its agent), in one DynamoDB transaction with the event's marker
 — a redelivered event finds the marker and counts nothing, and a failed write counts nothing, so
 a fact is counted exactly once whatever the order or the number of deliveries.
@@ -11,6 +12,7 @@ counts ``<duration>#<i>`` (``chalicelib.analytics.sketch``), also per channel.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,13 +23,23 @@ from chalicelib.analytics import buckets, sketch
 from chalicelib.config import settings
 from chalicelib.events import Activity
 
-COUNTERS = {
+COUNTERS = {  # Activity.kind -> the counter it adds 1 to (docs/metrics.md)
     "conversation_opened": "conversations",
     "message_in": "messages_in",
     "message_out": "messages_out",
     "conversation_closed": "resolved",
+    "conversation_assigned": "assigned",
+    "conversation_transferred": "transfers",
+    "conversation_reopened": "reopened",
+    "sla_breached": "sla_breaches",
+    "bot_started": "bot_conversations",
+    "bot_resolved": "bot_resolved",
+    "bot_handed_off": "bot_handed_off",
+    "bot_abandoned": "bot_abandoned",
+    "bot_taken_over": "bot_taken_over",
 }
-DURATIONS = ("first_response", "resolution")
+DURATIONS = ("first_response", "resolution", "wait", "handle")
+SCORES = {"csat": range(1, 6)}  # Activity.values -> <name>_n, <name>_sum and one counter per score
 BREAKDOWNS = ("channel", "priority")  # attributes inside each item
 DIMENSIONS = ("group", "agent")  # items of their own besides "all"
 MARKER_DAYS = 14  # longer than any queue's retention: a redelivery always finds its marker
@@ -59,6 +71,11 @@ def additions(event: Activity) -> dict[str, int]:
             add(f"{name}_sum", int(seconds))
             i = sketch.index(seconds)
             out.update({f"{name}{suffix}#{i}": 1 for suffix in suffixes})
+    for name, v in event.values.items():
+        if name in SCORES and v in SCORES[name]:
+            add(f"{name}_n")
+            add(f"{name}_sum", int(v))
+            add(f"{name}_{int(v)}")
     if "sla_met" in event.flags:
         add("sla_met" if event.flags["sla_met"] else "sla_breached")
     return out
@@ -116,5 +133,22 @@ def record(event: Activity) -> bool:
     return True
 
 
-def on_activity(event: Activity) -> None:
-    record(event)
+def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """The analytics queue's consumer: each record is a JSON list of facts (``outbox.bodies``),
+    each counted once (``record``); a record with a fact that failed is reported as a partial
+    batch failure and comes back, and its facts already counted find their markers."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.analytics import outbox
+
+    count = record
+
+    def record_handler(record: Any) -> None:
+        for data in json.loads(record.body):
+            count(outbox.decode(data))
+
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
+        )
+    )

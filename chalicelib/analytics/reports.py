@@ -15,13 +15,19 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.analytics import buckets, sketch
+from chalicelib.analytics.aggregator import COUNTERS as KINDS
 from chalicelib.analytics.aggregator import DURATIONS, table
 from chalicelib.errors import Invalid
 
 MAX_RANGE = timedelta(days=3660)
 MAX_POINTS = 3000
-COUNTERS = ("conversations", "messages_in", "messages_out", "resolved", "sla_met", "sla_breached")
-METRICS = (*COUNTERS, *(f"{d}_{s}" for d in DURATIONS for s in ("p50_s", "p90_s", "p95_s", "avg_s", "count")))
+COUNTERS = (*dict.fromkeys(KINDS.values()), "sla_met", "sla_breached", "csat_n")
+RATIOS = ("sla_attainment", "csat_avg", "reopen_rate", "transfer_rate", "bot_resolution_rate")
+METRICS = (
+    *COUNTERS,
+    *RATIOS,
+    *(f"{d}_{s}" for d in DURATIONS for s in ("p50_s", "p90_s", "p95_s", "avg_s", "count")),
+)
 
 
 class BadRange(Invalid):
@@ -132,6 +138,12 @@ def overview(
         return out
 
     met, breached = v.get("sla_met", 0), v.get("sla_breached", 0)
+    rate = ratios(v)
+    csat_n = v.get("csat_n", 0)
+    promoters, detractors = v.get("csat_5", 0), sum(v.get(f"csat_{s}", 0) for s in (1, 2, 3))
+    bot_ended = sum(
+        v.get(k, 0) for k in ("bot_resolved", "bot_handed_off", "bot_abandoned", "bot_taken_over")
+    )
     return {
         "from": buckets.key(start, "minute"),
         "to": buckets.key(end, "minute"),
@@ -142,17 +154,62 @@ def overview(
         "resolved": counter("resolved"),
         "first_response": duration(v, "first_response"),
         "resolution": duration(v, "resolution"),
+        "wait": duration(v, "wait"),
+        "handle": duration(v, "handle"),
+        "assigned": counter("assigned"),
+        "transfers": counter("transfers") | {"rate": rate["transfer_rate"]},
+        "reopened": counter("reopened") | {"rate": rate["reopen_rate"]},
         "sla": {
             "first_response_met": met,
             "first_response_breached": breached,
-            "attainment": round(met / (met + breached), 4) if met + breached else None,
+            "attainment": rate["sla_attainment"],
+            "breaches": v.get("sla_breaches", 0),
         },
+        "csat": {
+            "responses": csat_n,
+            "avg": rate["csat_avg"],
+            "satisfied_rate": _rate(v.get("csat_4", 0) + promoters, csat_n),
+            "nps": round(100 * (promoters - detractors) / csat_n, 1) if csat_n else None,
+            "by_score": {str(s): v.get(f"csat_{s}", 0) for s in range(1, 6)},
+        },
+        "bot": {
+            "conversations": v.get("bot_conversations", 0),
+            "resolved": v.get("bot_resolved", 0),
+            "handed_off": v.get("bot_handed_off", 0),
+            "abandoned": v.get("bot_abandoned", 0),
+            "taken_over": v.get("bot_taken_over", 0),
+            "resolution_rate": rate["bot_resolution_rate"],
+            "handoff_rate": _rate(v.get("bot_handed_off", 0), bot_ended),
+            "abandonment_rate": _rate(v.get("bot_abandoned", 0), bot_ended),
+        },
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def ratios(v: Mapping[str, int]) -> dict[str, float | None]:
+    """The ratio metrics of docs/metrics.md from summed counters."""
+    met, breached = v.get("sla_met", 0), v.get("sla_breached", 0)
+    csat_n = v.get("csat_n", 0)
+    bot_ended = sum(
+        v.get(k, 0) for k in ("bot_resolved", "bot_handed_off", "bot_abandoned", "bot_taken_over")
+    )
+    return {
+        "sla_attainment": _rate(met, met + breached),
+        "csat_avg": round(v.get("csat_sum", 0) / csat_n, 2) if csat_n else None,
+        "reopen_rate": _rate(v.get("reopened", 0), v.get("resolved", 0)),
+        "transfer_rate": _rate(v.get("transfers", 0), v.get("assigned", 0)),
+        "bot_resolution_rate": _rate(v.get("bot_resolved", 0), bot_ended),
     }
 
 
 def _value(values: Mapping[str, int], metric: str) -> float | int | None:
     if metric in COUNTERS:
         return values.get(metric, 0)
+    if metric in RATIOS:
+        return ratios(values)[metric]
     name = next(d for d in DURATIONS if metric.startswith(d + "_"))
     stat: float | int | None = duration(values, name)[metric[len(name) + 1 :]]
     return stat

@@ -373,8 +373,11 @@ def _open(
     return new_id, conversation
 
 
-def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_key: str) -> Message | None:
-    """Add a system event (e.g. an SLA breach) to the conversation's timeline, once per dedupe key."""
+def append_system_event(
+    conversation_id: str, *, event: str, text: str, dedupe_key: str, count_as: str | None = None
+) -> Message | None:
+    """Add a system event (e.g. an SLA breach) to the conversation's timeline, once per dedupe key;
+    ``count_as``: the analytics count it too, as that ``Activity`` kind (once, with the event)."""
     now = iso(utcnow())
     conversation = Conversation(conversation_id)
     try:
@@ -397,4 +400,8 @@ def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_k
         status="received",
         dedupe_key=dedupe_key,
     )
-    return _store_once(message, dedupe_key)
+    stored = _store_once(message, dedupe_key)
+    if stored is not None and count_as:
+        dims = activity_dims(conversation, conversation.last_channel)
+        events.publish(Activity(f"{count_as}#{conversation_id}#{dedupe_key}", count_as, now, dims))
+    return stored

@@ -378,7 +378,10 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
             "conversation_closed",
             now,
             activity_dims(conversation, conversation.last_channel),
-            {"resolution": seconds_between(conversation.created_at, now)},
+            {"resolution": seconds_between(conversation.created_at, now)}
+            | (
+                {"handle": seconds_between(conversation.assigned_at, now)} if conversation.assigned_at else {}
+            ),
         )
     )
     return conversation

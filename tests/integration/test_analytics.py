@@ -4,6 +4,7 @@ only, as many requests for 10x the traffic; the API's roles, ranges and CSV."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from chalicelib import events
 from chalicelib.analytics import aggregator, reports
 from chalicelib.events import Activity
+from tests.support.analytics import count_pending, pending_bodies
 from tests.support.ddbcount import DynamoCounter
 
 DAY = "2026-12-01"
@@ -56,7 +58,7 @@ SCRIPT = [
         "conversation_closed",
         at("09:30:00"),
         dims("line", "presales", "normal", "agent1"),
-        {"resolution": 1800},
+        {"resolution": 1800, "handle": 1770},
     ),
     Activity("open#B", "conversation_opened", at("10:15:00"), dims("wechat", "aftersales", "high")),
     Activity("msg#B#0", "message_in", at("10:15:00"), dims("wechat", "aftersales", "high")),
@@ -73,14 +75,14 @@ SCRIPT = [
         "conversation_closed",
         at("13:15:00"),
         dims("wechat", "aftersales", "high", "agent2"),
-        {"resolution": 10800},
+        {"resolution": 10800, "handle": 10730},
     ),
     Activity(
         "close#B",
         "conversation_closed",
         at("13:15:00"),
         dims("wechat", "aftersales", "high", "agent2"),
-        {"resolution": 10800},
+        {"resolution": 10800, "handle": 10730},
     ),
     Activity(
         "msg#C#1",
@@ -99,10 +101,85 @@ SCRIPT = [
 ]
 
 
+# The rest of the day, by hand: A assigned to agent1 at 09:00:30 (waited 30 s); B to agent2 at
+# 10:15:45 (45 s), transferred at 10:16:00, to agent1 at 10:16:10 (10 s in the queue again); B's
+# first-response clock breached at 10:20:00; handle times: A 09:00:30-09:30:00 (1770 s), B
+# 10:16:10-13:15:00 (10730 s); A reopened at 11:00; CSAT 5 for A, 3 for B (delivered twice); the
+# bot held E (resolved), F (handed off) and G (abandoned) on web.
+def bot(cid: str, kind: str, hms: str) -> Activity:
+    return Activity(f"{kind}#{cid}", kind, at(hms), dims("web", "presales", "normal"))
+
+
+MORE = [
+    Activity(
+        "assign#A",
+        "conversation_assigned",
+        at("09:00:30"),
+        dims("line", "presales", "normal", "agent1"),
+        {"wait": 30},
+    ),
+    Activity(
+        "assign#B1",
+        "conversation_assigned",
+        at("10:15:45"),
+        dims("wechat", "aftersales", "high", "agent2"),
+        {"wait": 45},
+    ),
+    Activity(
+        "transfer#B",
+        "conversation_transferred",
+        at("10:16:00"),
+        dims("wechat", "aftersales", "high", "agent2"),
+    ),
+    Activity(
+        "assign#B2",
+        "conversation_assigned",
+        at("10:16:10"),
+        dims("wechat", "aftersales", "high", "agent1"),
+        {"wait": 10},
+    ),
+    Activity("sla_breached#B", "sla_breached", at("10:20:00"), dims("wechat", "aftersales", "high")),
+    Activity(
+        "reopen#A", "conversation_reopened", at("11:00:00"), dims("line", "presales", "normal", "agent1")
+    ),
+    Activity(
+        "csat#A", "csat_answered", at("09:40:00"), dims("line", "presales", "normal"), values={"csat": 5}
+    ),
+    Activity(
+        "csat#B", "csat_answered", at("13:20:00"), dims("wechat", "aftersales", "high"), values={"csat": 3}
+    ),
+    Activity(
+        "csat#B", "csat_answered", at("13:20:00"), dims("wechat", "aftersales", "high"), values={"csat": 3}
+    ),
+    bot("E", "bot_started", "14:00:00"),
+    bot("E", "bot_resolved", "14:05:00"),
+    bot("F", "bot_started", "15:00:00"),
+    bot("F", "bot_handed_off", "15:02:00"),
+    bot("G", "bot_started", "16:00:00"),
+    bot("G", "bot_abandoned", "16:30:00"),
+]
+
+
 @pytest.fixture
 def scripted_day(aws):
-    for event in SCRIPT:
+    """The script published as the services do; one batch (an invocation's) is delivered twice."""
+    from chalicelib.analytics import outbox
+
+    with outbox.batched():
+        for event in SCRIPT[:6]:
+            events.publish(event)
+    (body,) = pending_bodies()
+    for _ in range(2):  # SQS delivers at least once: the same batch twice
+        aws_sqs_send(body)
+    for event in SCRIPT[6:] + MORE:
         events.publish(event)
+    count_pending()
+
+
+def aws_sqs_send(body: str) -> None:
+    from chalicelib import aws
+
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url("analytics"), MessageBody=body)
 
 
 def test_a_scripted_day_equals_the_figures_computed_by_hand(scripted_day):
@@ -121,7 +198,40 @@ def test_a_scripted_day_equals_the_figures_computed_by_hand(scripted_day):
     res = r["resolution"]
     assert (res["count"], res["avg_s"]) == (2, 6300.0)
     assert abs(res["p50_s"] - 1800) <= 18 and abs(res["p90_s"] - 10800) <= 108
-    assert r["sla"] == {"first_response_met": 2, "first_response_breached": 1, "attainment": round(2 / 3, 4)}
+    assert r["sla"] == {
+        "first_response_met": 2,
+        "first_response_breached": 1,
+        "attainment": round(2 / 3, 4),
+        "breaches": 1,
+    }
+    assert r["assigned"]["total"] == 3 and r["assigned"]["by_channel"] == {"line": 1, "wechat": 2}
+    assert (r["wait"]["count"], r["wait"]["p50_s"], r["wait"]["p90_s"], r["wait"]["avg_s"]) == (
+        3,
+        30,
+        45,
+        28.3,
+    )
+    assert (r["handle"]["count"], r["handle"]["avg_s"]) == (2, 6250.0)
+    assert r["transfers"] == {"total": 1, "by_channel": {"wechat": 1}, "rate": round(1 / 3, 4)}
+    assert r["reopened"] == {"total": 1, "by_channel": {"line": 1}, "rate": 0.5}
+    assert r["csat"] == {
+        "responses": 2,
+        "avg": 4.0,
+        "satisfied_rate": 0.5,
+        "nps": 0.0,
+        "by_score": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1},
+    }
+    third = round(1 / 3, 4)
+    assert r["bot"] == {
+        "conversations": 3,
+        "resolved": 1,
+        "handed_off": 1,
+        "abandoned": 1,
+        "taken_over": 0,
+        "resolution_rate": third,
+        "handoff_rate": third,
+        "abandonment_rate": third,
+    }
 
 
 def test_the_scripted_day_filtered_by_group_channel_and_agent(scripted_day):
@@ -185,6 +295,12 @@ def test_real_messages_replies_and_closes_are_counted_per_channel(aws):
     conversations.close(c.conversation_id, "agent1")
     from datetime import timedelta
 
+    assert reports.overview(start - timedelta(minutes=1), utcnow() + timedelta(minutes=1))["messages_in"] == {
+        "total": 0,
+        "by_channel": {},
+    }  # nothing counted on the message path
+    count_pending()
+
     r = reports.overview(start - timedelta(minutes=1), utcnow() + timedelta(minutes=1))
     assert r["conversations"]["by_channel"] == {"line": 1, "telegram": 1}
     assert r["messages_in"] == {"total": 3, "by_channel": {"line": 2, "telegram": 1}}
@@ -246,3 +362,54 @@ def test_the_api_answers_supervisors_with_json_or_csv_and_refuses_bad_ranges(scr
         sup.get(f"/reports/timeseries?metric=nope&from={DAY}T00:00:00Z&to=2026-12-03T00:00:00Z").status_code
         == 400
     )
+
+
+def test_an_invocation_sends_its_facts_as_one_queue_message_and_writes_no_bucket(aws):
+    from chalicelib.analytics import outbox
+
+    counter = DynamoCounter()
+    counter.install()
+    try:
+        with counter.window() as tally, outbox.batched():
+            for event in SCRIPT[:5]:
+                events.publish(event)
+        assert tally.total == 0  # no DynamoDB request on the publisher's path
+    finally:
+        counter.uninstall()
+    bodies = pending_bodies()
+    assert len(bodies) == 1 and [e.event_id for e in map(outbox.decode, json.loads(bodies[0]))] == [
+        e.event_id for e in SCRIPT[:5]
+    ]
+
+
+def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_is_counted(aws):
+    from chalicelib.analytics import outbox
+    from infra.local.sqs_runner import lambda_record
+
+    good = json.dumps([outbox.encode(SCRIPT[1])])
+    bad = json.dumps([{"kind": "message_in"}])  # no event id, no time
+    records = [
+        lambda_record(
+            {"MessageId": mid, "ReceiptHandle": mid, "Body": body},
+            queue_arn="arn:aws:sqs:q",
+            region="us-east-1",
+        )
+        for mid, body in (("m-good", good), ("m-bad", bad))
+    ]
+    assert aggregator.handle_batch({"Records": records}) == {
+        "batchItemFailures": [{"itemIdentifier": "m-bad"}]
+    }
+    r = reports.overview(t(f"{DAY}T00:00"), t("2026-12-02T00:00"))
+    assert r["messages_in"]["total"] == 1
+
+
+def test_large_invocations_split_into_bodies_under_the_sqs_limit(aws):
+    from chalicelib.analytics import outbox
+
+    many = [
+        Activity(f"msg#big#{i}", "message_in", at("08:00:00"), dims("web", "presales", "normal"))
+        for i in range(2000)
+    ]
+    parts = outbox.bodies(many)
+    assert len(parts) > 1 and all(len(p.encode()) <= outbox.MAX_BODY for p in parts)
+    assert sum(len(json.loads(p)) for p in parts) == 2000
