@@ -139,7 +139,9 @@ else:
 
 app = Chalice(app_name="omniflow")
 bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
-app.api.binary_types = []  # every API body is JSON text
+# every API body is JSON text, but for the reports' Excel exports (API Gateway decodes those
+# base64 answers for a client that sends Accept: <that type>, docs/metrics.md)
+app.api.binary_types = ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
 S = settings()
 
 
@@ -1114,11 +1116,12 @@ def sla_report() -> dict[str, Any]:
 @route(app, "/reports/overview", role="supervisor", query=Q.OverviewQuery)
 def reports_overview() -> Any:
     """Volumes, response and resolution times, SLA over ?from=&to= (ISO 8601), optionally one
-    ?group= or ?agent= and one ?channel=; ?format=csv for the same as CSV (docs/metrics.md)."""
+    ?group= or ?agent= and one ?channel=; ?format=csv|xlsx for the same as CSV or Excel (docs/metrics.md)."""
     q = api.query(app, Q.OverviewQuery)
     report = analytics.overview(q.from_, q.to, group=q.group, channel=q.channel, agent=q.agent)
-    if q.format == "csv":
-        return Response(body=analytics.to_csv(report), status_code=200, headers={"Content-Type": "text/csv"})
+    if q.format != "json":
+        body, content_type = analytics.export(report, q.format)
+        return Response(body=body, status_code=200, headers={"Content-Type": content_type})
     return report
 
 

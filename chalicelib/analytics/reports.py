@@ -278,3 +278,30 @@ def to_csv(report: Mapping[str, Any]) -> str:
     writer.writerow(("metric", "value"))
     writer.writerows(rows(report))
     return buf.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def to_xlsx(report: Mapping[str, Any], title: str = "overview") -> bytes:
+    """The same rows as ``to_csv`` in an Excel workbook (openpyxl, imported only for an export)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    sheet.append(["metric", "value"])
+    for name, value in rows(report):
+        sheet.append([name, value])
+    sheet.column_dimensions["A"].width = 48
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def export(report: Mapping[str, Any], fmt: str) -> tuple[bytes | str, str]:
+    """A report as ``csv`` or ``xlsx``: (body, content type)."""
+    if fmt == "xlsx":
+        return to_xlsx(report), XLSX
+    return to_csv(report), "text/csv"

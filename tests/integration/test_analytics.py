@@ -344,6 +344,18 @@ def test_the_api_answers_supervisors_with_json_or_csv_and_refuses_bad_ranges(scr
     csv = sup.get(f"/reports/overview?from={DAY}T00:00:00Z&to=2026-12-02T00:00:00Z&format=csv")
     assert csv.status_code == 200 and csv.headers["Content-Type"] == "text/csv"
     assert "messages_in.by_channel.wechat,1" in csv.body.decode()
+    xlsx = sup.get(
+        f"/reports/overview?from={DAY}T00:00:00Z&to=2026-12-02T00:00:00Z&format=xlsx",
+        headers={"accept": reports.XLSX},  # API Gateway (and Chalice) send binary only to who asks for it
+    )
+    assert xlsx.status_code == 200 and xlsx.headers["Content-Type"] == reports.XLSX
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.body)).active
+    cells = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert cells["messages_in.by_channel.wechat"] == 1 and cells["csat.avg"] == 4.0
     assert sup.get(f"/reports/overview?from={DAY}T10:00:00Z&to={DAY}T09:00:00Z").status_code == 400
     assert sup.get(f"/reports/overview?from={DAY}&to=nonsense").status_code == 400
     both = sup.get(

@@ -69,3 +69,12 @@ def test_minute_buckets_expire_after_48_hours_and_day_buckets_never() -> None:
     at = t("2026-12-01T10:05:30")
     assert buckets.expires_at(at, "minute") == int(t("2026-12-03T10:06").timestamp())
     assert buckets.expires_at(at, "day") is None
+
+
+def test_the_api_accepts_exactly_the_metrics_the_reports_compute() -> None:
+    from typing import get_args
+
+    from chalicelib import queries
+    from chalicelib.analytics import reports
+
+    assert get_args(queries.Metric) == reports.METRICS
