@@ -16,6 +16,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib import api, bootstrap
 from chalicelib import queries as Q
 from chalicelib import responses as R
+from chalicelib.alerts.bodies import AlertRuleBody
 from chalicelib.analytics.outbox import batched as analytics_batched
 from chalicelib.api import (
     AgentConfigBody,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from chalicelib import kb, workspace
     from chalicelib import openapi as openapi_doc
     from chalicelib.agents import service as agents
+    from chalicelib.alerts import service as alerts
     from chalicelib.analytics import aggregator as analytics_aggregator
     from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
@@ -131,6 +133,7 @@ else:
     sla_reports = lazy("chalicelib.sla.reports")
     analytics = lazy("chalicelib.analytics.reports")
     analytics_aggregator = lazy("chalicelib.analytics.aggregator")
+    alerts = lazy("chalicelib.alerts.service")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
     webhooks = lazy("chalicelib.webhooks.service")
@@ -1130,6 +1133,39 @@ def reports_timeseries() -> dict[str, Any]:
     """One ?metric= per ?interval=minute|hour|day bucket over ?from=&to=, optionally ?by=channel|priority."""
     q = api.query(app, Q.TimeseriesQuery)
     return analytics.timeseries(q.metric, q.interval, q.from_, q.to, by=q.by, group=q.group, agent=q.agent)
+
+
+@route(app, "/admin/alerts", role="admin")
+def list_alert_rules() -> dict[str, Any]:
+    """The alert rules, each with its state (ok | firing) and last value."""
+    return alerts.listing()
+
+
+@route(app, "/admin/alerts", role="admin", methods=("POST",), body=AlertRuleBody, status=201)
+def create_alert_rule() -> Response:
+    """A threshold over a metric and window (docs/metrics.md), evaluated every minute."""
+    return Response(
+        body=alerts.create(api.body(app, AlertRuleBody), api.principal().agent_id), status_code=201
+    )
+
+
+@route(app, "/admin/alerts/{rule_id}", role="admin", methods=("DELETE",), status=204)
+def delete_alert_rule(rule_id: str) -> Response:
+    """Remove an alert rule (its history stays)."""
+    alerts.delete(rule_id)
+    return Response(body="", status_code=204)
+
+
+@route(app, "/reports/alerts", role="supervisor")
+def alert_history() -> dict[str, Any]:
+    """Alerts fired and resolved, newest first (the last 50)."""
+    return alerts.history()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def evaluate_alerts(event: CloudWatchEvent) -> dict[str, int]:
+    """Every alert rule against its window of the analytics buckets: fire once, resolve once."""
+    return alerts.evaluate()
 
 
 @route(app, "/tickets/at-risk", role="supervisor", query=Q.AtRiskQuery, response=R.AT_RISK)

@@ -80,6 +80,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "handle_event": "omniflow-events",
     "deliver_webhooks": "omniflow-webhooks",
     "count_activity": "omniflow-analytics",
+    "evaluate_alerts": "omniflow-alerts",
     "sweep_bot_conversations": "omniflow-bot-sweep",
 }
 

@@ -254,6 +254,22 @@ def timeseries(
     return {"metric": metric, "interval": interval, "points": points}
 
 
+def value_over(
+    metric: str,
+    start: datetime,
+    end: datetime,
+    *,
+    group: str | None = None,
+    agent: str | None = None,
+    channel: str | None = None,
+) -> float | int | None:
+    """One metric over ``[start, end)`` (the alerts' evaluation): the runs of ``buckets.cover``."""
+    start, end = utc(start), utc(end)
+    check_range(start, end)
+    raw = totals(start, end, _dimension(group, agent))
+    return _value(_pick(raw, f"channel:{channel}" if channel else None), metric)
+
+
 def _now() -> datetime:
     from chalicelib.messages import utcnow
 
