@@ -38,11 +38,18 @@ def test_the_same_day_gives_the_same_facts_and_every_event_id_is_unique() -> Non
 def test_facts_have_the_kinds_and_dimensions_the_aggregator_counts() -> None:
     found = facts()
     kinds = Counter(f.kind for f in found)
-    assert set(kinds) == {"conversation_opened", "message_in", "message_out", "conversation_closed"}
+    assert set(kinds) == {
+        "conversation_opened", "message_in", "message_out", "conversation_closed", "conversation_assigned",
+        "conversation_transferred", "csat_answered",
+        "bot_started", "bot_resolved", "bot_handed_off", "bot_abandoned",
+    }  # fmt: skip
+    assert kinds["bot_started"] == kinds["bot_resolved"] + kinds["bot_handed_off"] + kinds["bot_abandoned"]
+    scores = [f.values["csat"] for f in found if f.kind == "csat_answered"]
+    assert 4.0 < sum(scores) / len(scores) < 4.6 and set(scores) == {1, 2, 3, 4, 5}
     assert 600 <= kinds["conversation_opened"] <= 1000  # ~26 a weekday, ~15 a weekend day
     for f in found:
         assert {"channel", "group", "priority"} <= set(f.dims)
-        if f.kind in ("message_out", "conversation_closed"):
+        if f.kind in ("message_out", "conversation_closed", "conversation_assigned", "csat_answered"):
             assert f.dims["agent"].startswith("agent")
     assert len({f.dims["channel"] for f in found}) >= 10
 
@@ -75,5 +82,8 @@ def test_durations_match_the_times_of_the_facts_and_first_replies_meet_the_sla_m
         closed = fs.get(f"{cid}#close")
         if closed is not None:
             assert closed.seconds["resolution"] == round((parse(closed.at) - opened).total_seconds())
+            assigned = parse(fs[f"{cid}#assigned"].at)
+            assert closed.seconds["handle"] == round((parse(closed.at) - assigned).total_seconds())
+            assert fs[f"{cid}#assigned"].seconds["wait"] >= 0
     assert checked > 500
     assert 0.85 < met / (met + breached) < 0.995

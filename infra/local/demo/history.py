@@ -1,9 +1,10 @@
 """30 days of history for the dashboards (``history`` part, ``DEMO=full``): so that a newcomer's
 first ``make dev`` shows trends, per-channel and per-agent figures, percentiles and SLA attainment.
 
-The history is the analytics' own facts (``events.Activity``: a conversation opened, a message in,
-a reply with its first-response seconds and SLA flag, a close with its resolution seconds), the
-same shapes ``chalicelib.conversations`` publishes, counted by the analytics' bulk entry
+The history is the analytics' own facts (``events.Activity``: a conversation opened, the bot's
+part on the web and the app, an assignment with its wait, a reply with its first-response seconds
+and SLA flag, transfers, a close with its resolution and handle seconds, a CSAT answer), the
+same shapes the capabilities publish, counted by the analytics' bulk entry
 (``chalicelib.analytics.backfill``: the aggregator's own rules per fact, merged per bucket, one
 write per bucket item instead of one transaction per fact — 4,500 transactions would take minutes
 on moto). No bucket is written by hand here, and no conversation: a drill-down finds the stories'
@@ -56,6 +57,10 @@ def _lognormal(rng: random.Random, median: float, spread: float) -> int:
     return max(1, round(median * math.exp(rng.gauss(0, spread))))
 
 
+def parse_at(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
 def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -65,6 +70,21 @@ def _start(rng: random.Random, day: datetime) -> datetime:
     local_hour = rng.choices(range(24), weights=HOURS)[0]
     utc_hour = (local_hour - 8) % 24
     return day + timedelta(hours=utc_hour, seconds=rng.randrange(3600))
+
+
+BOT_CHANNELS = frozenset({"web", "app"})  # the widget and the app put the bot in front
+CSAT = (1, 2, 3, 4, 5)
+CSAT_WEIGHTS = (3, 4, 9, 30, 54)  # a mean of about 4.3
+
+
+def _bot(rng: random.Random, cid: str, opened: datetime, base: dict[str, str]) -> tuple[list[Activity], bool]:
+    """The bot's part: started, then resolved (the customer needs no one), handed off or abandoned;
+    True if a person takes over afterwards."""
+    out = [Activity(f"{cid}#bot", "bot_started", _iso(opened), base)]
+    ended = opened + timedelta(seconds=_lognormal(rng, 90, 0.6))
+    outcome = rng.choices(("bot_resolved", "bot_handed_off", "bot_abandoned"), weights=(38, 52, 10))[0]
+    out.append(Activity(f"{cid}#{outcome}", outcome, _iso(ended), base))
+    return out, outcome == "bot_handed_off"
 
 
 def conversation(rng: random.Random, cid: str, opened: datetime, end: datetime) -> list[Activity]:
@@ -79,12 +99,30 @@ def conversation(rng: random.Random, cid: str, opened: datetime, end: datetime) 
         Activity(f"{cid}#open", "conversation_opened", _iso(opened), base),
         Activity(f"{cid}#in#1", "message_in", _iso(opened), base),
     ]
+    queued = opened
+    if channel in BOT_CHANNELS and rng.random() < 0.6:
+        facts, to_person = _bot(rng, cid, opened, base)
+        out += facts
+        if not to_person:
+            return out
+        queued = parse_at(facts[-1].at)
     if rng.random() < 0.04:  # left before anyone answered
         return out
     wait = _lognormal(rng, 2400, 0.9) if slow else _lognormal(rng, 110 if evening else 50, 0.8)
-    t = opened + timedelta(seconds=wait)
+    assigned = queued + timedelta(seconds=min(wait, _lognormal(rng, 25, 0.8)))
+    t = queued + timedelta(seconds=wait)
     if t >= end:
         return out
+    out.append(
+        Activity(
+            f"{cid}#assigned",
+            "conversation_assigned",
+            _iso(assigned),
+            served,
+            {"wait": round((assigned - queued).total_seconds())},
+        )
+    )
+    first = round((t - opened).total_seconds())
     target = TARGET["email" if slow else "chat"]
     out.append(
         Activity(
@@ -92,10 +130,14 @@ def conversation(rng: random.Random, cid: str, opened: datetime, end: datetime) 
             "message_out",
             _iso(t),
             served,
-            {"first_response": wait},
-            {"sla_met": wait <= target},
+            {"first_response": first},
+            {"sla_met": first <= target},
         )
     )
+    if rng.random() < 0.06:
+        out.append(
+            Activity(f"{cid}#transfer", "conversation_transferred", _iso(t + timedelta(seconds=30)), served)
+        )
     seq = 1
     for _ in range(rng.choices((0, 1, 2, 3), weights=(35, 35, 20, 10))[0]):
         seq += 1
@@ -110,10 +152,17 @@ def conversation(rng: random.Random, cid: str, opened: datetime, end: datetime) 
     if rng.random() < 0.9:
         t += timedelta(seconds=_lognormal(rng, 4 * 3600 if slow else 600, 0.8))
         if t < end:
-            resolution = round((t - opened).total_seconds())
-            out.append(
-                Activity(f"{cid}#close", "conversation_closed", _iso(t), served, {"resolution": resolution})
-            )
+            seconds = {
+                "resolution": round((t - opened).total_seconds()),
+                "handle": round((t - assigned).total_seconds()),
+            }
+            out.append(Activity(f"{cid}#close", "conversation_closed", _iso(t), served, seconds))
+            answered = t + timedelta(seconds=_lognormal(rng, 600, 1.0))
+            if rng.random() < 0.35 and answered < end:
+                score = rng.choices(CSAT, weights=CSAT_WEIGHTS)[0]
+                out.append(
+                    Activity(f"{cid}#csat", "csat_answered", _iso(answered), served, values={"csat": score})
+                )
     return out
 
 
