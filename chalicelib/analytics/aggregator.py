@@ -99,13 +99,8 @@ def _update(scope: str, bucket: str, adds: Mapping[str, int], expires: int | Non
     }
 
 
-def record(event: Activity) -> bool:
-    """Count ``event`` once; False if it had been counted already (a redelivery)."""
-    adds = additions(event)
-    if not adds:
-        return False
-    at: datetime = buckets.parse(event.at)
-    marker = {
+def _marker(event: Activity) -> dict[str, Any]:
+    return {
         "Put": {
             "TableName": table(),
             "Item": {
@@ -117,14 +112,41 @@ def record(event: Activity) -> bool:
             "ExpressionAttributeNames": {"#s": "scope"},
         }
     }
-    items = [marker] + [
-        _update(buckets.scope(grain, dim), buckets.key(at, grain), adds, buckets.expires_at(at, grain))
+
+
+def _targets(event: Activity) -> list[tuple[str, str, int | None]]:
+    """The bucket items (scope, bucket, expiry) the event adds into."""
+    at: datetime = buckets.parse(event.at)
+    return [
+        (buckets.scope(grain, dim), buckets.key(at, grain), buckets.expires_at(at, grain))
         for grain in buckets.GRAINS
         for dim in dimensions(event.dims)
     ]
+
+
+def _write(events: list[Activity]) -> None:
+    """One TransactWriteItems: each event's marker, and the events' additions summed per bucket
+    item (a transaction may touch an item once)."""
+    merged: dict[tuple[str, str], tuple[dict[str, int], int | None]] = {}
+    for event in events:
+        adds = additions(event)
+        for scope, bucket, expires in _targets(event):
+            into = merged.setdefault((scope, bucket), ({}, expires))[0]
+            for name, n in adds.items():
+                into[name] = into.get(name, 0) + n
+    items = [_marker(e) for e in events] + [
+        _update(scope, bucket, adds, expires) for (scope, bucket), (adds, expires) in merged.items()
+    ]
+    aws.client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def record(event: Activity) -> bool:
+    """Count ``event`` once; False if it had been counted already (a redelivery)."""
+    if not additions(event):
+        return False
     client = aws.client("dynamodb")
     try:
-        client.transact_write_items(TransactItems=items)
+        _write([event])
     except client.exceptions.TransactionCanceledException as exc:
         reasons = exc.response.get("CancellationReasons") or []
         if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -133,19 +155,51 @@ def record(event: Activity) -> bool:
     return True
 
 
+MAX_ITEMS = 100  # TransactWriteItems' limit
+PER_TRANSACTION = 10  # facts per transaction: each merged update stays far below the 4 KB expression limit
+
+
+def record_many(events: list[Activity]) -> int:
+    """Count facts once each in as few transactions as possible (an invocation's facts share
+    most bucket items: its minute, hour and day of the same group); returns how many were new. A
+    chunk with a fact counted before fails as a whole and is counted fact by fact instead."""
+    unique = list({e.event_id: e for e in events if additions(e)}.values())
+    counted, chunk, items = 0, list[Activity](), set[tuple[str, str]]()
+    client = aws.client("dynamodb")
+
+    def flush(chunk: list[Activity]) -> int:
+        if not chunk:
+            return 0
+        try:
+            _write(chunk)
+        except client.exceptions.TransactionCanceledException as exc:
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" not in codes:
+                raise
+            return sum(record(e) for e in chunk)  # a redelivery inside: one by one
+        return len(chunk)
+
+    for event in unique:
+        targets = {(s, b) for s, b, _ in _targets(event)}
+        if chunk and (len(chunk) >= PER_TRANSACTION or len(chunk) + 1 + len(items | targets) > MAX_ITEMS):
+            counted += flush(chunk)
+            chunk, items = [], set()
+        chunk.append(event)
+        items |= targets
+    return counted + flush(chunk)
+
+
 def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
     """The analytics queue's consumer: each record is a JSON list of facts (``outbox.bodies``),
-    each counted once (``record``); a record with a fact that failed is reported as a partial
-    batch failure and comes back, and its facts already counted find their markers."""
+    each counted once (``record_many``: one transaction for up to ten facts); a record with a fact
+    that failed is reported as a partial batch failure and comes back, and its facts already
+    counted find their markers."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     from chalicelib.analytics import outbox
 
-    count = record
-
     def record_handler(record: Any) -> None:
-        for data in json.loads(record.body):
-            count(outbox.decode(data))
+        record_many([outbox.decode(data) for data in json.loads(record.body)])
 
     return dict(
         process_partial_response(

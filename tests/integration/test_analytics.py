@@ -394,6 +394,23 @@ def test_an_invocation_sends_its_facts_as_one_queue_message_and_writes_no_bucket
     ]
 
 
+def test_an_invocations_facts_are_counted_in_one_transaction_and_a_redelivery_fact_by_fact(aws):
+    counter = DynamoCounter()
+    counter.install()
+    try:
+        with counter.window() as first:
+            assert aggregator.record_many(SCRIPT[:6]) == 5  # msg#A#2 twice in the batch: once
+        with counter.window() as again:  # a redelivery: the chunk is refused, then fact by fact
+            assert aggregator.record_many(SCRIPT[:7]) == 1  # only close#A is new
+    finally:
+        counter.uninstall()
+    assert first.requests == {"TransactWriteItems": 1}
+    # the refused chunk and the five refused facts are not in the tally (it sees answered requests)
+    assert again.requests == {"TransactWriteItems": 1}
+    r = reports.overview(t(f"{DAY}T00:00"), t("2026-12-02T00:00"))
+    assert (r["messages_in"]["total"], r["messages_out"]["total"], r["resolved"]["total"]) == (2, 2, 1)
+
+
 def test_a_bad_record_fails_alone_and_the_rest_of_the_batch_is_counted(aws):
     from chalicelib.analytics import outbox
     from infra.local.sqs_runner import lambda_record
