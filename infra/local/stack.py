@@ -220,6 +220,9 @@ class LocalStack:
         self.server = LocalHttpServer((HOST, self.requested_port))
         self._http_thread = serve_in_thread(self.server)
 
+        from infra.local import moto_transactions
+
+        moto_transactions.install()  # moto copies a whole table per transaction item otherwise
         self.moto = ThreadedMotoServer(ip_address=HOST, port=self.requested_moto_port, verbose=False)
         self.moto.start()
         moto_port = self.moto.get_host_and_port()[1]
