@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from chalicelib.agents import service as agents
     from chalicelib.alerts import service as alerts
     from chalicelib.analytics import aggregator as analytics_aggregator
+    from chalicelib.analytics import forecast as analytics_forecast
     from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
     from chalicelib.assist import suggestions
@@ -132,6 +133,7 @@ else:
     routing_rules = lazy("chalicelib.routing.service")
     sla_reports = lazy("chalicelib.sla.reports")
     analytics = lazy("chalicelib.analytics.reports")
+    analytics_forecast = lazy("chalicelib.analytics.forecast")
     analytics_aggregator = lazy("chalicelib.analytics.aggregator")
     alerts = lazy("chalicelib.alerts.service")
     sla = lazy("chalicelib.sla.service")
@@ -1133,6 +1135,15 @@ def reports_timeseries() -> dict[str, Any]:
     """One ?metric= per ?interval=minute|hour|day bucket over ?from=&to=, optionally ?by=channel|priority."""
     q = api.query(app, Q.TimeseriesQuery)
     return analytics.timeseries(q.metric, q.interval, q.from_, q.to, by=q.by, group=q.group, agent=q.agent)
+
+
+@route(app, "/reports/forecast", role="supervisor")
+def reports_forecast() -> dict[str, Any]:
+    """Next week's volume per half hour for ?group= (or all), seasonal by weekday and hour over the
+    last ?weeks= (default 4) of hour buckets, and the agents Erlang C needs for 80 % in 20 s at the
+    handle time measured over the same weeks (chalicelib/analytics/forecast.py)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return analytics_forecast.plan(q.get("group") or None, weeks=q.get("weeks", "4"))
 
 
 @route(app, "/admin/alerts", role="admin")

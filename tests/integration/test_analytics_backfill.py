@@ -104,3 +104,26 @@ def test_two_days_of_history_in_bulk_count_what_the_facts_say_once_beside_live_f
 
     assert backfill.backfill("test-history", facts) == 0  # imported before: nothing counted twice
     assert reports.overview(today - timedelta(days=2), today) == r
+
+
+def test_the_forecast_route_plans_next_week_from_the_hour_buckets(api: Any) -> None:
+    import json
+
+    now = datetime.now(UTC)
+    facts = list(history.facts(now, days=7))
+    backfill.backfill("test-forecast", facts)
+    supervisor = api("supervisor")
+    r = supervisor.get("/reports/forecast?weeks=1")
+    assert r.status_code == 200, r.body
+    plan = json.loads(r.body)
+    assert len(plan["slots"]) == 336 and plan["from"].endswith("T00:00:00Z")
+    assert datetime.fromisoformat(plan["from"].replace("Z", "+00:00")).weekday() == 0
+    opened = sum(f.kind == "conversation_opened" for f in facts)
+    assert abs(sum(s["volume"] for s in plan["slots"]) - opened) < 2  # the one week, per half hour
+    assert plan["handle_measured"] and plan["handle_s"] > 0
+    assert max(s["agents"] for s in plan["slots"]) >= 1 and min(s["agents"] for s in plan["slots"]) == 0
+    presales = json.loads(supervisor.get("/reports/forecast?weeks=1&group=presales").body)
+    assert 0 < sum(s["volume"] for s in presales["slots"]) < sum(s["volume"] for s in plan["slots"])
+    assert supervisor.get("/reports/forecast?weeks=0").status_code == 400
+    assert supervisor.get("/reports/forecast?weeks=x").status_code == 400
+    assert api("agent1").get("/reports/forecast").status_code == 403
