@@ -95,6 +95,11 @@ def test_dashboards_show_the_apis_figures_drill_down_to_the_inbox_and_download_c
     lines = saved.read_text().splitlines()
     assert lines[0] == "metric,value"
     assert any(line.startswith("conversations.by_channel.sms,") for line in lines)
+    with page.expect_download() as download:
+        page.get_by_test_id("download-xlsx").click()
+    sheet = tmp_path / "overview.xlsx"
+    download.value.save_as(sheet)
+    assert sheet.read_bytes()[:2] == b"PK"  # an Office Open XML (zip) workbook
     row.get_by_test_id("drill-channel").click()
     page.wait_for_function("location.hash.startsWith('#/inbox') && location.hash.includes('channel=sms')")
     items = page.get_by_test_id("inbox-item")
@@ -108,6 +113,12 @@ def test_dashboards_show_the_apis_figures_drill_down_to_the_inbox_and_download_c
     page.get_by_test_id("sla-by").wait_for()
     page.get_by_test_id("sla-by").select_option("group")
     page.get_by_test_id("report-sla").locator("table, p.muted").first.wait_for()
+
+    # next week's forecast: seven days, a half-hourly chart
+    page.get_by_test_id("report-tab-forecast").click()
+    page.get_by_test_id("forecast-table").locator("tbody tr").nth(6).wait_for()
+    page.get_by_test_id("chart-forecast").locator("canvas").wait_for()
+    assert page.get_by_test_id("chart-forecast").get_attribute("data-points") == "336"
     watch.assert_clean()
 
 

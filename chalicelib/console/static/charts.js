@@ -8,15 +8,21 @@ import { lang } from "./i18n.js";
 import uPlot from "./vendor/uplot.mjs";
 
 export const PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
-let styled = false;
+let styled = null;
 
+// uPlot's stylesheet, linked once; a chart is built after it applies (uPlot measures its layout).
 function linkStyle() {
-  if (styled) return;
-  styled = true;
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = "console/static/vendor/uplot.css";
-  document.head.appendChild(link);
+  if (!styled) {
+    styled = new Promise((resolve) => {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = "console/static/vendor/uplot.css";
+      link.onload = resolve;
+      link.onerror = resolve;
+      document.head.appendChild(link);
+    });
+  }
+  return styled;
 }
 
 function valueOf(point, key) {
@@ -48,9 +54,22 @@ export function TimeChart({ points, series, interval = "day", height = 220, test
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
-    linkStyle();
+    let live = true;
+    let resize = null;
+    linkStyle().then(() => {
+      if (live) resize = draw();
+    });
+    return () => {
+      live = false;
+      if (resize) resize.disconnect();
+      if (plot.current) plot.current.destroy();
+      plot.current = null;
+    };
+  }, [points, series.map((s) => s.label).join("|"), interval, height]);
+
+  function draw() {
     const el = box.current;
-    if (!el) return undefined;
+    if (!el) return null;
     const width = Math.max(280, el.clientWidth || 600);
     const full = new Intl.DateTimeFormat(lang(), interval === "day"
       ? { year: "numeric", month: "short", day: "numeric" }
@@ -83,11 +102,7 @@ export function TimeChart({ points, series, interval = "day", height = 220, test
       if (plot.current && w && Math.abs(w - plot.current.width) > 4) plot.current.setSize({ width: w, height });
     });
     resize.observe(el);
-    return () => {
-      resize.disconnect();
-      if (plot.current) plot.current.destroy();
-      plot.current = null;
-    };
-  }, [points, series.map((s) => s.label).join("|"), interval, height]);
+    return resize;
+  }
   return html`<div class="chart" ref=${box} data-testid=${testid} data-points=${points.length}></div>`;
 }

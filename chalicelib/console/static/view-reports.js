@@ -14,7 +14,7 @@ import { html, useEffect, useMemo, useState } from "./html.js";
 import { label, lang, t } from "./i18n.js";
 import { CHANNELS, ErrorText, Loading, Select, channelName, errorText, toast, useAlive } from "./ui.js";
 
-export const TABS = ["overview", "channels", "agents", "sla", "bot", "csat"];
+export const TABS = ["overview", "channels", "agents", "sla", "bot", "csat", "forecast"];
 const DAY_MS = 86400000;
 const MAX_AGENTS = 40;
 const MAX_BOT_DAYS = 31;
@@ -47,6 +47,7 @@ export function get(obj, path) {
 
 const secs = (s) => (s === null || s === undefined ? "—" : duration(Number(s) * 1000));
 const pct = (r) => (r === null || r === undefined ? "—" : `${Math.round(Number(r) * 1000) / 10}%`);
+const csatAvg = (c) => (c.avg === null || c.avg === undefined ? "—" : (Math.round(c.avg * 100) / 100).toFixed(2));
 const num = (n) => (n === null || n === undefined ? "—" : new Intl.NumberFormat(lang()).format(n));
 
 function defaults(query) {
@@ -75,7 +76,8 @@ export function drill(status, channel) {
 
 async function download(params, format) {
   const q = new URLSearchParams({ ...params, format });
-  const res = await fetch(`${BASE}/reports/overview?${q}`, { headers: { Authorization: `Bearer ${token()}` }, cache: "no-store" });
+  const accept = format === "xlsx" ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv";
+  const res = await fetch(`${BASE}/reports/overview?${q}`, { headers: { Authorization: `Bearer ${token()}`, Accept: accept }, cache: "no-store" });
   if (!res.ok) {
     let message = res.statusText;
     try { message = (await res.json()).message || message; } catch { /* not JSON */ }
@@ -169,14 +171,16 @@ function Overview({ ov, state, params, interval }) {
   const ch = state.channel;
   const bot = ov.bot || {};
   const csat = ov.csat || {};
-  const botShare = bot.share ?? bot.resolution_rate ?? null;
+  const botShare = bot.resolution_rate ?? null;
   return html`<div class="stack">
     <div class="tiles" data-testid="report-tiles">
       <${Tile} testid="tile-conversations" name=${t("rep.conversations")} value=${num(get(ov, "conversations.total"))} href=${drill("open", ch)} />
       <${Tile} testid="tile-messages" name=${t("rep.messagesIn")} value=${num(get(ov, "messages_in.total"))} sub=${t("rep.out", { n: num(get(ov, "messages_out.total")) })} />
       <${Tile} testid="tile-first-response" name=${t("rep.firstResponse")} value=${secs(get(ov, "first_response.p50_s"))} sub=${t("rep.p90", { v: secs(get(ov, "first_response.p90_s")) })} />
       <${Tile} testid="tile-resolution" name=${t("rep.resolution")} value=${secs(get(ov, "resolution.p50_s"))} sub=${t("rep.resolved", { n: num(get(ov, "resolved.total")) })} href=${drill("closed", ch)} />
-      <${Tile} testid="tile-csat" name=${t("rep.csat")} value=${csat.average ?? csat.avg ?? "—"} sub=${csat.count !== undefined ? t("rep.answers", { n: num(csat.count) }) : t("rep.notCounted")} />
+      <${Tile} testid="tile-wait" name=${t("rep.wait")} value=${secs(get(ov, "wait.p50_s"))} sub=${t("rep.p90", { v: secs(get(ov, "wait.p90_s")) })} />
+      <${Tile} testid="tile-handle" name=${t("rep.handle")} value=${secs(get(ov, "handle.p50_s"))} sub=${t("rep.transfers", { v: pct(get(ov, "transfers.rate")) })} />
+      <${Tile} testid="tile-csat" name=${t("rep.csat")} value=${csatAvg(csat)} sub=${csat.responses !== undefined ? t("rep.answers", { n: num(csat.responses) }) : t("rep.notCounted")} />
       <${Tile} testid="tile-sla" name=${t("rep.sla")} value=${pct(get(ov, "sla.attainment"))}
         sub=${t("rep.breached", { n: num(get(ov, "sla.first_response_breached")) })} href="#/tickets?view=overdue" />
       <${Tile} testid="tile-bot" name=${t("rep.botShare")} value=${pct(botShare)} sub=${bot.conversations !== undefined ? t("rep.botConversations", { n: num(bot.conversations) }) : t("rep.notCounted")} />
@@ -229,7 +233,7 @@ function Agents({ params, agents, interval }) {
   }, [JSON.stringify(params), agents.length]);
   if (error) return html`<${ErrorText} err=${error} />`;
   if (!rows) return html`<${Loading} />`;
-  const heads = ["rep.agent", "rep.presence", "rep.messagesOut", "rep.resolvedCol", "rep.firstResponse", "rep.resolution", "rep.quality", "rep.csat"];
+  const heads = ["rep.agent", "rep.presence", "rep.messagesOut", "rep.resolvedCol", "rep.firstResponse", "rep.resolution", "rep.quality", "rep.handle", "rep.csat"];
   return html`<div class="stack"><section class="card"><h2>${t("rep.agents")}</h2>
     <table class="data" data-testid="agent-table"><thead><tr>${heads.map((k) => html`<th scope="col" key=${k}>${t(k)}</th>`)}</tr></thead>
       <tbody>${rows.map(({ agent: a, ov, q }) => html`<tr key=${a.agent_id} data-agent=${a.agent_id}>
@@ -240,7 +244,8 @@ function Agents({ params, agents, interval }) {
         <td class="num">${secs(get(ov, "first_response.p50_s"))}</td>
         <td class="num">${secs(get(ov, "resolution.p50_s"))}</td>
         <td class="num">${q.average_score ?? "—"}</td>
-        <td class="num">${q.average_csat ?? get(ov, "csat.average") ?? "—"}</td>
+        <td class="num">${secs(get(ov, "handle.p50_s"))}</td>
+        <td class="num">${q.average_csat ?? csatAvg(ov.csat || {})}</td>
       </tr>`)}</tbody></table></section>
     <${Trend} title=${t("rep.trendReplies")} metric="messages_out" params=${params} interval=${interval} testid="chart-replies"
       series=${[{ key: "value", label: t("rep.messagesOut") }]} />
@@ -292,30 +297,33 @@ function Bot({ ov, params }) {
     const days = [];
     for (let d = last; d >= first && days.length < MAX_BOT_DAYS; d = addDays(d, -1)) days.push(d);
     Promise.all([
-      Promise.all(days.map((day) => api.get("/reports/bot", { day }).catch(() => null))),
+      ov.bot ? [] : Promise.all(days.map((day) => api.get("/reports/bot", { day }).catch(() => null))),
       api.get("/kb/stats").catch(() => ({ items: [] })),
       api.get("/kb/unanswered", { days: Math.min(90, Math.max(1, days.length)) }).catch(() => ({ clusters: [] })),
     ]).then(([reports, kb, unanswered]) => {
       if (!alive.current) return;
-      const outcomes = {};
-      for (const r of reports) {
-        for (const [k, v] of Object.entries(get(r, "counters.outcomes") || {})) outcomes[k] = (outcomes[k] || 0) + v;
+      // the buckets' bot outcomes over the range (docs/metrics.md), else the bot's daily counters
+      const outcomes = ov.bot ? { ...ov.bot } : {};
+      if (!ov.bot) {
+        for (const r of reports) {
+          for (const [k, v] of Object.entries(get(r, "counters.outcomes") || {})) outcomes[k] = (outcomes[k] || 0) + v;
+        }
       }
-      setState({ outcomes, days: days.length, kb: kb.items || [], unanswered: unanswered.clusters || [] });
+      setState({ outcomes, days: days.length, kb: kb.items || [], unanswered: unanswered.clusters || [], questions: unanswered.questions });
     });
   }, [first, last]);
   if (!state) return html`<${Loading} />`;
   const o = state.outcomes;
   const total = o.conversations || 0;
-  const rate = (n) => (total ? pct((n || 0) / total) : "—");
+  const rate = (n, given) => (given !== undefined ? pct(given) : total ? pct((n || 0) / total) : "—");
   const articles = [...state.kb].sort((a, b) => (b.views || 0) - (a.views || 0)).slice(0, 10);
   return html`<div class="stack">
     <div class="tiles" data-testid="bot-tiles">
-      <${Tile} testid="tile-bot-conversations" name=${t("rep.botConversationsTitle")} value=${num(total)} sub=${t("rep.lastDays", { n: state.days })} />
-      <${Tile} testid="tile-bot-resolved" name=${t("rep.botResolved")} value=${rate(o.resolved)} sub=${num(o.resolved || 0)} />
-      <${Tile} testid="tile-bot-handoff" name=${t("rep.botHandoff")} value=${rate(o.handed_off)} sub=${num(o.handed_off || 0)} />
-      <${Tile} testid="tile-bot-abandoned" name=${t("rep.botAbandoned")} value=${rate(o.abandoned)} sub=${num(o.abandoned || 0)} />
-      <${Tile} testid="tile-bot-noanswer" name=${t("rep.kbNoAnswer")} value=${num(o.no_answer || 0)} />
+      <${Tile} testid="tile-bot-conversations" name=${t("rep.botConversationsTitle")} value=${num(total)} sub=${ov.bot ? "" : t("rep.lastDays", { n: state.days })} />
+      <${Tile} testid="tile-bot-resolved" name=${t("rep.botResolved")} value=${rate(o.resolved, o.resolution_rate)} sub=${num(o.resolved || 0)} />
+      <${Tile} testid="tile-bot-handoff" name=${t("rep.botHandoff")} value=${rate(o.handed_off, o.handoff_rate)} sub=${num(o.handed_off || 0)} />
+      <${Tile} testid="tile-bot-abandoned" name=${t("rep.botAbandoned")} value=${rate(o.abandoned, o.abandonment_rate)} sub=${num(o.abandoned || 0)} />
+      <${Tile} testid="tile-bot-noanswer" name=${t("rep.kbNoAnswer")} value=${num(o.no_answer ?? state.questions ?? 0)} />
     </div>
     <div class="grid2">
       <section class="card"><h2>${t("rep.kbArticles")}</h2>
@@ -344,10 +352,13 @@ function Csat({ ov, params }) {
   const scores = csat.by_score || csat.distribution || {};
   return html`<div class="stack">
     <div class="tiles">
-      <${Tile} testid="tile-csat-average" name=${t("rep.csat")} value=${csat.average ?? csat.avg ?? "—"} sub=${csat.count !== undefined ? t("rep.answers", { n: num(csat.count) }) : t("rep.notCounted")} />
-      ${csat.nps !== undefined ? html`<${Tile} testid="tile-nps" name="NPS" value=${csat.nps ?? "—"} />` : null}
+      <${Tile} testid="tile-csat-average" name=${t("rep.csat")} value=${csatAvg(csat)} sub=${csat.responses !== undefined ? t("rep.answers", { n: num(csat.responses) }) : t("rep.notCounted")} />
+      <${Tile} testid="tile-satisfied" name=${t("rep.satisfied")} value=${pct(csat.satisfied_rate)} />
+      ${csat.nps !== undefined ? html`<${Tile} testid="tile-nps" name="NPS" value=${csat.nps === null ? "—" : String(Math.round(csat.nps))} />` : null}
       ${[1, 2, 3, 4, 5].filter((s) => scores[s] !== undefined).map((s) => html`<${Tile} key=${s} name=${"★".repeat(s)} value=${num(scores[s])} />`)}
     </div>
+    <${Trend} title=${t("rep.trendCsat")} metric="csat_avg" params=${params} interval=${interval} testid="chart-csat"
+      series=${[{ key: "value", label: t("rep.csat") }]} />
     <section class="card"><h2>${t("rep.csatByGroup")}</h2>
       ${!quality ? html`<${Loading} />` : quality.items.length ? html`<table class="data" data-testid="csat-table"><thead><tr>
         <th scope="col">${t("rep.by.group")}</th><th scope="col">${t("rep.conversations")}</th><th scope="col">${t("rep.csat")}</th><th scope="col">${t("rep.quality")}</th></tr></thead>
@@ -355,6 +366,33 @@ function Csat({ ov, params }) {
           <td class="num">${r.average_csat ?? "—"}</td><td class="num">${r.average_score ?? "—"}</td></tr>`)}</tbody></table>`
         : html`<p class="muted">${t("rep.noData")}</p>`}
     </section>
+  </div>`;
+}
+
+// Next week per half hour for the group filter (GET /reports/forecast: seasonal mean of the last
+// 4 weeks' hour buckets, Erlang C agents for 80 % in 20 s at the measured handle time).
+function Forecast({ state }) {
+  const [plan, setPlan] = useState(null);
+  const [error, setError] = useState(null);
+  const alive = useAlive();
+  useEffect(() => {
+    setPlan(null);
+    api.get("/reports/forecast", { group: state.group, weeks: 4 }).then((r) => alive.current && setPlan(r), (e) => alive.current && setError(e));
+  }, [state.group]);
+  if (error) return html`<${ErrorText} err=${error} />`;
+  if (!plan) return html`<${Loading} />`;
+  const points = plan.slots.map((x) => ({ t: x.t, volume: x.volume, agents: x.agents }));
+  const series = [{ key: "volume", label: t("rep.fcVolume") }, { key: "agents", label: t("rep.fcAgents"), color: "#dc2626" }];
+  const weekday = new Intl.DateTimeFormat(lang(), { weekday: "short", month: "numeric", day: "numeric", timeZone: "UTC" });
+  return html`<div class="stack">
+    <p class="muted" data-testid="forecast-basis">${t("rep.fcBasis", { weeks: plan.weeks, handle: secs(plan.handle_s), level: Math.round(plan.level * 100), target: plan.target_s })}
+      ${plan.handle_measured ? "" : ` ${t("rep.fcNoHandle")}`}</p>
+    <section class="card"><h2>${t("rep.fcTitle")}</h2>
+      <${TimeChart} points=${points} series=${series} interval="hour" testid="chart-forecast" /></section>
+    <section class="card"><table class="data" data-testid="forecast-table"><thead><tr>
+      <th scope="col">${t("rep.fcDay")}</th><th scope="col">${t("rep.fcVolume")}</th><th scope="col">${t("rep.fcPeak")}</th><th scope="col">${t("rep.fcHours")}</th></tr></thead>
+      <tbody>${plan.days.map((d) => html`<tr key=${d.day}><td>${weekday.format(new Date(`${d.day}T00:00:00Z`))}</td>
+        <td class="num">${num(Math.round(d.volume))}</td><td class="num">${num(d.peak_agents)}</td><td class="num">${num(d.agent_hours)}</td></tr>`)}</tbody></table></section>
   </div>`;
 }
 
@@ -390,6 +428,7 @@ export default function Reports({ route, navigate }) {
       case "sla": return html`<${Sla} ov=${ov} params=${params} interval=${interval} />`;
       case "bot": return html`<${Bot} ov=${ov} params=${params} />`;
       case "csat": return html`<${Csat} ov=${ov} params=${params} />`;
+      case "forecast": return html`<${Forecast} state=${state} />`;
       default: return html`<${Overview} ov=${ov} state=${state} params=${params} interval=${interval} />`;
     }
   };
