@@ -7,7 +7,7 @@ a fact is counted exactly once whatever the order or the number of deliveries.
 Attributes of a bucket item (all numbers, added with ADD):
 ``<counter>`` and ``<counter>@channel:<c>`` / ``@priority:<p>`` (conversations, messages_in,
 messages_out, resolved, sla_met, sla_breached); ``<duration>_n``, ``<duration>_sum`` and sketch
-counts ``<duration>#<i>`` (``chalicelib.analytics.sketch``), also per channel.
+counts ``<duration>#<i>`` (``chalicelib.analytics.sketch``), also per channel (not per priority).
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def additions(event: Activity) -> dict[str, int]:
             add(f"{name}_n")
             add(f"{name}_sum", int(seconds))
             i = sketch.index(seconds)
-            out.update({f"{name}{suffix}#{i}": 1 for suffix in suffixes})
+            # sketches in total and per channel only: they are most of an item's attributes
+            # (and of a report's bytes); per priority a duration keeps its count and sum
+            out.update({f"{name}{suffix}#{i}": 1 for suffix in suffixes if "@priority:" not in suffix})
     for name, v in event.values.items():
         if name in SCORES and v in SCORES[name]:
             add(f"{name}_n")
