@@ -14,53 +14,129 @@ from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import api, bootstrap
-from chalicelib import queries as Q
 from chalicelib import responses as R
-from chalicelib.alerts.bodies import AlertRuleBody
 from chalicelib.analytics.outbox import batched as analytics_batched
-from chalicelib.api import (
-    AgentConfigBody,
-    CustomerPatchBody,
-    GroupBody,
-    LoginBody,
-    MergeBody,
-    NoteBody,
-    PresenceBody,
-    PriorityBody,
-    ReplyBody,
-    SnoozeBody,
-    TagsBody,
-    TicketLinkBody,
-    TransferBody,
-    route,
-)
-from chalicelib.assist.bodies import SuggestionUsedBody
+from chalicelib.api import route
 from chalicelib.auth import service as auth
-from chalicelib.bot.bodies import FlowSetUpdate
-from chalicelib.calendars.hours import CalendarUpdate
-from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
-from chalicelib.channels import accounts as channel_accounts
-from chalicelib.channels.accounts import ChannelAccountBody
 from chalicelib.config import settings
 from chalicelib.console import service as console
 from chalicelib.db import identity_map, to_json
-from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
-from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
-from chalicelib.quality.rules import QualityRulesUpdate
-from chalicelib.routing.rules import DryRun, RuleSetUpdate
-from chalicelib.sla import policies as sla_policies
-from chalicelib.sla.policies import PolicySetUpdate
-from chalicelib.tickets.bodies import (
-    AlertBody,
-    CommentBody,
-    FromConversationBody,
-    SubticketBody,
-    TicketBody,
-    TicketPatch,
-)
-from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
+
+# Request and query models of the capabilities are named here and built on first use (api.Models):
+# the router and the sender never pay for the models of routes they do not serve.
+if TYPE_CHECKING:
+    from chalicelib import queries as Q
+    from chalicelib.alerts.bodies import AlertRuleBody
+    from chalicelib.assist.bodies import SuggestionUsedBody
+    from chalicelib.auth.bodies import ApiClientBody, TokenBody
+    from chalicelib.bot.bodies import FlowSetUpdate
+    from chalicelib.calendars.hours import CalendarUpdate
+    from chalicelib.canned.bodies import CannedReplyBody, CannedReplyChanges, RenderBody
+    from chalicelib.channels.accounts import ChannelAccountBody
+    from chalicelib.kb.bodies import ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody
+    from chalicelib.payloads import (
+        AgentConfigBody,
+        CustomerPatchBody,
+        GroupBody,
+        LoginBody,
+        MergeBody,
+        NoteBody,
+        PresenceBody,
+        PriorityBody,
+        ReplyBody,
+        SnoozeBody,
+        TagsBody,
+        TicketLinkBody,
+        TransferBody,
+    )
+    from chalicelib.proactive.bodies import BusinessEventBody
+    from chalicelib.proactive.rules import ProactiveRulesUpdate
+    from chalicelib.quality.bodies import AppealBody, CheckBody, DecisionBody, ReviewBody
+    from chalicelib.quality.rules import QualityRulesUpdate
+    from chalicelib.routing.rules import DryRun, RuleSetUpdate
+    from chalicelib.sla.policies import PolicySetUpdate
+    from chalicelib.tickets.bodies import (
+        AlertBody,
+        CommentBody,
+        FromConversationBody,
+        SubticketBody,
+        TicketBody,
+        TicketPatch,
+    )
+    from chalicelib.webhooks.bodies import EndpointBody, ReplayBody
+else:
+    Q = api.Models("chalicelib.queries")
+    _payloads = api.Models("chalicelib.payloads")
+    AgentConfigBody, CustomerPatchBody, GroupBody, LoginBody, MergeBody = (
+        _payloads.AgentConfigBody,
+        _payloads.CustomerPatchBody,
+        _payloads.GroupBody,
+        _payloads.LoginBody,
+        _payloads.MergeBody,
+    )
+    NoteBody, PresenceBody, PriorityBody, ReplyBody, SnoozeBody = (
+        _payloads.NoteBody,
+        _payloads.PresenceBody,
+        _payloads.PriorityBody,
+        _payloads.ReplyBody,
+        _payloads.SnoozeBody,
+    )
+    TagsBody, TicketLinkBody, TransferBody = (
+        _payloads.TagsBody,
+        _payloads.TicketLinkBody,
+        _payloads.TransferBody,
+    )
+    AlertRuleBody = api.Models("chalicelib.alerts.bodies").AlertRuleBody
+    SuggestionUsedBody = api.Models("chalicelib.assist.bodies").SuggestionUsedBody
+    ApiClientBody, TokenBody = (
+        api.Models("chalicelib.auth.bodies").ApiClientBody,
+        api.Models("chalicelib.auth.bodies").TokenBody,
+    )
+    FlowSetUpdate = api.Models("chalicelib.bot.bodies").FlowSetUpdate
+    CalendarUpdate = api.Models("chalicelib.calendars.hours").CalendarUpdate
+    _canned = api.Models("chalicelib.canned.bodies")
+    CannedReplyBody, CannedReplyChanges, RenderBody = (
+        _canned.CannedReplyBody,
+        _canned.CannedReplyChanges,
+        _canned.RenderBody,
+    )
+    ChannelAccountBody = api.Models("chalicelib.channels.accounts").ChannelAccountBody
+    _kb = api.Models("chalicelib.kb.bodies")
+    ArticleBody, ArticleChanges, FeedbackBody, RollbackBody, SynonymsBody = (
+        _kb.ArticleBody,
+        _kb.ArticleChanges,
+        _kb.FeedbackBody,
+        _kb.RollbackBody,
+        _kb.SynonymsBody,
+    )
+    _quality = api.Models("chalicelib.quality.bodies")
+    AppealBody, CheckBody, DecisionBody, ReviewBody = (
+        _quality.AppealBody,
+        _quality.CheckBody,
+        _quality.DecisionBody,
+        _quality.ReviewBody,
+    )
+    QualityRulesUpdate = api.Models("chalicelib.quality.rules").QualityRulesUpdate
+    DryRun, RuleSetUpdate = (
+        api.Models("chalicelib.routing.rules").DryRun,
+        api.Models("chalicelib.routing.rules").RuleSetUpdate,
+    )
+    PolicySetUpdate = api.Models("chalicelib.sla.policies").PolicySetUpdate
+    _tickets = api.Models("chalicelib.tickets.bodies")
+    AlertBody, CommentBody, FromConversationBody, SubticketBody, TicketBody, TicketPatch = (
+        _tickets.AlertBody,
+        _tickets.CommentBody,
+        _tickets.FromConversationBody,
+        _tickets.SubticketBody,
+        _tickets.TicketBody,
+        _tickets.TicketPatch,
+    )
+    _webhooks = api.Models("chalicelib.webhooks.bodies")
+    EndpointBody, ReplayBody = _webhooks.EndpointBody, _webhooks.ReplayBody
+    BusinessEventBody = api.Models("chalicelib.proactive.bodies").BusinessEventBody
+    ProactiveRulesUpdate = api.Models("chalicelib.proactive.rules").ProactiveRulesUpdate
 
 # Services are imported on first use: each core Lambda (router, sender, API) pays at cold start only
 # for what its own path runs. The type checker reads them as plain imports.
@@ -75,10 +151,12 @@ if TYPE_CHECKING:
     from chalicelib.assignment import service as assignment
     from chalicelib.assist import suggestions
     from chalicelib.audit import service as audit
+    from chalicelib.auth import clients as api_clients
     from chalicelib.bot import service as bot
     from chalicelib.bot import suggest as bot_suggest
     from chalicelib.calendars import service as calendars
     from chalicelib.canned import service as canned
+    from chalicelib.channels import accounts as channel_accounts
     from chalicelib.conversations import actions as conversation_actions
     from chalicelib.conversations import merge as customer_merge
     from chalicelib.conversations import service as conversations
@@ -90,13 +168,17 @@ if TYPE_CHECKING:
     from chalicelib.kb import service as kb_service
     from chalicelib.kb import stats as kb_stats
     from chalicelib.media import service as media
+    from chalicelib.orders import business as business_events
+    from chalicelib.orders import crm
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
+    from chalicelib.proactive import service as proactive
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
     from chalicelib.router import service as router
     from chalicelib.routing import service as routing_rules
+    from chalicelib.sla import policies as sla_policies
     from chalicelib.sla import reports as sla_reports
     from chalicelib.sla import service as sla
     from chalicelib.tickets import service as tickets
@@ -109,10 +191,12 @@ else:
     assignment = lazy("chalicelib.assignment.service")
     suggestions = lazy("chalicelib.assist.suggestions")
     audit = lazy("chalicelib.audit.service")
+    api_clients = lazy("chalicelib.auth.clients")
     bot = lazy("chalicelib.bot.service")
     bot_suggest = lazy("chalicelib.bot.suggest")
     calendars = lazy("chalicelib.calendars.service")
     canned = lazy("chalicelib.canned.service")
+    channel_accounts = lazy("chalicelib.channels.accounts")
     conversation_actions = lazy("chalicelib.conversations.actions")
     customer_merge = lazy("chalicelib.conversations.merge")
     conversations = lazy("chalicelib.conversations.service")
@@ -125,7 +209,10 @@ else:
     kb_stats = lazy("chalicelib.kb.stats")
     media = lazy("chalicelib.media.service")
     orders = lazy("chalicelib.orders.service")
+    crm = lazy("chalicelib.orders.crm")
+    business_events = lazy("chalicelib.orders.business")
     outbound = lazy("chalicelib.outbound.service")
+    proactive = lazy("chalicelib.proactive.service")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
     quality = lazy("chalicelib.quality.service")
@@ -136,6 +223,7 @@ else:
     analytics_forecast = lazy("chalicelib.analytics.forecast")
     analytics_aggregator = lazy("chalicelib.analytics.aggregator")
     alerts = lazy("chalicelib.alerts.service")
+    sla_policies = lazy("chalicelib.sla.policies")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
     webhooks = lazy("chalicelib.webhooks.service")
@@ -213,7 +301,15 @@ def events() -> dict[str, Any]:
     return feed.read(api.principal(), api.query(app, Q.EventsQuery).cursor)
 
 
-@route(app, "/conversations", role="agent", query=Q.InboxQuery, response=R.INBOX, errors=(404,))
+@route(
+    app,
+    "/conversations",
+    role="agent",
+    scope="conversations:read",
+    query=Q.InboxQuery,
+    response=R.INBOX,
+    errors=(404,),
+)
 def list_conversations() -> dict[str, Any]:
     """Inbox: ?view=mine | queue (my groups', or ?group=) | all (supervisors; ?status=open|closed);
     filters ?channel= ?priority= ?tag=; ?limit= and ?cursor= page."""
@@ -224,7 +320,13 @@ def list_conversations() -> dict[str, Any]:
     return workspace.inbox(api.principal(), q.view, q.group, q.cursor, filters, q.limit)
 
 
-@route(app, "/conversations/{conversation_id}", role="agent", response=R.CONVERSATION_VIEW)
+@route(
+    app,
+    "/conversations/{conversation_id}",
+    role="agent",
+    scope="conversations:read",
+    response=R.CONVERSATION_VIEW,
+)
 def get_conversation(conversation_id: str) -> dict[str, Any]:
     """A conversation with its customer and their whole cross-channel history."""
     return workspace.conversation_view(api.principal(), conversation_id)
@@ -285,6 +387,7 @@ def queue_position(conversation_id: str) -> dict[str, Any]:
     app,
     "/conversations/{conversation_id}/reply",
     role="agent",
+    scope="conversations:write",
     methods=("POST",),
     body=ReplyBody,
     response=R.MESSAGE_ANSWER,
@@ -441,7 +544,14 @@ def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
 
 
 # ---- customers ---------------------------------------------------------------------------------------
-@route(app, "/customers/{customer_id}", role="agent", query=Q.CustomerQuery, response=R.CUSTOMER_360)
+@route(
+    app,
+    "/customers/{customer_id}",
+    role="agent",
+    scope="customers:read",
+    query=Q.CustomerQuery,
+    response=R.CUSTOMER_360,
+)
 def get_customer(customer_id: str) -> dict[str, Any]:
     """Customer 360: profile, identities, conversations on every channel (?cursor= pages them),
     tickets and orders."""
@@ -465,12 +575,11 @@ def reveal_customer_contacts(customer_id: str) -> dict[str, Any]:
 def edit_customer(customer_id: str) -> dict[str, Any]:
     """Edit the customer's tags and attributes (audited; 409 on a merged-away customer)."""
     b = api.body(app, CustomerPatchBody)
-    tags = b.tags or TagsBody()
     customer = profile.edit(
         customer_id,
         api.principal().agent_id,
-        add_tags=tags.add,
-        remove_tags=tags.remove,
+        add_tags=b.tags.add if b.tags else [],
+        remove_tags=b.tags.remove if b.tags else [],
         attributes=b.attributes,
     )
     return {"customer": workspace.customer_view(customer, api.principal())}
@@ -515,8 +624,42 @@ def customer_orders(customer_id: str) -> dict[str, Any]:
     return orders.orders_of(customer_id)
 
 
+@route(
+    app,
+    "/customers/{customer_id}/business-events",
+    role="agent",
+    scope="customers:read",
+    response=R.BUSINESS_EVENTS,
+)
+def customer_business_events(customer_id: str) -> dict[str, Any]:
+    """What the company's systems reported about this customer, newest first."""
+    return business_events.of_customer(customer_id)
+
+
+@route(
+    app,
+    "/customers/{customer_id}/crm",
+    role="agent",
+    scope="customers:read",
+    query=Q.CrmQuery,
+    response=R.CRM_CONTACTS,
+)
+def customer_crm(customer_id: str) -> dict[str, Any]:
+    """The customer's record in the company's CRM/ERP (?account=), found by their company id, phone
+    or e-mail and mapped to our fields (never a 5xx: degraded answer)."""
+    return crm.contacts_of(customer_id, api.query(app, Q.CrmQuery).account)
+
+
 # ---- tickets -----------------------------------------------------------------------------------------
-@route(app, "/tickets", role="agent", query=Q.TicketsQuery, response=R.TICKETS, errors=(404,))
+@route(
+    app,
+    "/tickets",
+    role="agent",
+    scope="tickets:read",
+    query=Q.TicketsQuery,
+    response=R.TICKETS,
+    errors=(404,),
+)
 def list_tickets() -> dict[str, Any]:
     """Ticket views, each a Query on an index: ?view=mine | group (?group=) | status (?status=) |
     overdue | requester (?customer_id=); ?limit= and ?cursor= page. Agents see their groups' and own."""
@@ -533,7 +676,14 @@ def list_tickets() -> dict[str, Any]:
 
 
 @route(
-    app, "/tickets", role="agent", methods=("POST",), body=TicketBody, response=R.TICKET_ANSWER, status=201
+    app,
+    "/tickets",
+    role="agent",
+    scope="tickets:write",
+    methods=("POST",),
+    body=TicketBody,
+    response=R.TICKET_ANSWER,
+    status=201,
 )
 def create_ticket() -> Response:
     """Create a ticket (a conversation given is linked both ways)."""
@@ -564,14 +714,20 @@ def ticket_alert() -> Response:
     )
 
 
-@route(app, "/tickets/{ticket_id}", role="agent", response=R.TICKET_VIEW)
+@route(app, "/tickets/{ticket_id}", role="agent", scope="tickets:read", response=R.TICKET_VIEW)
 def get_ticket(ticket_id: str) -> dict[str, Any]:
     """A ticket with its history, sub-tickets (progress) and linked conversations."""
     return tickets.view(api.principal(), ticket_id)
 
 
 @route(
-    app, "/tickets/{ticket_id}", role="agent", methods=("PATCH",), body=TicketPatch, response=R.TICKET_ANSWER
+    app,
+    "/tickets/{ticket_id}",
+    role="agent",
+    scope="tickets:write",
+    methods=("PATCH",),
+    body=TicketPatch,
+    response=R.TICKET_ANSWER,
 )
 def patch_ticket(ticket_id: str) -> dict[str, Any]:
     """Change status, priority, assignee, group, category, tags, custom fields, order number or
@@ -869,9 +1025,12 @@ def quality_scorecard(conversation_id: str) -> dict[str, Any]:
 
 @route(app, "/quality/reviews", role="supervisor")
 def quality_review_queue() -> dict[str, Any]:
-    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed)."""
+    """Conversations to review, lowest score first (?queue=pending), or appeals (?queue=appealed);
+    ?reason=low_score|complaint|negative_csat|sample keeps those up for that reason."""
     q: Mapping[str, str] = api.request(app).query_params or {}
-    return quality_reviews.queue(q.get("queue", "pending"), workspace.page_size(q.get("limit")))
+    return quality_reviews.queue(
+        q.get("queue", "pending"), workspace.page_size(q.get("limit")), q.get("reason") or None
+    )
 
 
 @route(app, "/quality/reviews/{conversation_id}", role="supervisor", methods=("POST",), body=ReviewBody)
@@ -910,6 +1069,13 @@ def quality_report() -> dict[str, Any]:
     q: Mapping[str, str] = api.request(app).query_params or {}
     first, last = scorecards.parse_period(q.get("from"), q.get("to"), scorecards.utcnow().date())
     return scorecards.scores(q.get("by", "agent"), first, last)
+
+
+@route(app, "/me/quality/reviews", role="agent")
+def my_quality_reviews() -> dict[str, Any]:
+    """My reviewed conversations' score cards, newest review first (each with its appeal)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return quality_reviews.mine(api.principal(), workspace.page_size(q.get("limit")))
 
 
 @route(app, "/me/quality", role="agent")
@@ -1068,12 +1234,13 @@ def bot_report() -> dict[str, Any]:
     return bot.report(q.get("day"))
 
 
-@route(app, "/bot/suggest", role=None, errors=(401, 429))
+@route(app, "/bot/suggest", role=None, errors=(401, 404, 429))
 def bot_suggestions() -> Response:
-    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited)."""
+    """Website visitor, as they type: articles for ?q= on ?site= (visitor token; rate-limited);
+    ?article=<id>: the one they clicked, as plain text."""
     req = api.request(app)
     q: Mapping[str, str] = req.query_params or {}
-    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers))
+    status, body, headers = bot_suggest.answer(q.get("site"), q.get("q"), dict(req.headers), q.get("article"))
     return Response(body=body, status_code=status, headers=headers)
 
 
@@ -1094,6 +1261,50 @@ def sweep_bot_conversations(event: CloudWatchEvent) -> dict[str, int]:
     return {"abandoned": bot.sweep_abandoned()}
 
 
+# ---- proactive service ---------------------------------------------------------------------------
+@route(
+    app,
+    "/business-events",
+    role="admin",
+    scope="events:write",
+    methods=("POST",),
+    body=BusinessEventBody,
+    response=R.BUSINESS_EVENT_ANSWER,
+    status=202,
+)
+def post_business_event() -> Response:
+    """A fact from the company's systems (order.shipped, refund.paid …) → a notice on the customer's
+    channel under the proactive rules; idempotent per event_id (a resend sends nothing twice)."""
+    b = api.body(app, BusinessEventBody)
+    return Response(body=proactive.receive(b, api.principal().agent_id), status_code=202)
+
+
+@route(
+    app, "/business-events/{event_id}", role="admin", scope="events:write", response=R.BUSINESS_EVENT_ANSWER
+)
+def get_business_event(event_id: str) -> dict[str, Any]:
+    """What became of an event: sent (channel, conversation, message), held until, or suppressed and why."""
+    return proactive.get_event(event_id)
+
+
+@route(app, "/admin/proactive-rules", role="supervisor")
+def get_proactive_rules() -> dict[str, Any]:
+    """The proactive rules, the limits (quiet hours, daily cap) and their version."""
+    return proactive.view(proactive.current())
+
+
+@route(app, "/admin/proactive-rules", role="admin", methods=("PUT",), body=ProactiveRulesUpdate)
+def put_proactive_rules() -> dict[str, Any]:
+    """Replace the proactive rules (send the version read; 409 if it moved)."""
+    return proactive.view(proactive.save(api.body(app, ProactiveRulesUpdate), api.principal().agent_id))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def release_held_notices(event: CloudWatchEvent) -> dict[str, int]:
+    """Notices held for quiet hours go out when the hours end (a Query of the due ones)."""
+    return {"released": proactive.release_due()}
+
+
 # ---- SLA ------------------------------------------------------------------------------------------
 @route(app, "/admin/sla-policies", role="supervisor", response=R.SLA_POLICIES)
 def get_sla_policies() -> dict[str, Any]:
@@ -1111,7 +1322,14 @@ def put_sla_policies() -> dict[str, Any]:
     return sla_policies.view(saved)
 
 
-@route(app, "/reports/sla", role="supervisor", query=Q.SlaReportQuery, response=R.SLA_REPORT)
+@route(
+    app,
+    "/reports/sla",
+    role="supervisor",
+    scope="reports:read",
+    query=Q.SlaReportQuery,
+    response=R.SLA_REPORT,
+)
 def sla_report() -> dict[str, Any]:
     """SLA attainment ?by=policy|group|agent for ?from=&to= (UTC days, YYYY-MM-DD; default today)."""
     q, today = api.query(app, Q.SlaReportQuery), sla_reports.utcnow().date()
@@ -1210,6 +1428,26 @@ def create_webhook() -> Response:
     )
 
 
+@route(app, "/admin/webhooks", role="admin", response=R.WEBHOOK_ENDPOINTS)
+def list_webhooks() -> dict[str, Any]:
+    """Every webhook endpoint, newest first: URL, event types, enabled or why disabled (never a secret)."""
+    return webhooks.list_endpoints()
+
+
+@route(
+    app, "/admin/webhooks/{endpoint_id}/disable", role="admin", methods=("POST",), response=R.WEBHOOK_STATE
+)
+def disable_webhook(endpoint_id: str) -> dict[str, Any]:
+    """Pause an endpoint: its events are logged as failed (replayable) instead of sent."""
+    return webhooks.set_enabled(endpoint_id, False)
+
+
+@route(app, "/admin/webhooks/{endpoint_id}/enable", role="admin", methods=("POST",), response=R.WEBHOOK_STATE)
+def enable_webhook(endpoint_id: str) -> dict[str, Any]:
+    """Resume a paused or automatically disabled endpoint."""
+    return webhooks.set_enabled(endpoint_id, True)
+
+
 @route(app, "/admin/webhooks/{endpoint_id}/deliveries", role="admin", response=R.WEBHOOK_DELIVERIES)
 def webhook_deliveries(endpoint_id: str) -> dict[str, Any]:
     """The endpoint's delivery log: each message's status and every attempt (code, latency)."""
@@ -1239,6 +1477,71 @@ def replay_webhooks(endpoint_id: str) -> dict[str, Any]:
 def rotate_webhook_secret(endpoint_id: str) -> dict[str, Any]:
     """A new signing secret; the previous one keeps signing for 24 hours."""
     return webhooks.rotate_secret(endpoint_id)
+
+
+# ---- API clients (chalicelib/auth/clients.py; OAuth 2 client credentials, scopes per route) ----------
+@route(
+    app,
+    "/oauth/token",
+    role=None,
+    methods=("POST",),
+    body=TokenBody,
+    response=R.CLIENT_TOKEN,
+    errors=(401,),
+    content_types=("application/json", "application/x-www-form-urlencoded"),
+)
+def client_token() -> dict[str, Any]:
+    """Client credentials (HTTP Basic, or client_id and client_secret in the form or JSON body) →
+    a short-lived bearer token for the routes its scopes open."""
+    b, basic = api.form_or_json(app, TokenBody), api.basic_credentials(app)
+    client_id, secret = basic or (b.client_id, b.client_secret)
+    return api_clients.exchange(client_id, secret, b.scope)
+
+
+@route(
+    app,
+    "/admin/api-clients",
+    role="admin",
+    methods=("POST",),
+    body=ApiClientBody,
+    response=R.API_CLIENT,
+    status=201,
+)
+def create_api_client() -> Response:
+    """Create a machine client (name, scopes, rate limit); the answer carries its secret, shown only once."""
+    b = api.body(app, ApiClientBody)
+    created = api_clients.create(b.name, list(b.scopes), b.rate_limit, api.principal().agent_id)
+    return Response(body=created, status_code=201)
+
+
+@route(app, "/admin/api-clients", role="admin", response=R.API_CLIENTS)
+def list_api_clients() -> dict[str, Any]:
+    """Every machine client, newest first (never its secret)."""
+    return api_clients.list_clients()
+
+
+@route(app, "/admin/api-clients/{client_id}/disable", role="admin", methods=("POST",), response=R.API_CLIENT)
+def disable_api_client(client_id: str) -> dict[str, Any]:
+    """Refuse the client's token requests and its next API call."""
+    return api_clients.set_enabled(client_id, False, api.principal().agent_id)
+
+
+@route(app, "/admin/api-clients/{client_id}/enable", role="admin", methods=("POST",), response=R.API_CLIENT)
+def enable_api_client(client_id: str) -> dict[str, Any]:
+    """Let a disabled client in again."""
+    return api_clients.set_enabled(client_id, True, api.principal().agent_id)
+
+
+@route(
+    app,
+    "/admin/api-clients/{client_id}/rotate-secret",
+    role="admin",
+    methods=("POST",),
+    response=R.API_CLIENT,
+)
+def rotate_api_client_secret(client_id: str) -> dict[str, Any]:
+    """A new client secret, shown once; the old one stops working at once."""
+    return api_clients.rotate(client_id, api.principal().agent_id)
 
 
 # ---- console and widget (static) -------------------------------------------------------------------

@@ -6,31 +6,70 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from chalice import Chalice, Response
 from chalice.app import Request
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    Field,
-    StringConstraints,
     ValidationError,
-    model_validator,
 )
 
 from chalicelib.auth.service import AuthError, Principal, authenticate
-from chalicelib.bodies import Body, GroupId, TagsBody
-from chalicelib.channels import ChannelName
 from chalicelib.errors import DomainError, Invalid
-from chalicelib.messages import TemplateRef
-from chalicelib.observability import logger
 
 M = TypeVar("M", bound=BaseModel)
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+
+
+class ModelRef:
+    """A pydantic model named by its module and class, imported on first use: ``app.py`` names the
+    body and query model of every route, but a core Lambda (the router, the sender) should not pay
+    at cold start for building models of routes it never serves. :func:`body`, :func:`query` and
+    the route table resolve it; under ``TYPE_CHECKING`` ``app.py`` imports the classes themselves."""
+
+    __slots__ = ("_model", "module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        self._model: type[BaseModel] | None = None
+
+    def resolve(self) -> type[BaseModel]:
+        if self._model is None:
+            model = getattr(importlib.import_module(self.module), self.name)
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"{self.module}.{self.name} is not a pydantic model")
+            self._model = model
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"ModelRef({self.module}.{self.name})"
+
+
+class Models:
+    """``Models("chalicelib.queries").InboxQuery`` is a :class:`ModelRef`: a module's models named
+    without importing it (one reference per name, so every route shares the resolved class)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+        self._refs: dict[str, ModelRef] = {}
+
+    def __getattr__(self, name: str) -> ModelRef:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._refs.setdefault(name, ModelRef(self._module, name))
+
+
+ModelLike = type[BaseModel] | ModelRef
+
+
+def resolve(model: Any) -> Any:
+    """The model class itself (a :class:`ModelRef` imported on first use)."""
+    return model.resolve() if isinstance(model, ModelRef) else model
 
 
 @dataclass(frozen=True)
@@ -39,104 +78,25 @@ class RouteDoc:
     methods: tuple[str, ...]
     role: str | None
     summary: str
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None = None
+    body_model: ModelLike | None
+    query_model: ModelLike | None = None
     response: Any = None  # a pydantic model or a JSON schema of the success answer
     status: int = 200  # the success status
     errors: tuple[int, ...] = ()  # error statuses beyond those the route's shape implies
     description: str = ""
+    scope: str | None = None  # the API-client scope that opens it to machine clients (None: people only)
+    content_types: tuple[str, ...] = ("application/json",)
+
+    @property
+    def body(self) -> type[BaseModel] | None:
+        return resolve(self.body_model)
+
+    @property
+    def query(self) -> type[BaseModel] | None:
+        return resolve(self.query_model)
 
 
 ROUTES: list[RouteDoc] = []
-
-
-class LoginBody(Body):
-    username: str = Field(min_length=1, max_length=128)
-    password: str = Field(min_length=1, max_length=256)
-
-
-class ReplyBody(Body):
-    text: str = Field(default="", max_length=4000)
-    channel: ChannelName | None = Field(
-        default=None, description="send on this channel instead of the last one"
-    )
-    template: TemplateRef | None = Field(
-        default=None, description="an approved template (outside reply windows)"
-    )
-
-    @model_validator(mode="after")
-    def _text_or_template(self) -> ReplyBody:
-        if not self.text and self.template is None:
-            raise ValueError("text or template is required")
-        return self
-
-
-class TransferBody(Body):
-    to_agent: str | None = Field(default=None, max_length=128, description="hand it to this agent")
-    to_group: str | None = Field(default=None, max_length=64, description="or to this skill group's queue")
-    note: str = Field(default="", max_length=2000, description="a private note for whoever takes it")
-
-    @model_validator(mode="after")
-    def _one_target(self) -> TransferBody:
-        if bool(self.to_agent) == bool(self.to_group):
-            raise ValueError("give exactly one of to_agent and to_group")
-        return self
-
-
-class PriorityBody(Body):
-    priority: Literal["low", "normal", "high", "urgent"]
-
-
-class PresenceBody(Body):
-    presence: Literal["online", "away", "offline"]
-
-
-class GroupBody(Body):
-    name: str = Field(min_length=1, max_length=80)
-    description: str = Field(default="", max_length=500)
-    lead_id: str | None = Field(default=None, max_length=128, description="the team lead's agent id")
-
-
-ChannelType = Annotated[str, StringConstraints(pattern=r"^(chat|email|voice)$")]
-
-
-class AgentConfigBody(Body):
-    groups: list[GroupId] | None = Field(default=None, max_length=50, description="existing skill group ids")
-    capacity: dict[ChannelType, Annotated[int, Field(ge=0, le=50)]] | None = Field(
-        default=None, description="per channel type: chat, email, voice; 0..50 (a type left out: 0)"
-    )
-    proficiency: dict[GroupId, Annotated[int, Field(ge=1, le=5)]] | None = Field(
-        default=None, max_length=50, description="per group id: 1 (learning) .. 5 (expert)"
-    )
-
-
-class MergeBody(Body):
-    source_customer_id: str = Field(min_length=1, description="the customer folded into the target")
-
-
-class NoteBody(Body):
-    text: str = Field(min_length=1, max_length=4000, description="private; @agent_id mentions notify")
-
-
-class SnoozeBody(Body):
-    until: AwareDatetime = Field(description="ISO-8601 with a time zone; at most 30 days ahead")
-
-
-TICKET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-
-
-class TicketLinkBody(Body):
-    ticket_id: str = Field(pattern=TICKET_ID)
-
-
-AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
-
-
-class CustomerPatchBody(Body):
-    tags: TagsBody | None = None
-    attributes: dict[AttributeKey, Annotated[str, Field(max_length=1000)] | None] | None = Field(
-        default=None, max_length=50, description="value sets, null removes"
-    )
 
 
 def principal() -> Principal:
@@ -147,7 +107,12 @@ def principal() -> Principal:
 
 
 def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    return Response(body={"error": code, "message": message, **(details or {})}, status_code=status)
+    headers: dict[str, str | list[str]] = (
+        {"Retry-After": str(details["retry_after"])} if details and "retry_after" in details else {}
+    )
+    return Response(
+        body={"error": code, "message": message, **(details or {})}, status_code=status, headers=headers
+    )
 
 
 def request(app: Chalice) -> Request:
@@ -161,18 +126,53 @@ def request(app: Chalice) -> Request:
 def body(app: Chalice, model: type[M]) -> M:
     raw = request(app).raw_body or b"{}"
     try:
-        return model.model_validate(json.loads(raw))
+        return resolve(model).model_validate(json.loads(raw))
     except ValidationError as exc:
         raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # the parser's own words help nobody
         raise BadBody("the body is not valid JSON") from exc
 
 
+def form_or_json(app: Chalice, model: type[M]) -> M:
+    """The body as JSON, or as an HTML form (``application/x-www-form-urlencoded``, as OAuth 2
+    token requests are sent), parsed by ``model``."""
+    req = request(app)
+    if (req.headers.get("content-type") or "").startswith("application/x-www-form-urlencoded"):
+        from urllib.parse import parse_qsl
+
+        try:
+            raw = req.raw_body or b""
+            fields = dict(parse_qsl(raw.decode() if isinstance(raw, bytes) else raw))
+            return resolve(model).model_validate(fields)
+        except ValidationError as exc:
+            raise BadBody(describe(exc), details={"fields": field_errors(exc)}) from exc
+        except UnicodeDecodeError as exc:
+            raise BadBody("the form is not UTF-8") from exc
+    return body(app, model)
+
+
+def basic_credentials(app: Chalice) -> tuple[str, str] | None:
+    """``(user, password)`` of an HTTP Basic ``Authorization`` header, if there is one."""
+    import base64
+    import binascii
+
+    header = request(app).headers.get("authorization") or ""
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadBody("malformed Basic credentials") from exc
+    from urllib.parse import unquote
+
+    return unquote(user), unquote(password)
+
+
 def query(app: Chalice, model: type[M]) -> M:
     """The request's query string parsed by the route's query model (400 on a bad value)."""
     try:
         given = {k: v for k, v in (request(app).query_params or {}).items() if v != ""}  # ?cursor= is none
-        return model.model_validate(given)
+        return resolve(model).model_validate(given)
     except ValidationError as exc:
         raise BadQuery(describe(exc)) from exc
 
@@ -209,17 +209,21 @@ def route(
     *,
     role: str | None,
     methods: tuple[str, ...] = ("GET",),
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    body: ModelLike | None = None,
+    query: ModelLike | None = None,
     response: Any = None,
     status: int = 200,
     errors: tuple[int, ...] = (),
+    scope: str | None = None,
+    content_types: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@route(app, "/x", role="agent")``: register a Chalice route that first verifies the caller's
     JWT and role (``role=None`` only for login, health and the OpenAPI document). ``body`` and
     ``query`` name the models the view parses, ``response`` the success answer's model (or JSON
     schema) sent with ``status``, ``errors`` any error status the route's shape does not imply:
-    all of them go into the OpenAPI document (``chalicelib/openapi.py``)."""
+    all of them go into the OpenAPI document (``chalicelib/openapi.py``). ``scope`` opens the route
+    to API clients holding that scope (``chalicelib/auth/clients.py``; rate-limited per client):
+    roles are for people, scopes for machines."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -227,7 +231,9 @@ def route(
             token = None
             try:
                 if role is not None:
-                    token = _principal.set(authenticate(request(app).headers.get("authorization"), role))
+                    token = _principal.set(
+                        authenticate(request(app).headers.get("authorization"), role, scope)
+                    )
                 return fn(*args, **kwargs)
             except DomainError as exc:  # auth (401/403) included: status, code and details are its own
                 return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
@@ -237,65 +243,25 @@ def route(
                 if token is not None:
                     _principal.reset(token)
 
-        app.route(path, methods=list(methods), content_types=["application/json"])(view)
+        app.route(path, methods=list(methods), content_types=list(content_types))(view)
         doc = (fn.__doc__ or fn.__name__).strip()
         summary = doc.split("\n\n")[0].splitlines()[0]
         ROUTES.append(
             RouteDoc(
-                path, methods, role, summary, body, query, response, status, errors, " ".join(doc.split())
+                path,
+                methods,
+                role,
+                summary,
+                body,
+                query,
+                response,
+                status,
+                errors,
+                " ".join(doc.split()),
+                scope,
+                content_types,
             )
         )
         return view
 
     return decorate
-
-
-def openapi(title: str, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every registered route."""
-    paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
-    for r in ROUTES:
-        for method in r.methods:
-            op: dict[str, Any] = {
-                "summary": r.summary,
-                "responses": {"200": {"description": "OK"}, "400": {"description": "Bad request"}},
-            }
-            if r.role:
-                op["security"] = [{"cognito": []}]
-                op["x-omniflow-role"] = r.role
-                op["responses"].update(
-                    {
-                        "401": {"description": "Not authenticated"},
-                        "403": {"description": f"Requires {r.role}"},
-                    }
-                )
-            if r.body is not None:
-                schemas[r.body.__name__] = r.body.model_json_schema()
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}
-                    },
-                }
-            params = [seg[1:-1] for seg in r.path.split("/") if seg.startswith("{")]
-            if params:
-                op["parameters"] = [
-                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
-                ]
-            paths.setdefault(r.path, {})[method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
-        "servers": [{"url": "/api"}],
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}
-            },
-        },
-    }
-
-
-def log_unexpected(exc: Exception) -> None:
-    logger.exception("unhandled API error")

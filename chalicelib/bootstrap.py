@@ -33,6 +33,12 @@ def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> No
     insight.on_customer_message(event)
 
 
+def _opt_out_keywords_are_heard(event: events.CustomerMessageStored) -> None:
+    from chalicelib.proactive import service as proactive
+
+    proactive.on_customer_message(event)
+
+
 def _score_card_keeps_the_survey(event: events.CsatAnswered) -> None:
     from chalicelib.quality import scorecards
 
@@ -55,7 +61,8 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # queues the invocation's facts together for analytics.aggregator, off the request path)
     events.Activity: (_counted,),
     # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
-    events.CustomerMessageStored: (_auto_tags_learn_from_the_message,),
+    # ... and STOP / 退订 / TD opts them out of notices on that channel (-> proactive.service)
+    events.CustomerMessageStored: (_auto_tags_learn_from_the_message, _opt_out_keywords_are_heard),
     # a survey answer: the linked conversations' quality score cards keep it (tickets ->
     # quality.scorecards.on_csat)
     events.CsatAnswered: (_score_card_keeps_the_survey,),

@@ -48,6 +48,9 @@ class Settings:
     ticket_state_machine_arn: str = ""  # tickets' SLA clocks (infra/ticket-sla.asl.json)
     media_bucket: str = ""  # customers' files copied from the platforms (infra/data.yaml MediaBucket)
     kb_backend: str = "builtin"  # knowledge-base search backend (chalicelib/kb/search.py)
+    # API clients' tokens: a KMS asymmetric key id/ARN in AWS; empty: a key in Secrets Manager
+    # (local stack, tests; chalicelib/auth/tokens.py)
+    token_key_id: str = ""
     # local stack only: {channel: base URL} of platforms imitated on this machine (WeCom's kf API),
     # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
     stand_ins: dict[str, str] = field(default_factory=dict)
@@ -103,6 +106,7 @@ def settings() -> Settings:
         ticket_state_machine_arn=env.get("OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN", ""),
         media_bucket=env.get("OMNIFLOW_MEDIA_BUCKET", ""),
         kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
+        token_key_id=env.get("OMNIFLOW_TOKEN_KEY_ID", ""),
         stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
     )
 

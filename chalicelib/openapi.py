@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from chalicelib import responses
 from chalicelib.api import ROUTES, RouteDoc
+from chalicelib.auth.bodies import SCOPES
 from chalicelib.errors import DomainError
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -133,6 +134,8 @@ def _error_statuses(r: RouteDoc, method: str) -> list[int]:
         statuses.add(404)
     if method != "GET":
         statuses.add(409)
+    if r.scope is not None:  # an API client's rate limit
+        statuses.add(429)
     return sorted(statuses | set(r.errors))
 
 
@@ -158,8 +161,9 @@ def _operation(r: RouteDoc, method: str, schemas: _Schemas, codes: dict[int, lis
         "summary": r.summary,
         "description": r.description,
         "tags": [r.path.strip("/").split("/")[0]],
-        "security": [{"cognito": []}] if r.role else [],
+        "security": ([{"cognito": []}] if r.role else []) + ([{"apiClient": [r.scope]}] if r.scope else []),
         "x-omniflow-role": r.role,
+        "x-omniflow-scope": r.scope,
     }
     params = _parameters(r, schemas)
     if params:
@@ -167,7 +171,7 @@ def _operation(r: RouteDoc, method: str, schemas: _Schemas, codes: dict[int, lis
     if r.body is not None:
         op["requestBody"] = {  # no body reads as {}: optional when the model needs no field
             "required": any(f.is_required() for f in r.body.model_fields.values()),
-            "content": {"application/json": {"schema": schemas.model(r.body)}},
+            "content": {kind: {"schema": schemas.model(r.body)} for kind in r.content_types},
         }
     answers: dict[str, Any] = {str(r.status): _success(r, schemas)}
     if r.path.endswith("/attachments/{index}"):  # ?redirect=0: the link as JSON
@@ -224,7 +228,19 @@ def document(title: str, version: str) -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.schemas.items())),
             "securitySchemes": {
-                "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}
+                "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"},
+                "apiClient": {
+                    "type": "oauth2",
+                    "description": "Machine clients (an admin creates them): client credentials for a "
+                    "short-lived token; each route names the scope it needs; rate-limited per client "
+                    "(429 with Retry-After).",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": "/api/oauth/token",
+                            "scopes": {scope: scope.replace(":", " ") for scope in sorted(SCOPES)},
+                        }
+                    },
+                },
             },
         },
     }

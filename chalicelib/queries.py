@@ -58,6 +58,14 @@ class CustomerQuery(Query):
     cursor: Cursor | None = Field(default=None, description="later pages of the customer's conversations")
 
 
+class CrmQuery(Query):
+    account: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="the CRM/ERP connector's account",
+    )
+
+
 class TicketsQuery(Query):
     view: Literal["mine", "group", "status", "overdue", "requester"] = "mine"
     group: Id | None = Field(default=None, description="view=group")

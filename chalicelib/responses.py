@@ -247,6 +247,46 @@ ATTACHMENT_LINK = obj(
     expires_in=INTEGER,
 )
 ORDERS = obj(("orders",), orders=array(model("chalicelib.orders.models:Order")), error=STRING, reason=STRING)
+CRM_CONTACTS = obj(
+    ("account", "contacts"),
+    account=STRING,
+    contacts=array({"type": "object", "additionalProperties": {"anyOf": [STRING, STRINGS]}}),
+    matched_by=NULLABLE_STRING,
+    error=STRING,
+    reason=STRING,
+)
+BUSINESS_EVENT_ANSWER = obj(
+    ("event_id", "type", "status"),
+    event_id=STRING,
+    type=STRING,
+    status={"type": "string", "enum": ["received", "sent", "held", "suppressed"]},
+    reason=NULLABLE_STRING,
+    rule_id=NULLABLE_STRING,
+    customer_id=NULLABLE_STRING,
+    channel=NULLABLE_STRING,
+    template=NULLABLE_STRING,
+    conversation_id=NULLABLE_STRING,
+    seq={"type": ["integer", "null"]},
+    due_at=NULLABLE_STRING,
+    created_at=STRING,
+    updated_at=STRING,
+    duplicate=BOOLEAN,
+)
+BUSINESS_EVENTS = obj(
+    ("customer_id", "items"),
+    customer_id=STRING,
+    items=array(
+        obj(
+            ("event_id", "type", "occurred_at"),
+            event_id=STRING,
+            type=STRING,
+            occurred_at=STRING,
+            received_at=STRING,
+            source=STRING,
+            data={"type": "object"},
+        )
+    ),
+)
 CUSTOMER_360 = obj(
     ("customer_id", "conversations", "next_cursor"),
     customer_id=STRING,
@@ -372,6 +412,38 @@ WEBHOOK_ENDPOINT = obj(
 WEBHOOK_ROTATION = obj(
     ("endpoint_id", "secret"), endpoint_id=STRING, secret=STRING, previous_expires_at=STRING
 )
+API_CLIENT = obj(
+    ("client_id", "name", "scopes", "rate_limit", "enabled"),
+    client_id=STRING,
+    name=STRING,
+    scopes=STRINGS,
+    rate_limit=INTEGER,
+    enabled=BOOLEAN,
+    created_at=STRING,
+    created_by=STRING,
+    secret_rotated_at=NULLABLE_STRING,
+    client_secret=STRING,
+)
+API_CLIENTS = obj(("items",), items=array(API_CLIENT))
+CLIENT_TOKEN = obj(
+    ("access_token", "token_type", "expires_in"),
+    access_token=STRING,
+    token_type=STRING,
+    expires_in=INTEGER,
+    scope=STRING,
+)
+WEBHOOK_STATE = obj(
+    ("endpoint_id", "url", "events", "enabled"),
+    endpoint_id=STRING,
+    url=STRING,
+    events=STRINGS,
+    enabled=BOOLEAN,
+    disabled_reason=NULLABLE_STRING,
+    failing_since=NULLABLE_STRING,
+    created_at=STRING,
+    created_by=STRING,
+)
+WEBHOOK_ENDPOINTS = obj(("items",), items=array(WEBHOOK_STATE))
 WEBHOOK_DELIVERIES = obj(
     ("endpoint_id", "messages"),
     endpoint_id=STRING,

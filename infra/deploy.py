@@ -69,6 +69,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_PUBLIC_URL": "WebhookApiUrl",
     "OMNIFLOW_INTENT_BACKEND": "IntentBackend",
     "OMNIFLOW_MEDIA_BUCKET": "MediaBucketName",
+    "OMNIFLOW_TOKEN_KEY_ID": "ApiTokenSigningKeyArn",
 }
 REQUIRED_ENV = ("OMNIFLOW_STAGE", *ENV_FROM_OUTPUTS, "OMNIFLOW_FIRST_RESPONSE_SECONDS")
 # Chalice merges per-function environment only from the stage's own lambda_functions, so every
@@ -82,6 +83,7 @@ CORE_SERVICE_NAMES: dict[str, str] = {
     "count_activity": "omniflow-analytics",
     "evaluate_alerts": "omniflow-alerts",
     "sweep_bot_conversations": "omniflow-bot-sweep",
+    "release_held_notices": "omniflow-proactive-release",
 }
 
 Log = Callable[[str], None]

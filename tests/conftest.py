@@ -49,12 +49,18 @@ def reset_caches() -> None:
     credentials.reset()
     tokens.reset()
     JWKS.clear()
+    from chalicelib.auth import tokens as api_tokens
+
+    api_tokens.reset()
     from chalicelib.console import service as console
 
     console.security_headers.cache_clear()
     from chalicelib.orders import service as orders
 
     orders.reset()
+    from chalicelib.orders import crm
+
+    crm.reset()
     from chalicelib.calendars import service as calendars
     from chalicelib.routing import service as routing_rules
 
@@ -83,6 +89,9 @@ def reset_caches() -> None:
     from chalicelib.webhooks import service as webhooks
 
     webhooks.reset()
+    from chalicelib.proactive import service as proactive
+
+    proactive.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

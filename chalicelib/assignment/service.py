@@ -29,6 +29,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import events
 from chalicelib.agents import ranking
 from chalicelib.agents.models import AWAY, OFFLINE, ONLINE, PRESENCES, Agent
 from chalicelib.assignment.models import STATS, QueueItem
@@ -485,6 +486,8 @@ def transfer(
         data={"by": by, "from_agent": previous or "", "to_agent": to_agent or "", "to_group": to_group or ""},
     )
     _counted(conversation, "conversation_transferred", previous)
+    if to_agent:
+        _announce_assigned(current, to_agent, by)
     if to_group:
         assigned_to = assign(conversation)
     return Transfer(_get(conversation_id), assigned_to, next_seq)
@@ -560,12 +563,29 @@ def _assigned(
 ) -> None:
     seconds = {"wait": seconds_between(waited_since, conversation.assigned_at)} if waited_since else {}
     _counted(conversation, "conversation_assigned", agent_id, seconds)
+    _announce_assigned(conversation, agent_id, by or "routing")
     _publish(
         "conversation.assigned",
         conversation.conversation_id,
         agents=[agent_id],
         groups=[conversation.group_id],
         data={"agent_id": agent_id, "by": by or "routing"},
+    )
+
+
+def _announce_assigned(conversation: Conversation, agent_id: str, by: str) -> None:
+    """Tell outside listeners (webhooks) who now owns the conversation."""
+    events.publish(
+        events.Announced(
+            "conversation.assigned",
+            {
+                "conversation_id": conversation.conversation_id,
+                "customer_id": conversation.customer_id,
+                "agent_id": agent_id,
+                "group_id": conversation.group_id,
+                "by": by,
+            },
+        )
     )
 
 

@@ -7,35 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import errors
+from chalicelib.auth.principal import RANKS, AuthError, Forbidden, Principal
 from chalicelib.aws import client
 from chalicelib.config import settings
 
-RANKS = {"agent": 1, "supervisor": 2, "admin": 3}
 JWKS_MAX_AGE = 3600
 JWKS_MIN_REFRESH = 30  # an unknown key id triggers at most one JWKS fetch per 30 s
-
-
-class AuthError(errors.Unauthorized):
-    """Missing, malformed, expired or forged credentials → 401."""
-
-
-class Forbidden(errors.Forbidden):
-    """Authenticated, but the role does not allow this → 403."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    agent_id: str
-    role: str
-    groups: frozenset[str]
-    email: str | None = None
-
-    def allows(self, role: str) -> bool:
-        return RANKS.get(self.role, 0) >= RANKS[role]
 
 
 def role_of(groups: list[str] | tuple[str, ...]) -> str | None:
@@ -120,10 +99,19 @@ def verify(token: str) -> Principal:
     )
 
 
-def authenticate(authorization: str | None, required_role: str) -> Principal:
+def authenticate(authorization: str | None, required_role: str, scope: str | None = None) -> Principal:
+    """A person's Cognito token and ``required_role``, or an API client's token (``auth.clients``)
+    and ``scope`` (routes without one are closed to clients)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError("missing bearer token")
-    principal = verify(authorization[7:].strip())
+    token = authorization[7:].strip()
+    from chalicelib.auth import tokens
+
+    if tokens.is_client_token(token):
+        from chalicelib.auth import clients
+
+        return clients.authenticate(token, scope)
+    principal = verify(token)
     if not principal.allows(required_role):
         raise Forbidden(f"requires role {required_role}")
     return principal

@@ -5,10 +5,15 @@
 a visitor of that site, and rate-limited per visitor by a token bucket in the ``state`` table
 (``BURST`` requests at once, then ``RATE`` a second — typing with a short debounce stays well
 inside). CORS follows the site's ``allowed_origins``, as the widget's other calls do.
+
+``GET /api/bot/suggest?site=<site>&article=<article_id>`` (same token, same bucket): the published
+article a visitor clicked, as plain text for the widget (counted as a view). Only articles allowed
+on the web channel; anything else is 404.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,16 +21,18 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.bot import knowledge
+from chalicelib.bot.format import plain
 from chalicelib.bot.models import RateBucket
 from chalicelib.channels import base as channel_base
 from chalicelib.channels.credentials import account_credentials
 from chalicelib.channels.web import read_token
-from chalicelib.errors import DomainError, Invalid, TooManyRequests, Unauthorized
+from chalicelib.errors import DomainError, Invalid, NotFound, TooManyRequests, Unauthorized
 
 BURST = 10
 RATE = 2.0  # tokens a second
 MIN_QUERY, MAX_QUERY = 2, 200
 LIMIT = 5
+ARTICLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BUCKET_TTL = 3600
 
 
@@ -120,15 +127,42 @@ def suggest(site: str | None, query: str | None, headers: Mapping[str, str]) -> 
     }
 
 
+def read_article(site: str | None, article_id: str, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The published article ``article_id`` as plain text, if it may be shown on the web."""
+    site = (site or "default").strip()
+    if not site or len(site) > 64:
+        raise Invalid("site must be 1..64 characters")
+    if not ARTICLE_ID.match(article_id):
+        raise Invalid("article must be 1..64 letters, digits, '_' or '-'")
+    lower = {k.lower(): v for k, v in headers.items()}
+    who = visitor(site, lower.get("authorization"))
+    take("suggest", f"{site}#{who}")
+    found = knowledge.article(article_id)
+    if found is None or (found.channels and "web" not in found.channels):
+        raise NotFound("no such article")
+    knowledge.record(article_id, "views")
+    return {
+        "article": {
+            "article_id": found.article_id,
+            "title": found.title,
+            "text": plain(found.body),
+            "language": found.language,
+        }
+    }
+
+
 def answer(
-    site: str | None, query: str | None, headers: Mapping[str, str]
+    site: str | None, query: str | None, headers: Mapping[str, str], article_id: str | None = None
 ) -> tuple[int, dict[str, Any], dict[str, Any]]:
     """The HTTP answer — status, body, headers — with the site's CORS headers on errors too (a
     browser hides an answer without them from the widget, which then cannot back off on a 429)."""
     lower = {k.lower(): v for k, v in headers.items()}
     cors = cors_headers((site or "default").strip()[:64], lower.get("origin"))
     try:
-        return 200, suggest(site, query, lower), cors | {"Cache-Control": "no-store"}
+        found = (
+            read_article(site, article_id, lower) if article_id is not None else suggest(site, query, lower)
+        )
+        return 200, found, cors | {"Cache-Control": "no-store"}
     except DomainError as exc:
         extra = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, RateLimited) else {}
         return exc.status, {"error": exc.code, "message": exc.message, **exc.details}, cors | extra

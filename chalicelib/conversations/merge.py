@@ -9,6 +9,7 @@ from __future__ import annotations
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib import events
 from chalicelib.audit import service as audit
 from chalicelib.conversations.models import Conversation
 from chalicelib.errors import Invalid, NotFound
@@ -78,6 +79,17 @@ def merge(target_id: str, source_id: str, actor: str) -> dict[str, object]:
     }
     audit.record(f"customer#{target_id}", actor, "customer.merge", details)
     audit.record(f"customer#{source_id}", actor, "customer.merged_into", {"target_customer_id": target_id})
+    events.publish(
+        events.Announced(
+            "customer.merged",
+            {
+                "customer_id": target_id,
+                "source_customer_id": source_id,
+                "conversation_ids": moved_conversations,
+                "by": actor,
+            },
+        )
+    )
     return details
 
 

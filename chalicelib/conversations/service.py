@@ -384,6 +384,17 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
             ),
         )
     )
+    events.publish(
+        events.Announced(
+            "conversation.closed",
+            {
+                "conversation_id": conversation_id,
+                "customer_id": conversation.customer_id,
+                "closed_by": agent_id,
+                "closed_at": now,
+            },
+        )
+    )
     return conversation
 
 

@@ -14,21 +14,25 @@ Semantic side: cosine between the query's embedding and each of the article's un
 question, the body's lead), best unit counts — multilingual, so an English question finds a Chinese
 article and the reverse.
 
-Fusion: ``score = w_sem * cosine + w_kw * coverage + w_rank * rrf`` (``rrf`` the reciprocal-rank
-fusion of the BM25 and cosine ranks, normalised to 0..1) plus a small bonus for the asker's
-language (a preference, never a filter). ``answer`` is set when the best score and its margin over
-the runner-up both clear calibrated thresholds (:class:`Tuning`; ``make eval-kb`` prints how they do).
+Fusion: ``score = w_sem * cosine + w_kw * coverage + w_rank * rrf + w_bm25 * bm25_share``
+(``rrf`` the reciprocal-rank fusion of the BM25 and cosine ranks, normalised to 0..1;
+``bm25_share`` BM25 over the best article's) plus an optional bonus for the asker's language (a
+preference, never a filter; 0 by default). ``answer`` is decided among the best candidates by a
+small fitted model (see CANDIDATES; ``make eval-kb`` prints how it does).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 
@@ -109,11 +113,105 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Ranking:
+    """Every article's fused score and the signals it was fused from (in ``ids`` order)."""
+
     ids: list[str]
     score: np.ndarray
     word_coverage: np.ndarray
     query_tokens: list[str]
     language: str
+    cosine: np.ndarray | None = None
+    coverage: np.ndarray | None = None
+    bm25: np.ndarray | None = None
+    rrf: np.ndarray | None = None
+    same_language: np.ndarray | None = None
+    same_family: np.ndarray | None = None
+
+
+# ---- the answer decision ---------------------------------------------------------------------
+# Whether to answer, and with which article, is decided among the best CANDIDATES of the fused
+# ranking by a small listwise model (chalicelib/kb/answer_model.json, fitted on tests/data/kb/dev
+# by ``python -m chalicelib.kb.evaluate --fit``): each candidate gets a linear score over the
+# features below, relative ones included (how far it is from the best candidate on each signal),
+# and "no answer" competes with score 0. The softmax probability of the best candidate is the
+# answer's confidence; the bot answers alone only above the model's threshold. So an article the
+# embedding likes but whose words the question does not share (or the reverse), or two articles
+# neck and neck, give no answer, without a hand-set rule for each case.
+CANDIDATES = 6
+ANSWER_MODEL_PATH = Path(__file__).with_name("answer_model.json")
+FEATURES = (
+    "bias",
+    "cosine",
+    "cosine_gap",
+    "coverage",
+    "coverage_gap",
+    "word_coverage",
+    "word_coverage_gap",
+    "bm25_share",
+    "rrf",
+    "fused",
+    "fused_gap",
+    "same_language",
+    "same_family",
+)
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    weights: tuple[float, ...]
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = ANSWER_MODEL_PATH) -> AnswerModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path.name} was fitted on other features: make eval-kb EVAL_ARGS=--fit")
+        return cls(tuple(float(w) for w in data["weights"]), float(data["threshold"]))
+
+
+@cache
+def answer_model() -> AnswerModel:
+    return AnswerModel.load()
+
+
+def candidate_features(ranking: Ranking, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the best ``k`` allowed articles by fused score, their feature rows)."""
+    order = np.argsort(-ranking.score, kind="stable")[:k]
+    order = order[ranking.score[order] > -1.0]
+    if not len(order):
+        return order, np.zeros((0, len(FEATURES)))
+    assert ranking.cosine is not None and ranking.coverage is not None and ranking.bm25 is not None
+    assert ranking.rrf is not None and ranking.same_language is not None and ranking.same_family is not None
+    cos, cov = ranking.cosine[order], ranking.coverage[order]
+    wcov, fused = ranking.word_coverage[order], ranking.score[order]
+    bm = ranking.bm25[order]
+    top_bm = float(bm.max())
+    x = np.column_stack(
+        [
+            np.ones(len(order)),
+            cos,
+            cos - cos.max(),
+            cov,
+            cov - cov.max(),
+            wcov,
+            wcov - wcov.max(),
+            bm / top_bm if top_bm > 0 else np.zeros(len(order)),
+            ranking.rrf[order],
+            fused,
+            fused - fused.max(),
+            ranking.same_language[order].astype(np.float64),
+            ranking.same_family[order].astype(np.float64),
+        ]
+    )
+    return order, x
+
+
+def answer_probabilities(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each candidate's probability of being the answer; "no answer" takes the rest."""
+    s = x @ weights
+    top = max(float(s.max()) if len(s) else 0.0, 0.0)
+    e = np.exp(s - top)
+    return np.asarray(e / (np.exp(-top) + e.sum()))
 
 
 @dataclass(frozen=True)
@@ -123,11 +221,21 @@ class Tuning:
     w_sem: float = 0.55
     w_kw: float = 0.35
     w_rank: float = 0.10
-    same_language_bonus: float = 0.03
+    # BM25 relative to the best article's: coverage says how much of the question an article
+    # matches, this how strongly (repeated, rare, in the head) — it separates neighbours such as
+    # "退货运费" and "退款到账" that cover the same words
+    w_bm25: float = 0.15
+    # the asker's language as a tie-breaker: 0 since the dev set's cross-language questions
+    # showed it only hurt (a customer writing English about a Chinese-market order wants that
+    # article); the answer model still sees whether the language matches
+    same_language_bonus: float = 0.0
     min_result: float = 0.22  # below: not a result
     answer_score: float = 0.48  # an answer needs at least this score ...
     answer_margin: float = 0.03  # ... and this lead over the next article ...
     answer_coverage: float = 0.2  # ... and contain this share of the question's content words
+    # the fitted decision (answer_model.json) instead of the three thresholds above; None: the
+    # shipped model; False: the thresholds
+    model: AnswerModel | bool | None = None
 
 
 def units(doc: Doc) -> list[str]:
@@ -423,7 +531,9 @@ class Index:
                 part = np.where(present, part, 0.0)
             rrf += part
         rrf = rrf * (RRF_K + 1) / 2  # 1.0 when first on both
-        score = t.w_sem * cosine + t.w_kw * coverage + t.w_rank * rrf
+        top_bm25 = float(bm25.max()) if n else 0.0
+        bm25_share = bm25 / top_bm25 if top_bm25 > 0 else bm25
+        score = t.w_sem * cosine + t.w_kw * coverage + t.w_rank * rrf + t.w_bm25 * bm25_share
         asker = language or detect_language(query)
         family = _language_family(asker)
         same = matrix.language_codes == asker
@@ -438,11 +548,41 @@ class Index:
                 ]
             )
             score = np.where(allowed, score, -1.0)
-        return Ranking(matrix.ids, score, word_coverage, query_tokens, asker)
+        return Ranking(
+            matrix.ids,
+            score,
+            word_coverage,
+            query_tokens,
+            asker,
+            cosine=cosine,
+            coverage=coverage,
+            bm25=bm25,
+            rrf=rrf,
+            same_language=same,
+            same_family=related,
+        )
+
+    def _model(self) -> AnswerModel | None:
+        model = self.tuning.model
+        if model is False:
+            return None
+        return answer_model() if model is None or model is True else model
 
     def decide(self, ranking: Ranking) -> Answer | None:
-        """The confident answer, if any: the best article clears the score, its lead over the next
-        one, and covers enough of the question's content words."""
+        """The confident answer, if any: the first result when the fitted model gives it the
+        highest probability and at least its threshold (see CANDIDATES); with
+        ``Tuning(model=False)``, the best article clearing the score, its lead over the next one,
+        and covering enough of the question's content words."""
+        model = self._model()
+        if model is not None:
+            order, x = candidate_features(ranking)
+            if not len(order):
+                return None
+            # the first result, when the model agrees it is the answer (disagreement: no answer)
+            p = answer_probabilities(x, np.asarray(model.weights))
+            if p[0] >= model.threshold and p[0] >= p.max():
+                return Answer(ranking.ids[order[0]], round(float(p[0]), 4))
+            return None
         t = self.tuning
         order = np.argsort(-ranking.score, kind="stable")[:2]
         if not len(order):

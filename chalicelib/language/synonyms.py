@@ -62,7 +62,7 @@ DEFAULT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("登录", "登陆", "登入", "login", "log in", "sign in", "signin"),
     ("验证码", "verification code", "otp"),
     ("注销", "delete my account", "close my account", "delete account"),
-    ("邮箱", "电子邮件", "email", "e-mail", "email address"),
+    ("邮箱", "电子邮件", "email", "e-mail", "email address", "e-mail address", "mail address"),
     ("个人数据", "个人信息", "personal data", "my data"),
     ("客服", "人工", "人工客服", "customer service", "agent"),
     ("耳机", "耳麦", "earbuds", "earbud", "earphones", "headphones", "headset"),

@@ -119,15 +119,17 @@ def _session() -> Any:
     return requests.Session()  # keeps the connection alive across warm invocations
 
 
-def _get(config: ConnectorConfig, query: OrderQuery) -> bytes:
-    """The raw answer within ``timeout_seconds`` overall (not only per socket read)."""
+def fetch(config: ConnectorConfig, params: list[tuple[str, str]]) -> bytes:
+    """One GET of a company API (the orders and CRM connectors): the raw answer within
+    ``timeout_seconds`` overall (not only per socket read); ``Unavailable`` with a reason that
+    names no URL, query or credential."""
     import requests
 
     deadline = time.monotonic() + config.timeout_seconds
     try:
         with _session().get(
             str(config.url),
-            params=query.params(),
+            params=params,
             headers=config.headers(),
             timeout=(config.timeout_seconds, config.timeout_seconds),
             allow_redirects=False,
@@ -160,7 +162,7 @@ def lookup(query: OrderQuery) -> OrdersAnswer:
 
     try:
         config = connector_config()
-        raw = _get(config, query)
+        raw = fetch(config, query.params())
         try:
             orders, skipped = parse_orders(json.loads(raw))
         except ValueError as exc:  # JSONDecodeError is a ValueError

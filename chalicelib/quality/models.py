@@ -73,6 +73,17 @@ class ScoreCard(Model):
     by_review = _ByReview()
 
 
+class AgentReview(Model):
+    """A pointer to a reviewed card, under its agent (pk "reviews#<agent_id>", sk
+    "<reviewed_at>#<conversation_id>"): the agent's own reviews, newest first, by one Query."""
+
+    Meta = meta("quality")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    conversation_id = UnicodeAttribute()
+
+
 class ScoreTotal(Model):
     """Counters of one agent or skill group for one UTC day, moved only by atomic ADD. pk "agent" /
     "group" with sk "<day>#<id>" (a period's report: one Query), and pk "agent#<id>" with sk

@@ -1,6 +1,7 @@
 """The review workflow on score cards: supervisors list what to review (one Query on the sparse
 ``by_review`` index, lowest score first), score it with a form and comment; the agent sees the result
-and may appeal once; a supervisor decides. Every step is a conditional write (two supervisors
+and may appeal once (their reviews: one Query on pointers kept under the agent, then one BatchGet);
+a supervisor decides. Every step is a conditional write (two supervisors
 cannot both review, an agent cannot appeal twice), audited (subject ``quality#<conversation_id>``)
 and announced on the console feed (``quality.reviewed``, ``quality.appealed``, ``quality.decided``).
 """
@@ -14,14 +15,15 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.audit import service as audit
 from chalicelib.auth.service import Principal
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.feed import service as feed
 from chalicelib.messages import iso, utcnow
 from chalicelib.quality.bodies import AppealBody, DecisionBody, ReviewBody, ReviewForm
-from chalicelib.quality.models import ScoreCard, ScoreTotal
+from chalicelib.quality.models import AgentReview, ScoreCard, ScoreTotal
 from chalicelib.quality.scorecards import card_key, card_view
 
 QUEUES = ("pending", "appealed")
+REASONS = ("low_score", "complaint", "negative_csat", "sample")
 MAX_LIST = 100
 
 
@@ -54,12 +56,39 @@ def card(p: Principal, conversation_id: str) -> dict[str, Any]:
     return card_view(c)
 
 
-def queue(name: str, limit: int = 50) -> dict[str, Any]:
-    """Cards waiting for a review (``pending``) or for an appeal's decision (``appealed``)."""
+def queue(name: str, limit: int = 50, reason: str | None = None) -> dict[str, Any]:
+    """Cards waiting for a review (``pending``) or for an appeal's decision (``appealed``), lowest
+    score first; ``reason`` keeps those up for that reason (low_score, complaint, negative_csat,
+    sample)."""
     if name not in QUEUES:
         raise NotFound(f"no review queue {name!r} (pending, appealed)")
-    items = ScoreCard.by_review.query(name, limit=min(max(limit, 1), MAX_LIST))
-    return {"queue": name, "items": [card_view(c) for c in items]}
+    if reason is not None and reason not in REASONS:
+        raise Invalid(f"reason is one of {', '.join(REASONS)}")
+    limit = min(max(limit, 1), MAX_LIST)
+    if reason is None:
+        items = list(ScoreCard.by_review.query(name, limit=limit))
+    else:  # the filter reads past the cards it drops (a supervisor's page, not a message path)
+        items = list(
+            ScoreCard.by_review.query(
+                name, filter_condition=ScoreCard.reasons.contains(reason), limit=limit, page_size=MAX_LIST
+            )
+        )
+    return {"queue": name, "reason": reason, "items": [card_view(c) for c in items]}
+
+
+def mine(p: Principal, limit: int = 50) -> dict[str, Any]:
+    """The agent's reviewed cards, newest review first: one Query on their pointers, one BatchGet."""
+    pointers = list(
+        AgentReview.query(
+            f"reviews#{p.agent_id}", scan_index_forward=False, limit=min(max(limit, 1), MAX_LIST)
+        )
+    )
+    cards = {
+        c.conversation_id: c
+        for c in ScoreCard.batch_get([(card_key(x.conversation_id), "card") for x in pointers])
+    }
+    ordered = [cards[x.conversation_id] for x in pointers if x.conversation_id in cards]
+    return {"items": [card_view(c) for c in ordered if c.agent_id == p.agent_id]}
 
 
 def review(p: Principal, conversation_id: str, body: ReviewBody) -> dict[str, Any]:
@@ -89,6 +118,9 @@ def review(p: Principal, conversation_id: str, body: ReviewBody) -> dict[str, An
     _count_review(c, total)
     audit.record(_subject(conversation_id), p.agent_id, "quality.review", {"total": total})
     if c.agent_id:
+        AgentReview(
+            f"reviews#{c.agent_id}", f"{result['at']}#{conversation_id}", conversation_id=conversation_id
+        ).save()
         feed.publish(
             "quality.reviewed", conversation_id=conversation_id, agents=[c.agent_id], supervisors=False
         )

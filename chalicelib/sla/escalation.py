@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chalicelib import events
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.observability import logger
@@ -116,6 +117,13 @@ def handle(event: dict[str, Any]) -> None:
         "clock": event.get("clock"),
     }
     assignee = ticket.assignee_id
+    if stage == "warning" or level == 1:  # the first breach (escalation levels are internal)
+        events.publish(
+            events.Announced(
+                "sla.warning" if stage == "warning" else "sla.breached",
+                {"ticket_id": ticket_id, "target": target, "due": event.get("due")},
+            )
+        )
 
     if stage == "warning":
         feed.publish(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib import events
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.conversations.models import Conversation
@@ -73,6 +74,17 @@ def handle_event(event: dict[str, Any]) -> None:
         return
     conversation_id = str(event["conversation_id"])
     level = int(event.get("level", 1))
+    if level == 1:
+        events.publish(
+            events.Announced(
+                "sla.breached",
+                {
+                    "conversation_id": conversation_id,
+                    "target": str(event.get("target", "first_response")),
+                    "due": event.get("deadline"),
+                },
+            )
+        )
     conversations.append_system_event(
         conversation_id,
         event=f"sla.breached.{event.get('target', 'first_response')}",

@@ -174,6 +174,17 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
             values={"csat": score},
         )
     )
+    events.publish(
+        events.Announced(
+            "csat.received",
+            {
+                "ticket_id": target.ticket_id,
+                "customer_id": c.customer_id,
+                "score": score,
+                "conversation_ids": list(linked),
+            },
+        )
+    )
     notify.send(
         c.customer_id, rules.render("csat.thanks", target.language), author="bot", prefer=c.conversation_id
     )

@@ -21,6 +21,7 @@ EventType = Literal[
     "customer.merged",
     "alert.fired",
     "alert.resolved",
+    "customer.erased",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(EventType.__args__)  # type: ignore[attr-defined]
 

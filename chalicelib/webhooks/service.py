@@ -93,6 +93,40 @@ def create_endpoint(url: str, event_types: list[str], actor: str) -> dict[str, A
     return {"endpoint_id": endpoint_id, "secret": secret, "url": url, "events": sorted(set(event_types))}
 
 
+def _view(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as the admin page shows it (never a secret)."""
+    return {
+        "endpoint_id": endpoint.endpoint_id,
+        "url": endpoint.url,
+        "events": sorted(endpoint.event_types or ()),
+        "enabled": bool(endpoint.enabled),
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since,
+        "created_at": endpoint.created_at,
+        "created_by": endpoint.created_by,
+    }
+
+
+def list_endpoints() -> dict[str, Any]:
+    """Every endpoint, newest first: their ids from one Query of the ``subscriptions`` partition
+    (every endpoint has at least one), the endpoints by BatchGetItem."""
+    ids = sorted({sub.sk.partition("#")[2] for sub in Subscription.query(SUBSCRIPTIONS_KEY)})
+    found = list(Endpoint.batch_get([(endpoint_key(i), "endpoint") for i in ids])) if ids else []
+    return {"items": [_view(e) for e in sorted(found, key=lambda e: e.created_at, reverse=True)]}
+
+
+def set_enabled(endpoint_id: str, enabled: bool) -> dict[str, Any]:
+    """Pause an endpoint (its messages fail instead of being sent) or resume it."""
+    endpoint = get_endpoint(endpoint_id)
+    actions = [Endpoint.enabled.set(enabled)]
+    if enabled:
+        actions += [Endpoint.disabled_reason.remove(), Endpoint.failing_since.remove()]
+    else:
+        actions.append(Endpoint.disabled_reason.set("disabled by an admin"))
+    endpoint.update(actions=actions)
+    return _view(endpoint)
+
+
 def rotate_secret(endpoint_id: str) -> dict[str, Any]:
     """A new secret; the ones current until now keep signing for ``ROTATION_OVERLAP``."""
     endpoint = get_endpoint(endpoint_id)

@@ -1,7 +1,8 @@
 """The demo shop page (``GET /demo/shop`` on the local stack): a company's website that embeds
 the chat widget with its one line (``shop.html``). ``?lang=en`` switches the widget to English;
 ``?site=wholesale`` embeds the wholesale desk's widget instead, whose business hours (Shanghai)
-show the after-hours message form; the shop's own desk (``default``) is open 24×7.
+show the after-hours message form; the shop's own desk (``default``) is open 24×7; ``?site=bot``
+embeds the self-service account, where the bot answers first (its quick replies are buttons).
 
 The page has a Content Security Policy of its own, as a careful shop would (its inline ``<style>``
 allowed, scripts only from its own origin), so the widget is exercised under one."""
@@ -12,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 PAGE = Path(__file__).with_name("shop.html")
-SITES = ("default", "wholesale")  # the demo's web accounts (infra/local/demo/team.py WEB_ACCOUNTS)
+SITES = ("default", "wholesale", "bot")  # the demo's web accounts (team.py WEB_ACCOUNTS, BOT_ACCOUNT)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"

@@ -170,6 +170,11 @@ def run(summary: Summary, runs: int = 3) -> dict[str, Any]:
         p95 <= TARGET_P95_MS,
         f"{p95:.1f} ms wall, {cpu_p95:.1f} ms CPU (≤ {TARGET_P95_MS:.0f} ms)",
     )
+    summary.add(
+        "kb search p95 CPU, one vCPU",
+        cpu_p95 <= TARGET_P95_MS,
+        f"{cpu_p95:.1f} ms CPU (≤ {TARGET_P95_MS:.0f} ms; what a Lambda with its own vCPU spends)",
+    )
     summary.add("kb index memory", None, f"vectors {vectors_mb:.0f} MB, RSS +{rss_mb:.0f} MB")
 
     seconds = _publish_to_searchable()

@@ -35,6 +35,7 @@ NAMES = (
     "tickets.png",
     "supervisor.png",
     "admin.png",
+    "kb.png",
     "widget.png",
     "inbox-zh-CN.png",
     "reports.png",
@@ -111,6 +112,47 @@ def demo_conversation(url: str) -> str | None:
     return str(found[0]["conversation_id"]) if found else None
 
 
+KB_ARTICLES = (
+    {
+        "title": "七天无理由退货怎么申请",
+        "body": "签收后 **7 天内**，商品未使用、包装完好，可在「我的订单」中申请退货：\n\n"
+        "1. 进入订单详情\n2. 点击 *申请售后*\n3. 选择“七天无理由”\n\n运费规则见 [退货政策](https://shop.example/returns)。",
+        "language": "zh-CN",
+        "questions": ["怎么退货", "咋退货", "七天无理由退货", "想退货怎么弄"],
+        "tags": ["退货", "售后"],
+        "status": "published",
+    },
+    {
+        "title": "International shipping times",
+        "body": "We ship to 40 countries with **DHL Express**; orders arrive in 5-10 business days.",
+        "language": "en",
+        "questions": ["How long does shipping take?", "国际快递要多久"],
+        "tags": ["shipping"],
+        "status": "published",
+    },
+)
+
+
+def seed_kb(url: str) -> None:
+    """Two articles when the knowledge base is empty, the first with a second version."""
+    headers = {"Authorization": f"Bearer {_login(url, 'admin')}"}
+    listed = requests.get(f"{url}/api/kb/articles", headers=headers, timeout=30).json()
+    if listed.get("items"):
+        return
+    ids = []
+    for article in reversed(KB_ARTICLES):
+        created = requests.post(f"{url}/api/kb/articles", json=article, headers=headers, timeout=60)
+        created.raise_for_status()
+        ids.append(created.json()["article_id"])
+    body = str(KB_ARTICLES[0]["body"]).replace("7 天内", "7 天内（定制商品除外）")
+    requests.put(
+        f"{url}/api/kb/articles/{ids[-1]}",
+        json={"body": body, "status": "published"},
+        headers=headers,
+        timeout=60,
+    ).raise_for_status()
+
+
 def _settle(page: Any, testid: str) -> None:
     page.get_by_test_id(testid).first.wait_for()
     page.wait_for_load_state("networkidle")
@@ -182,6 +224,15 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
         with contextlib.suppress(Exception):
             _settle(page, "admin-groups")
         shot(page, "admin.png")
+        # the knowledge base: an article in the editor (preview, versions, figures) when there is one
+        with contextlib.suppress(Exception):
+            seed_kb(url)
+        page.goto(f"{url}/api/console#/kb")
+        with contextlib.suppress(Exception):
+            _settle(page, "kb-row")
+            page.get_by_test_id("kb-open").first.click()
+            _settle(page, "kb-stats")
+        shot(page, "kb.png")
         page.get_by_test_id("logout").click()
         page.get_by_test_id("login-username").fill("supervisor")
         page.get_by_test_id("login-password").fill(demo_password())

@@ -18,6 +18,11 @@ PAGES = (
     ("/tickets", "tickets-list"),
     ("/supervisor", "supervisor-queues"),
     ("/admin", "admin-channels"),
+    ("/integrations/webhooks", "integ-webhooks"),
+    ("/integrations/clients", "integ-clients"),
+    ("/kb", "kb-articles"),
+    ("/kb/synonyms", "kb-synonyms"),
+    ("/kb/unanswered", "kb-unanswered"),
 )
 
 

@@ -31,8 +31,16 @@ def test_every_route_but_login_health_and_openapi_requires_a_token(api):
     from chalicelib.api import ROUTES
 
     public = {r.path for r in ROUTES if r.role is None}
-    # alerts: HMAC-signed; the widget's suggestions: the web channel's signed visitor token
-    assert public == {"/health", "/openapi.json", "/auth/login", "/tickets/alerts", "/bot/suggest"}
+    # alerts: HMAC-signed; the widget's suggestions: the web channel's signed visitor token; the API
+    # clients' token endpoint: their client credentials
+    assert public == {
+        "/health",
+        "/openapi.json",
+        "/auth/login",
+        "/tickets/alerts",
+        "/bot/suggest",
+        "/oauth/token",
+    }
     r = anonymous.client.http.request(
         "GET", "/bot/suggest?site=default&q=refund", headers=anonymous._headers()
     )

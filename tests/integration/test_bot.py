@@ -283,6 +283,29 @@ def test_the_widget_gets_suggestions_as_the_visitor_types_rate_limited_per_visit
     assert ok.status_code == 200  # another visitor has a bucket of their own
 
 
+def test_the_widget_reads_a_clicked_suggestion_as_plain_text_and_only_a_web_article(
+    aws, kb, api, monkeypatch
+):
+    anonymous = api(None)
+    token = issue_token(
+        {"v": "v_reader", "site": "default", "exp": 4_000_000_000}, DEMO_CHANNELS["web"]["visitor_secret"]
+    )
+    auth = {"authorization": f"Bearer {token}"}
+    r = anonymous.get("/bot/suggest?site=default&article=art-return", headers=auth)
+    assert r.status_code == 200, r.body
+    article = json.loads(r.body)["article"]
+    assert article["article_id"] == "art-return" and article["title"] == "七天无理由退货怎么申请"
+    assert "7 天内" in article["text"] and "**" not in article["text"] and "• 进入订单详情" in article["text"]
+    assert kb.recorded[("art-return", "views")] == 1
+    assert anonymous.get("/bot/suggest?site=default&article=art-none", headers=auth).status_code == 404
+    assert anonymous.get("/bot/suggest?site=default&article=a%2Fb", headers=auth).status_code == 400
+    assert anonymous.get("/bot/suggest?site=default&article=art-return").status_code == 401
+    sms_only = {**kb.get_article("art-return"), "channels": ["sms"]}
+    monkeypatch.setattr(kb, "get_article", lambda article_id: sms_only)
+    assert anonymous.get("/bot/suggest?site=default&article=art-return", headers=auth).status_code == 404
+    assert kb.recorded[("art-return", "views")] == 1
+
+
 def test_a_conversation_left_with_the_bot_ends_abandoned(aws, kb):
     stored = says("+15550900010", "怎么开发票")
     outbound()

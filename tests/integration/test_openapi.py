@@ -65,7 +65,10 @@ def test_every_route_is_documented_with_security_answers_and_errors(api):
         for method in route.methods:
             op = doc["paths"][route.path][method.lower()]
             assert op["operationId"] and op["summary"], (method, route.path)
-            assert op["security"] == ([{"cognito": []}] if route.role else []), (method, route.path)
+            expected = ([{"cognito": []}] if route.role else []) + (
+                [{"apiClient": [route.scope]}] if route.scope else []
+            )
+            assert op["security"] == expected, (method, route.path)
             success = op["responses"][str(route.status)]
             assert route.status in (204, 302) or success["content"]["application/json"]["schema"], route.path
             assert "400" in op["responses"]

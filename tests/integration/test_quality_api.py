@@ -194,6 +194,10 @@ def test_a_complaint_goes_to_review_and_scores_add_up_per_agent_and_group(api, r
     assert call(supervisor, "GET", "/reports/quality?from=2025-02-01&to=2025-01-01")[0] == 400
     assert call(supervisor, "GET", "/reports/quality?from=yesterday")[0] == 400
     assert b not in by_id or by_id[b]["reasons"] == ["sample"]  # 90 is not a low score
+    complaints = call(supervisor, "GET", "/quality/reviews?queue=pending&reason=complaint")[1]["items"]
+    assert [c["conversation_id"] for c in complaints] == [a]
+    assert call(supervisor, "GET", "/quality/reviews?queue=pending&reason=negative_csat")[1]["items"] == []
+    assert call(supervisor, "GET", "/quality/reviews?reason=angry")[0] == 400
 
 
 def test_review_appeal_once_and_decision_are_audited(api, rules_saved):
@@ -212,6 +216,9 @@ def test_review_appeal_once_and_decision_are_audited(api, rules_saved):
 
     seen = call(agent1, "GET", f"/quality/scorecards/{cid}")[1]
     assert seen["review"]["comment"] == "先问好"
+    reviews = call(agent1, "GET", "/me/quality/reviews")[1]["items"]
+    assert [(r["conversation_id"], r["review"]["total"]) for r in reviews] == [(cid, 64)]
+    assert call(api("agent2"), "GET", "/me/quality/reviews")[1]["items"] == []
     assert call(api("agent2"), "POST", f"/quality/reviews/{cid}/appeal", {"reason": "x"})[0] == 403
     status, card = call(
         agent1, "POST", f"/quality/reviews/{cid}/appeal", {"reason": "客户一上来就发了订单号"}

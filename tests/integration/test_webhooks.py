@@ -167,3 +167,32 @@ def test_only_admins_manage_webhooks_and_unknown_event_types_are_refused(aws, ap
         {**body, "url": "ftp://example.com/x"},
     ):
         assert api("admin").post("/admin/webhooks", bad).status_code == 400, bad
+
+
+def test_the_admin_list_shows_endpoints_without_secrets_and_a_paused_one_hears_nothing(
+    aws, api, receiver: Receiver, clock
+):
+    first = subscribe(api, receiver.url, ["message.created"])
+    second = subscribe(api, receiver.url, ["ticket.created", "csat.received"])
+    admin = api("admin")
+    listed = json.loads(admin.get("/admin/webhooks").body)["items"]
+    assert {e["endpoint_id"] for e in listed} == {first["endpoint_id"], second["endpoint_id"]}
+    assert "whsec_" not in json.dumps(listed)
+    assert next(e for e in listed if e["endpoint_id"] == second["endpoint_id"])["events"] == [
+        "csat.received",
+        "ticket.created",
+    ]
+
+    paused = json.loads(admin.post(f"/admin/webhooks/{first['endpoint_id']}/disable").body)
+    assert (paused["enabled"], paused["disabled_reason"]) == (False, "disabled by an admin")
+    announce_message()
+    pump(aws["OMNIFLOW_WEBHOOKS_QUEUE_URL"], clock)
+    assert receiver.requests == []
+    (message,) = log_of(api, first["endpoint_id"])["messages"]
+    assert message["status"] == "failed"  # kept, replayable
+
+    assert json.loads(admin.post(f"/admin/webhooks/{first['endpoint_id']}/enable").body)["enabled"]
+    assert admin.post(f"/admin/webhooks/{first['endpoint_id']}/replay", {}).status_code == 200
+    pump(aws["OMNIFLOW_WEBHOOKS_QUEUE_URL"], clock)
+    assert len(receiver.accepted) == 1
+    assert api("agent1").get("/admin/webhooks").status_code == 403

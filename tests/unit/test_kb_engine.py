@@ -4,6 +4,7 @@ embedder gives every text the same vector, so only the keyword side separates ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,3 +89,50 @@ def test_cluster_groups_close_vectors_largest_first() -> None:
 def test_search_parameters_are_validated(params: dict[str, str]) -> None:
     with pytest.raises(Invalid):
         SearchQuery.from_params(params)
+
+
+def test_the_answer_probabilities_leave_the_rest_to_no_answer() -> None:
+    from chalicelib.kb.engine import answer_probabilities
+
+    x = np.array([[1.0, 2.0], [1.0, 0.0]])
+    p = answer_probabilities(x, np.array([0.0, 1.0]))
+    # scores 2 and 0 against "no answer"'s 0: e^2 / (1 + e^2 + 1), 1 / (1 + e^2 + 1)
+    assert p == pytest.approx([np.e**2 / (2 + np.e**2), 1 / (2 + np.e**2)])
+    assert answer_probabilities(x, np.array([-50.0, 0.0])).sum() < 1e-9
+
+
+def test_no_answer_when_the_model_prefers_another_candidate_to_the_first_result(index: Index) -> None:
+    from dataclasses import replace
+
+    from chalicelib.kb.engine import FEATURES, AnswerModel
+
+    # a model that scores every candidate by how far it is *behind* the first result: the first
+    # result is not its favourite, so no answer even with a threshold of 0; the reverse answers
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("bias")] = 5.0
+    weights[FEATURES.index("fused_gap")] = -100.0  # prefers anything but the first result
+    index.tuning = replace(index.tuning, model=AnswerModel(tuple(weights), 0.0))
+    ranking = index.rank("退款多久到账")
+    assert index.decide(ranking) is None
+    weights[FEATURES.index("fused_gap")] = 100.0
+    index.tuning = replace(index.tuning, model=AnswerModel(tuple(weights), 0.5))
+    found = index.decide(ranking)
+    assert found is not None and found.article_id == "refund" and found.confidence > 0.5
+
+
+def test_an_answer_model_fitted_on_other_features_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from chalicelib.kb.engine import AnswerModel
+
+    path = tmp_path / "answer_model.json"
+    path.write_text(json.dumps({"features": ["bias", "cosine"], "weights": [0.0, 1.0], "threshold": 0.5}))
+    with pytest.raises(ValueError, match="other features"):
+        AnswerModel.load(path)
+
+
+def test_the_shipped_answer_model_matches_the_features() -> None:
+    from chalicelib.kb.engine import FEATURES, AnswerModel
+
+    model = AnswerModel.load()
+    assert len(model.weights) == len(FEATURES) and 0.0 < model.threshold < 1.0

@@ -5,6 +5,7 @@
 // export is a component receiving {me, route, navigate}; route = {prefix, id, parts, query}.
 //   "#/tickets/tkt_1?x=2" → {prefix: "tickets", id: "tkt_1", parts: ["tkt_1"], query: {x: "2"}}
 // A page that needs a role says so in ROUTES (the link is hidden and the page refuses).
+// (nav: the role that sees the link when the page itself is open to more, e.g. the KB agents may read.)
 
 import { api, onUnauthorized, request, setToken, token } from "./api.js";
 import { isTyping } from "./format.js";
@@ -22,6 +23,10 @@ export const ROUTES = {
   admin: { load: () => import("./view-admin.js"), role: "admin" },
   reports: { load: () => import("./view-reports.js"), role: "supervisor" },
   wallboard: { load: () => import("./view-wallboard.js"), role: "supervisor" },
+  quality: { load: () => import("./view-quality.js") },
+  proactive: { load: () => import("./view-proactive.js"), role: "supervisor" },
+  integrations: { load: () => import("./view-integrations.js"), role: "admin" },
+  kb: { load: () => import("./view-kb.js"), nav: "supervisor" },
 };
 
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
@@ -174,7 +179,11 @@ function Shell({ me, setMe, logout }) {
     ["supervisor", "nav-supervisor", "nav.supervisor"],
     ["reports", "nav-reports", "rep.nav"],
     ["admin", "nav-admin", "nav.admin"],
-  ].filter(([prefix]) => allows(me, ROUTES[prefix].role));
+    ["quality", "nav-quality", "nav.quality"],
+    ["proactive", "nav-proactive", "pro.nav"],
+    ["integrations", "nav-integrations", "integ.nav"],
+    ["kb", "nav-kb", "nav.kb"],
+  ].filter(([prefix]) => allows(me, ROUTES[prefix].nav || ROUTES[prefix].role));
   const prefix = route.prefix === "login" ? "inbox" : route.prefix;
   return html`
     <header class="topbar">

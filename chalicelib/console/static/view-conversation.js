@@ -2,14 +2,17 @@
 // reply box (canned replies with "/", outbound channel choice, approved templates on 409
 // template_required), private notes with @mentions, tags, priority, transfer, close/reopen, claim,
 // "create ticket", and the customer panel (view-customer.js).
+// The assist panel, sentiment badges and the draft's quality check come from view-assist.js.
 // Keyboard: r focus reply · Ctrl/Cmd+Enter send · e close · n next conversation · Esc leave the box.
 import { api } from "./api.js";
+import { BotSummary } from "./bot-summary.js";
 import { unread, useFeed } from "./feed.js";
 import { when } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
 import { t } from "./i18n.js";
 import { authorLabel, customerLabel, ticketLabel } from "./labels.js";
 import { ChannelIcon, ErrorText, Loading, channelName, toast, useAlive, useShortcuts } from "./ui.js";
+import { AngerWarning, AssistPanel, QualityHints, ScoreCardChip, SentimentBadge, useQualityCheck } from "./view-assist.js";
 import { CustomerPanel } from "./view-customer.js";
 import { ORDER_KEY, slaInfo } from "./view-inbox.js";
 
@@ -20,6 +23,8 @@ const LIVE_KINDS = [
   "conversation.queued",
   "conversation.updated",
   "conversation.closed",
+  "assist.analysis",
+  "conversation.anger",
   "reset",
 ];
 
@@ -85,6 +90,7 @@ function Message({ m }) {
       ${m.channel && direction !== "note" ? html`<${ChannelIcon} channel=${m.channel} />` : null}
       <span data-testid="message-author">${author}</span>
       <time datetime=${at || ""}>${when(at)}</time>
+      <${SentimentBadge} m=${m} />
       ${status ? html`<span class=${m.status === "failed" ? "message-status failed" : "message-status"} data-testid="message-status">${status}</span>` : null}
     </div>
     ${m.text ? html`<div class="message-text" data-testid="message-text">${m.text}</div>` : null}
@@ -148,8 +154,8 @@ function Templates({ templates, send }) {
 }
 
 // The reply box: "/" at the start opens the canned replies; Ctrl/Cmd+Enter sends; note mode.
-function Composer({ id, path, data, refetch, boxRef }) {
-  const [text, setText] = useState("");
+function Composer({ id, path, data, refetch, boxRef, text, setText }) {
+  const [blocked, setBlocked] = useState(null); // {violations, text} of a send refused with 422
   const [noteMode, setNoteMode] = useState(false);
   const [channel, setChannel] = useState("");
   const [busy, setBusy] = useState(false);
@@ -158,6 +164,7 @@ function Composer({ id, path, data, refetch, boxRef }) {
   const [cannedIndex, setCannedIndex] = useState(0);
   const cannedSeq = useRef(0);
   const alive = useAlive();
+  const check = useQualityCheck(text, id, !noteMode);
 
   const c = data.conversation;
   const set = new Set(c.channels || []);
@@ -186,6 +193,7 @@ function Composer({ id, path, data, refetch, boxRef }) {
       setTimeout(() => alive.current && refetch().catch(() => {}), 2000); // the sender updates the status shortly after
     } catch (err) {
       if (err.status === 409 && err.code === "template_required") setTemplates((err.body && err.body.templates) || []);
+      else if (err.status === 422 && err.code === "quality_blocked") setBlocked({ violations: (err.body && err.body.violations) || [], text: body });
       else fail(err);
     } finally {
       if (alive.current) setBusy(false);
@@ -195,6 +203,7 @@ function Composer({ id, path, data, refetch, boxRef }) {
   const onInput = async (e) => {
     const v = e.target.value;
     setText(v);
+    setBlocked(null);
     if (noteMode || !v.startsWith("/") || v.includes("\n")) {
       setCanned(null);
       return;
@@ -257,6 +266,7 @@ function Composer({ id, path, data, refetch, boxRef }) {
       : html`<li class="muted">${t("conv.cannedEmpty")}</li>`}
     </ul>` : null}
     ${templates ? html`<${Templates} templates=${templates} send=${send} />` : null}
+    ${noteMode ? null : html`<${QualityHints} check=${check} blocked=${blocked} />`}
     <textarea rows="3" data-testid="reply-box" aria-label=${t("conv.reply")} ref=${boxRef} value=${text}
       placeholder=${noteMode ? t("conv.notePlaceholder") : t("conv.replyPlaceholder")} onInput=${onInput} onKeyDown=${onKey}></textarea>
     <div class="composer-row">
@@ -351,6 +361,8 @@ export default function Conversation({ me, route, navigate }) {
   const [dialog, setDialog] = useState(null); // "transfer" | "ticket" | null
   const [tag, setTag] = useState("");
   const [panelVersion, setPanelVersion] = useState(0); // bumped to reload the customer panel
+  const [draft, setDraft] = useState(""); // the composer's text (the assist panel inserts into it)
+  const [ticketSubject, setTicketSubject] = useState(null); // an entity filled into the ticket form
   const boxRef = useRef(null);
   const alive = useAlive();
   const soon = useRef(null);
@@ -424,6 +436,14 @@ export default function Conversation({ me, route, navigate }) {
     await act(() => api.put(`${path}/tags`, { add: [value] }));
     setTag("");
   };
+  const insert = (value) => {
+    setDraft((d) => (d.trim() ? `${d}${d.endsWith("\n") ? "" : "\n"}${value}` : value));
+    if (boxRef.current) boxRef.current.focus();
+  };
+  const openTicket = (subject) => {
+    setTicketSubject(subject);
+    setDialog("ticket");
+  };
   const closeDialog = async (changed) => {
     const which = dialog;
     setDialog(null);
@@ -440,6 +460,7 @@ export default function Conversation({ me, route, navigate }) {
         <div class="dialog-row">
           ${(c.channels || []).map((ch) => html`<${ChannelIcon} key=${ch} channel=${ch} />`)}
           <span class="chip" data-testid="conversation-status">${t(`conv.status.${c.status}`)}</span>
+          <${ScoreCardChip} conversation=${c} me=${me} />
           <span class="muted">${c.assignee_id ? t("conv.assignee", { agent: c.assignee_id }) : t("conv.unassigned", { group: c.group_id || "" })}</span>
           ${sla ? html`<span class=${`sla ${sla.cls}`}>${sla.text}</span>` : null}
         </div>
@@ -454,7 +475,7 @@ export default function Conversation({ me, route, navigate }) {
         <button class="btn" data-testid="transfer-button" aria-expanded=${String(dialog === "transfer")}
           onClick=${() => setDialog(dialog === "transfer" ? null : "transfer")}>${t("conv.transfer")}</button>
         <button class="btn" data-testid="ticket-create" aria-expanded=${String(dialog === "ticket")}
-          onClick=${() => setDialog(dialog === "ticket" ? null : "ticket")}>${t("conv.ticket")}</button>
+          onClick=${() => { setTicketSubject(null); setDialog(dialog === "ticket" ? null : "ticket"); }}>${t("conv.ticket")}</button>
         <button class="btn" data-testid="close-button" data-action=${c.status === "closed" ? "reopen" : "close"}
           onClick=${closeOrReopen}>${c.status === "closed" ? t("conv.reopen") : t("conv.close")}</button>
       </div>
@@ -470,11 +491,14 @@ export default function Conversation({ me, route, navigate }) {
           ${c.ticket_ids.map((tid) => html`<a key=${tid} href=${`#/tickets/${encodeURIComponent(tid)}`} data-testid="ticket-link">${ticketLabel(tid)}</a>`)}</span>` : null}
       </div>
       ${dialog === "transfer" ? html`<${TransferDialog} me=${me} path=${path} done=${closeDialog} />` : null}
-      ${dialog === "ticket" ? html`<${TicketDialog} path=${path} preview=${c.preview} done=${closeDialog} />` : null}
+      ${dialog === "ticket" ? html`<${TicketDialog} key=${ticketSubject || ""} path=${path} preview=${ticketSubject || c.preview} done=${closeDialog} />` : null}
+      <${BotSummary} conversation=${c} />
       <${Timeline} data=${data} id=${id} />
-      <${Composer} id=${id} path=${path} data=${data} refetch=${refetch} boxRef=${boxRef} />
+      <${AngerWarning} conversation=${c} />
+      <${Composer} id=${id} path=${path} data=${data} refetch=${refetch} boxRef=${boxRef} text=${draft} setText=${setDraft} />
     </section>
     <aside class="side">
+      <${AssistPanel} id=${id} path=${path} data=${data} insert=${insert} openTicket=${openTicket} />
       <div class="customer-slot">
         ${customer.customer_id ? html`<${CustomerPanel} customerId=${customer.customer_id} currentConversation=${id} version=${panelVersion} me=${me} />` : html`<${ErrorText} err=${null} />`}
       </div>

@@ -1,11 +1,13 @@
 // view-supervisor.js — #/supervisor: live queues per skill group (GET /supervisor/queues every 5 s
 // and on feed events), every agent's presence and load (set a presence), and reassigning a
-// conversation to an agent (POST /conversations/{id}/transfer {to_agent}).
+// conversation to an agent (POST /conversations/{id}/transfer {to_agent}); the conversations whose
+// customer is getting angrier (view-assist.js: AngryConversations, on conversation.anger events).
 import { api } from "./api.js";
 import { useFeed } from "./feed.js";
 import { duration, when } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
 import { t } from "./i18n.js";
+import { AngryConversations } from "./view-assist.js";
 import { ErrorText, Field, Loading, Select, errorText, toast, useAlive, useForm, useId, useInterval } from "./ui.js";
 
 const REFRESH_MS = 5000;
@@ -117,10 +119,13 @@ export default function Supervisor({ route }) {
       inflight.current = false;
     }
   };
+  const loadConversations = () => api.get("/conversations", { view: "all", limit: 100 })
+    .then((res) => alive.current && setConversations(res.items || []), () => {});
   useEffect(() => {
     refresh();
-    api.get("/conversations", { view: "all", limit: 100 }).then((res) => alive.current && setConversations(res.items || []), () => {});
+    loadConversations();
   }, []);
+  useFeed(["conversation.anger"], () => loadConversations());
   useInterval(refresh, REFRESH_MS);
   useFeed(LIVE, () => refresh());
   return html`<div class="page">
@@ -133,8 +138,11 @@ export default function Supervisor({ route }) {
         <section class="card"><h2>${t("sup.agents")}</h2>
           <div data-testid="supervisor-agents">${state.queues ? html`<${Agents} agents=${state.agents} refresh=${refresh} />` : html`<${Loading} />`}</div></section>
       </div>
-      <section class="card"><h2>${t("sup.reassign")}</h2>
-        <${Reassign} agents=${state.agents} conversations=${conversations} initial=${route.query && route.query.conversation} refresh=${refresh} /></section>
+      <div class="stack">
+        <${AngryConversations} conversations=${conversations} />
+        <section class="card"><h2>${t("sup.reassign")}</h2>
+          <${Reassign} agents=${state.agents} conversations=${conversations} initial=${route.query && route.query.conversation} refresh=${refresh} /></section>
+      </div>
     </div>
   </div>`;
 }

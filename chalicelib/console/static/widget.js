@@ -8,6 +8,7 @@
  * data-api    the web channel's base URL (default: the script's origin + /webhooks/web)
  * data-lang   "zh-CN" or "en" (default: the browser's language)
  * data-css    the stylesheet (default: console/static/widget.css next to the script)
+ * data-suggest the article suggestions (default: bot/suggest next to the script, i.e. /api/bot/suggest)
  * A shop whose visitor is logged in may set, before the script runs,
  *   window.OmniflowIdentity = {identity: {...}, identity_signature: "<hmac>"}
  * (signed by its backend with the identity secret): the visitor is then a verified customer.
@@ -18,6 +19,11 @@
  * localStorage, so the thread survives page loads. Everything lives in a shadow root (the page's
  * CSS cannot reach it); every text is a text node, never HTML. Message directions are the
  * channel's: data-direction="in" is the visitor's own message, "out" an agent's reply.
+ *
+ * As the visitor types (300 ms after the last key), GET bot/suggest?q= shows the titles of matching
+ * published articles; a click reads the article (GET bot/suggest?article=, plain text) and shows it
+ * in the panel. A 429 pauses the suggestions for its Retry-After, quietly. The bot's quick replies
+ * (quick_replies on an "out" message) are buttons: a tap sends the option's title.
  */
 (function () {
   "use strict";
@@ -31,6 +37,8 @@
   var STATUS_MAX_AGE_MS = 60000;
   var AGENT_ACTIVE_MS = 30 * 60000; // an agent's reply this recent means someone is at the desk
   var MAX_TEXT = 4000;
+  var SUGGEST_DEBOUNCE_MS = 300;
+  var SUGGEST_MIN = 2;
   var PAGE = 100;
 
   var data = script.dataset || {};
@@ -40,6 +48,7 @@
   var base = site === "default" ? apiBase : apiBase + "/" + encodeURIComponent(site);
   var cssUrl = data.css ? new URL(data.css, location.href).href : new URL("console/static/widget.css", scriptUrl).href;
   var storeKey = "omniflow.widget." + site;
+  var suggestUrl = data.suggest ? new URL(data.suggest, location.href).href : new URL("bot/suggest", scriptUrl).href;
 
   var STRINGS = {
     en: {
@@ -68,6 +77,9 @@
       unread: "{n} new",
       agent: "Support",
       you: "You",
+      suggested: "Maybe this answers it:",
+      backToChat: "Back to chat",
+      answerFrom: "From our help centre",
     },
     "zh-CN": {
       title: "在线客服",
@@ -95,6 +107,9 @@
       unread: "{n} 条新消息",
       agent: "客服",
       you: "我",
+      suggested: "猜您想问：",
+      backToChat: "返回聊天",
+      answerFrom: "来自帮助中心",
     },
   };
   var lang = data.lang || (navigator.language || "en");
@@ -171,6 +186,9 @@
     unread: 0,
     offlineSent: false,
     agentAt: "", // when an agent (not an automatic notice) last wrote in this thread
+    suggestTimer: null,
+    suggestSeq: 0, // answers to older keystrokes are dropped
+    suggestPausedUntil: 0, // after a 429
   };
 
   // ---- HTTP -----------------------------------------------------------------------------------
@@ -249,7 +267,7 @@
     return d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
   }
 
-  function messageEl(direction, text, when, pending) {
+  function messageEl(direction, text, when, pending, quickReplies) {
     return h(
       "div",
       {
@@ -259,8 +277,30 @@
       },
       h("span", { class: "who" }, direction === "in" ? t("you") : t("agent")),
       h("div", { class: "text" }, text),
+      quickReplies && quickReplies.length ? quickEl(quickReplies) : null,
       h("time", { class: "when" }, when ? timeOf(when) : t("sending"))
     );
+  }
+
+  // The bot's options under its message: a tap sends the option's title (the bot takes a pick by
+  // its title or number), once.
+  function quickEl(options) {
+    var box = h("div", { class: "quick", testid: "widget-quick-replies" });
+    options.forEach(function (o) {
+      var title = o && o.title ? String(o.title) : "";
+      if (!title) return;
+      box.appendChild(h("button", {
+        type: "button",
+        class: "quick-reply",
+        testid: "widget-quick-reply",
+        onclick: function () {
+          var buttons = box.querySelectorAll("button");
+          for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+          sendText(title);
+        },
+      }, title));
+    });
+    return box;
   }
 
   function addMessages(messages) {
@@ -279,7 +319,8 @@
         if (when) when.textContent = timeOf(m.created_at);
         return;
       }
-      ui.log.appendChild(messageEl(m.direction === "out" ? "out" : "in", text, m.created_at, false));
+      var out = m.direction === "out";
+      ui.log.appendChild(messageEl(out ? "out" : "in", text, m.created_at, false, out ? m.quick_replies : null));
       added++;
       if (m.direction === "out" && m.created_at > state.seen && !state.open) state.unread++;
       if (m.direction === "out" && !m.automatic && m.created_at > state.agentAt) state.agentAt = m.created_at;
@@ -348,6 +389,93 @@
     state.timer = setTimeout(poll, now ? 0 : state.open ? OPEN_POLL_MS : CLOSED_POLL_MS);
   }
 
+  // ---- suggestions as the visitor types ---------------------------------------------------------
+  function suggestCall(params) {
+    var url = new URL(suggestUrl);
+    url.searchParams.set("site", site);
+    Object.keys(params).forEach(function (k) { url.searchParams.set(k, params[k]); });
+    return fetch(url.href, {
+      headers: { Authorization: "Bearer " + state.token },
+      credentials: "omit",
+      cache: "no-store",
+    }).then(function (resp) {
+      if (resp.status === 429) {
+        var after = parseFloat(resp.headers.get("Retry-After") || "") || 2;
+        state.suggestPausedUntil = Date.now() + after * 1000;
+      }
+      if (!resp.ok) {
+        var err = new Error("HTTP " + resp.status);
+        err.status = resp.status;
+        throw err;
+      }
+      return resp.json();
+    });
+  }
+
+  function hideSuggestions() {
+    state.suggestSeq++;
+    if (state.suggestTimer) clearTimeout(state.suggestTimer);
+    state.suggestTimer = null;
+    clear(ui.suggestList);
+    ui.suggest.hidden = true;
+  }
+
+  function onTyping() {
+    if (state.suggestTimer) clearTimeout(state.suggestTimer);
+    state.suggestTimer = setTimeout(fetchSuggestions, SUGGEST_DEBOUNCE_MS);
+  }
+
+  function fetchSuggestions() {
+    state.suggestTimer = null;
+    var q = ui.input.value.replace(/\s+/g, " ").trim();
+    if (q.length < SUGGEST_MIN || !state.token || Date.now() < state.suggestPausedUntil) {
+      if (q.length < SUGGEST_MIN) hideSuggestions();
+      return;
+    }
+    var mine = ++state.suggestSeq;
+    suggestCall({ q: q.slice(0, 200) })
+      .then(function (body) {
+        if (mine !== state.suggestSeq) return;
+        showSuggestions(body.suggestions || []);
+      })
+      .catch(function () {
+        if (mine === state.suggestSeq) ui.suggest.hidden = true; // quietly: the chat still works
+      });
+  }
+
+  function showSuggestions(items) {
+    clear(ui.suggestList);
+    items.forEach(function (s) {
+      ui.suggestList.appendChild(h("li", null, h("button", {
+        type: "button",
+        class: "suggestion",
+        testid: "widget-suggestion",
+        "data-article": s.article_id,
+        onclick: function () { openArticle(s); },
+      }, s.title)));
+    });
+    ui.suggest.hidden = items.length === 0;
+  }
+
+  function openArticle(s) {
+    hideSuggestions();
+    suggestCall({ article: s.article_id })
+      .then(function (body) {
+        var a = body.article || {};
+        ui.answerTitle.textContent = a.title || s.title;
+        ui.answerText.textContent = a.text || s.snippet || "";
+        ui.answer.setAttribute("data-article", s.article_id);
+        ui.answer.hidden = false;
+        ui.answerBack.focus();
+      })
+      .catch(function () { /* gone, or slowed down: nothing to show */ });
+  }
+
+  function closeArticle() {
+    ui.answer.hidden = true;
+    ui.input.focus();
+  }
+
   // ---- actions --------------------------------------------------------------------------------
   function sendText(text) {
     text = (text || "").trim();
@@ -382,6 +510,7 @@
     var text = ui.input.value;
     if (!text.trim()) return;
     ui.input.value = "";
+    hideSuggestions();
     sendText(text);
     ui.input.focus();
   }
@@ -487,10 +616,17 @@
     ui.log = h("div", { class: "log", role: "log", "aria-live": "polite" });
     ui.empty = h("p", { class: "empty" }, t("empty"));
     ui.banner = h("p", { class: "banner", testid: "widget-offline-banner", hidden: true });
-    ui.input = h("textarea", { testid: "widget-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), "aria-label": t("placeholder"), onkeydown: onKey });
+    ui.input = h("textarea", { testid: "widget-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), "aria-label": t("placeholder"), onkeydown: onKey, oninput: onTyping });
     ui.send = h("button", { type: "submit", class: "send", testid: "widget-send" }, t("send"));
     ui.composer = h("form", { class: "composer", onsubmit: onSend }, ui.input, ui.send);
-    ui.chat = h("div", { class: "chat" }, ui.banner, ui.empty, ui.log, ui.composer);
+    ui.suggestList = h("ul", null);
+    ui.suggest = h("div", { class: "suggest", testid: "widget-suggestions", hidden: true }, h("p", null, t("suggested")), ui.suggestList);
+    ui.answerTitle = h("h3", { testid: "widget-answer-title" });
+    ui.answerText = h("div", { class: "answer-text", testid: "widget-answer-text" });
+    ui.answerBack = h("button", { type: "button", class: "primary", testid: "widget-answer-back", onclick: closeArticle }, t("backToChat"));
+    ui.answer = h("article", { class: "answer", testid: "widget-answer", hidden: true },
+      h("p", { class: "answer-from" }, t("answerFrom")), ui.answerTitle, ui.answerText, ui.answerBack);
+    ui.chat = h("div", { class: "chat" }, ui.banner, ui.empty, ui.log, ui.answer, ui.suggest, ui.composer);
 
     ui.prechatError = h("p", { class: "error", role: "alert" });
     ui.prechatStart = h("button", { type: "submit", class: "primary", testid: "widget-prechat-start" }, t("start"));

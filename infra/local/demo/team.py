@@ -79,6 +79,7 @@ def seed(env: dict[str, str], password: str | None = None) -> tuple[DemoUser, ..
     seed_orders_connector(env)
     seed_canned_replies()
     seed_routing()
+    seed_proactive_rules()
     seed_web_accounts(env)
     seed_bot_accounts()
     return USERS
@@ -289,6 +290,47 @@ def seed_web_accounts(env: dict[str, str]) -> None:
     for account, calendar in WEB_ACCOUNTS:
         accounts[account] = {**base, **accounts.get(account, {}), "calendar": calendar}
     secrets.put_secret_value(SecretId=name, SecretString=json.dumps(accounts))
+
+
+PROACTIVE_RULES: list[dict[str, Any]] = [
+    {
+        "rule_id": "order-shipped",
+        "event": "order.shipped",
+        "template": {
+            "zh-CN": "您好，您的订单 {order_id} 已发货，快递单号 {tracking}。",
+            "en": "Hello, your order {order_id} has shipped, tracking number {tracking}.",
+        },
+        "channel_templates": {"whatsapp": "hello_world"},
+    },
+    {
+        "rule_id": "delivery-delayed",
+        "event": "delivery.delayed",
+        "template": {
+            "zh-CN": "抱歉，您的订单 {order_id} 预计晚到，新的送达时间：{eta}。",
+            "en": "Sorry, your order {order_id} is running late; it should arrive {eta}.",
+        },
+    },
+    {
+        "rule_id": "refund-paid",
+        "event": "refund.paid",
+        "template": {
+            "zh-CN": "您的退款 {amount} 元已原路退回（订单 {order_id}），请注意查收。",
+            "en": "Your refund of {amount} for order {order_id} has been paid.",
+        },
+    },
+]
+
+
+def seed_proactive_rules() -> None:
+    """The shop's proactive notices (order shipped, delivery delayed, refund paid), saved through
+    the proactive service like an admin's change; re-seeding replaces them."""
+    from chalicelib.proactive import service as proactive
+    from chalicelib.proactive.rules import ProactiveRulesUpdate
+
+    update = ProactiveRulesUpdate.model_validate(
+        {"version": proactive.current().version, "rules": PROACTIVE_RULES}
+    )
+    proactive.save(update, "demo")
 
 
 def seed_routing() -> None:
