@@ -23,6 +23,7 @@ from chalicelib.console import service as console
 from chalicelib.db import identity_map, to_json
 from chalicelib.lazy import lazy
 from chalicelib.observability import invocation, metrics
+from chalicelib.paging import decode_cursor, encode_cursor
 
 # Request and query models of the capabilities are named here and built on first use (api.Models):
 # the router and the sender never pay for the models of routes they do not serve.
@@ -173,6 +174,8 @@ if TYPE_CHECKING:
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
     from chalicelib.proactive import service as proactive
+    from chalicelib.privacy import erasure
+    from chalicelib.privacy import export as privacy_export
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
@@ -213,6 +216,8 @@ else:
     business_events = lazy("chalicelib.orders.business")
     outbound = lazy("chalicelib.outbound.service")
     proactive = lazy("chalicelib.proactive.service")
+    erasure = lazy("chalicelib.privacy.erasure")
+    privacy_export = lazy("chalicelib.privacy.export")
     quality_reviews = lazy("chalicelib.quality.reviews")
     scorecards = lazy("chalicelib.quality.scorecards")
     quality = lazy("chalicelib.quality.service")
@@ -536,8 +541,10 @@ def unlink_ticket(conversation_id: str, ticket_id: str) -> dict[str, Any]:
 def open_attachment(conversation_id: str, seq: str, index: str) -> Response:
     """A file the customer sent: 302 to a 5-minute link (?redirect=0: the link as JSON), copied
     from the platform on first use; 409 when it cannot be had (expired, refused, local stack)."""
-    workspace.check_access(api.principal(), conversations.get(conversation_id))
-    link = media.open_attachment(conversation_id, media.position(seq, "seq"), media.position(index, "index"))
+    p = api.principal()
+    link = workspace.open_attachment(
+        p, conversation_id, media.position(seq, "seq"), media.position(index, "index")
+    )
     if api.query(app, Q.AttachmentQuery).redirect == "0":
         return Response(body=link.to_json(), status_code=200, headers={"Cache-Control": "no-store"})
     return Response(body="", status_code=302, headers={"Location": link.url, "Cache-Control": "no-store"})
@@ -614,8 +621,45 @@ def merge_customers(customer_id: str) -> dict[str, Any]:
 
 @route(app, "/customers/{customer_id}/audit", role="supervisor", response=R.AUDIT)
 def customer_audit(customer_id: str) -> dict[str, Any]:
-    """Who did what to this customer's record."""
+    """Who did what to this customer's record and who looked at it (action "view"), newest first."""
     return {"items": [to_json(r) for r in audit.history(f"customer#{customer_id}")]}
+
+
+@route(app, "/audit", role="supervisor", query=Q.AuditQuery, response=R.AUDIT_PAGE, errors=(404,))
+def audit_by_agent() -> dict[str, Any]:
+    """Search the audit by agent: everything ?agent_id= changed or looked at, newest first (?cursor=)."""
+    q = api.query(app, Q.AuditQuery)
+    items, last = audit.by_actor(q.agent_id, q.limit, decode_cursor(q.cursor))
+    return {"items": [to_json(r) for r in items], "next_cursor": encode_cursor(last)}
+
+
+@route(app, "/customers/{customer_id}/export", role="supervisor", query=Q.ExportQuery, response=R.EXPORT)
+def export_customer(customer_id: str) -> Response:
+    """Everything held about the customer as one JSON document (right of access; audited); a large
+    customer (or ?mode=async): 202 {status: pending, export_id}, then GET .../exports/{export_id}."""
+    mode = api.query(app, Q.ExportQuery).mode
+    status, out = privacy_export.export(api.principal().agent_id, customer_id, mode)
+    return Response(body=out, status_code=status)
+
+
+@route(app, "/customers/{customer_id}/exports/{export_id}", role="supervisor", response=R.EXPORT_JOB)
+def export_job(customer_id: str, export_id: str) -> dict[str, Any]:
+    """An asynchronous export: pending, or done with a 15-minute link to the JSON (audited)."""
+    return privacy_export.job(api.principal().agent_id, customer_id, export_id)
+
+
+@route(
+    app, "/customers/{customer_id}/erasure", role="admin", methods=("POST",), response=R.ERASURE, status=202
+)
+def request_erasure(customer_id: str) -> Response:
+    """Erase the customer from every table, index and bucket (a Step Functions job; 202)."""
+    return Response(body=erasure.request(api.principal().agent_id, customer_id), status_code=202)
+
+
+@route(app, "/customers/{customer_id}/erasure", role="admin", response=R.ERASURE)
+def erasure_status(customer_id: str) -> dict[str, Any]:
+    """The erasure request's status: pending, running or done (with what each handler removed)."""
+    return erasure.status(customer_id)
 
 
 @route(app, "/customers/{customer_id}/orders", role="agent", response=R.ORDERS)
@@ -1565,8 +1609,12 @@ def send_outbound(event: SQSEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=S.queue_name("events"), batch_size=10)
 def handle_event(event: SQSEvent) -> dict[str, Any]:
     """Events from the SLA state machines: conversation breaches → the timeline; ticket warnings
-    and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py)."""
-    return sla.handle_batch(event.to_dict())
+    and escalations → notify, raise priority, reassign (chalicelib/sla/escalation.py); from the
+    erasure job: privacy.erase → every table's and bucket's handler (chalicelib/privacy)."""
+    return sla.handle_batch(
+        event.to_dict(),
+        also={"privacy.erase": erasure.handle_event, "privacy.export": privacy_export.handle_event},
+    )
 
 
 @app.on_sqs_message(queue=S.queue_name("analytics"), batch_size=10)

@@ -106,6 +106,23 @@ def principal() -> Principal:
     return p
 
 
+def origin(r: Request) -> tuple[str | None, str | None]:
+    """Where a request came from: API Gateway's source IP and the caller's user agent (the audit
+    trail's "from where")."""
+    context: dict[str, Any] = dict(r.context or {})
+    identity: dict[str, Any] = dict(context.get("identity") or {})
+    headers: Any = r.headers or {}
+    return identity.get("sourceIp"), headers.get("user-agent")
+
+
+def _audited_origin(r: Request) -> Any:
+    """The audit trail's "from where" for this request (imported here: queue consumers never
+    load the audit service for it)."""
+    from chalicelib.audit import service as audit
+
+    return audit.request_origin(*origin(r))
+
+
 def error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     headers: dict[str, str | list[str]] = (
         {"Retry-After": str(details["retry_after"])} if details and "retry_after" in details else {}
@@ -234,7 +251,8 @@ def route(
                     token = _principal.set(
                         authenticate(request(app).headers.get("authorization"), role, scope)
                     )
-                return fn(*args, **kwargs)
+                with _audited_origin(request(app)):
+                    return fn(*args, **kwargs)
             except DomainError as exc:  # auth (401/403) included: status, code and details are its own
                 return error(exc.status, exc.code, exc.message.splitlines()[0][:300], exc.details)
             except ValueError as exc:  # a library refused a value inside a service (e.g. pydantic)

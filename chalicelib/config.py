@@ -54,6 +54,8 @@ class Settings:
     # local stack only: {channel: base URL} of platforms imitated on this machine (WeCom's kf API),
     # called instead of being recorded (OMNIFLOW_STAND_INS, JSON; see channels/transport.py)
     stand_ins: dict[str, str] = field(default_factory=dict)
+    erasure_state_machine_arn: str = ""  # customers' erasure jobs (infra/erasure.asl.json)
+    message_retention_days: int = 730  # messages expire (TTL) this long after they were stored
 
     @property
     def prefix(self) -> str:
@@ -108,6 +110,8 @@ def settings() -> Settings:
         kb_backend=env.get("OMNIFLOW_KB_BACKEND") or "builtin",
         token_key_id=env.get("OMNIFLOW_TOKEN_KEY_ID", ""),
         stand_ins=_json_map(env.get("OMNIFLOW_STAND_INS")),
+        erasure_state_machine_arn=env.get("OMNIFLOW_ERASURE_STATE_MACHINE_ARN", ""),
+        message_retention_days=_int("OMNIFLOW_MESSAGE_RETENTION_DAYS", 730),
     )
 
 

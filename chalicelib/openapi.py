@@ -179,6 +179,11 @@ def _operation(r: RouteDoc, method: str, schemas: _Schemas, codes: dict[int, lis
             "description": "The link (?redirect=0)",
             "content": {"application/json": {"schema": responses.ATTACHMENT_LINK}},
         }
+    if r.path == "/customers/{customer_id}/export":  # a large customer (or ?mode=async): a job
+        answers["202"] = {
+            "description": "Exported asynchronously: GET /customers/{customer_id}/exports/{export_id}",
+            "content": {"application/json": {"schema": responses.EXPORT_JOB}},
+        }
     for status in _error_statuses(r, method):
         answers[str(status)] = {
             "description": DESCRIPTIONS.get(status, "Error"),

@@ -66,6 +66,18 @@ class CrmQuery(Query):
     )
 
 
+class AuditQuery(Query):
+    agent_id: Id = Field(description="the agent (or API client, client#<id>) whose actions and views to list")
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+
+class ExportQuery(Query):
+    mode: Literal["auto", "async"] = Field(
+        default="auto", description="async: always through S3 (auto: when the customer is large)"
+    )
+
+
 class TicketsQuery(Query):
     view: Literal["mine", "group", "status", "overdue", "requester"] = "mine"
     group: Id | None = Field(default=None, description="view=group")

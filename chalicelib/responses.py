@@ -309,6 +309,41 @@ MERGE = obj(
     source_snapshot=obj(),
 )
 AUDIT = obj(("items",), items=array(AUDIT_RECORD))
+AUDIT_PAGE = obj(("items",), items=array(AUDIT_RECORD), next_cursor=PAGE_CURSOR)
+EXPORT = obj(
+    ("format", "customer_id", "exported_at", "profile", "identities", "conversations", "tickets"),
+    format=STRING,
+    customer_id=STRING,
+    exported_at=STRING,
+    profile=array(obj()),
+    identities=array(obj()),
+    conversations=array(obj()),
+    tickets=array(obj()),
+    csat=array(obj()),
+    tags=STRINGS,
+    consents=obj(),
+    audit=array(AUDIT_RECORD),
+)
+EXPORT_JOB = obj(
+    ("customer_id", "export_id", "status"),
+    customer_id=STRING,
+    export_id=STRING,
+    status={"type": "string", "enum": ["pending", "done"]},
+    requested_at=NULLABLE_STRING,
+    done_at=NULLABLE_STRING,
+    size_bytes={"type": "integer"},
+    url=STRING,
+    expires_in={"type": "integer"},
+)
+ERASURE = obj(
+    ("customer_id", "status"),
+    customer_id=STRING,
+    status={"type": "string", "enum": ["pending", "running", "done"]},
+    requested_at=NULLABLE_STRING,
+    requested_by=NULLABLE_STRING,
+    done_at=NULLABLE_STRING,
+    erased=obj(),
+)
 TICKET_ANSWER = obj(("ticket",), ticket=TICKET)
 TICKETS = obj(("items",), items=array(TICKET), next_cursor=PAGE_CURSOR)
 TICKET_VIEW = obj(

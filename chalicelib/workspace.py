@@ -285,6 +285,9 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
     for conv in sorted(history, key=lambda h: h.created_at):
         for m in conversations.messages_of(conv.conversation_id):
             timeline.append(message_view(m, p))
+    audit.viewed(
+        p.agent_id, "conversation", [customer.customer_id, c.customer_id], conversation_id=c.conversation_id
+    )
     return {
         "conversation": summary_view(c, p),
         "customer": customer_view(customer, p),
@@ -292,6 +295,25 @@ def conversation_view(p: Principal, conversation_id: str) -> dict[str, Any]:
         "conversations": [summary_view(h, p) for h in history],
         "messages": timeline,
     }
+
+
+def open_attachment(p: Principal, conversation_id: str, seq: int, index: int) -> Any:
+    """A file the customer sent (``media.open_attachment``'s link), its opening recorded in the
+    customer's audit trail."""
+    from chalicelib.media import service as media
+
+    c = conversations.get(conversation_id)
+    check_access(p, c)
+    link = media.open_attachment(conversation_id, seq, index)
+    audit.viewed(
+        p.agent_id,
+        "attachment",
+        [c.customer_id],
+        conversation_id=conversation_id,
+        seq=str(seq),
+        index=str(index),
+    )
+    return link
 
 
 def agent_view(a: Agent) -> dict[str, Any]:
@@ -381,6 +403,8 @@ def customer_360(
     page = Conversation.by_customer.query(
         customer.customer_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
     )
+    if p is not None:
+        audit.viewed(p.agent_id, "customer", [customer.customer_id], page="next" if cursor else "first")
     out: dict[str, Any] = {"customer_id": customer.customer_id}
     out["conversations"] = [summary_view(c, p) for c in page]
     out["next_cursor"] = encode_cursor(page.last_evaluated_key)

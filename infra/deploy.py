@@ -63,6 +63,7 @@ ENV_FROM_OUTPUTS: dict[str, str] = {
     "OMNIFLOW_ALERTS_TOPIC_ARN": "AlertsTopicArn",
     "OMNIFLOW_SLA_STATE_MACHINE_ARN": "SlaStateMachineArn",
     "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": "TicketSlaStateMachineArn",
+    "OMNIFLOW_ERASURE_STATE_MACHINE_ARN": "ErasureStateMachineArn",
     "OMNIFLOW_USER_POOL_ID": "UserPoolId",
     "OMNIFLOW_USER_POOL_ARN": "UserPoolArn",
     "OMNIFLOW_USER_POOL_CLIENT_ID": "UserPoolClientId",

@@ -147,6 +147,15 @@ class _ByPlatformRef(GlobalSecondaryIndex["Message"]):
     platform_ref = UnicodeAttribute(hash_key=True)
 
 
+def message_expiry() -> int:
+    """When a message stored now expires (epoch seconds, the messages table's TTL)."""
+    import time
+
+    from chalicelib.config import settings
+
+    return int(time.time()) + settings().message_retention_days * 86400
+
+
 class Message(Model):
     Meta = meta("messages")
 
@@ -181,7 +190,9 @@ class Message(Model):
     dedupe_key = UnicodeAttribute(null=True)
     correlation_id = UnicodeAttribute(null=True)
     stored_at = UnicodeAttribute(null=True)  # dedupe markers: "<conversation_id>#<seq>" of the message
-    expires_at = NumberAttribute(null=True)  # TTL, dedupe markers only
+    # TTL: a message expires ``settings().message_retention_days`` after it was stored (2 years by
+    # default, README "Privacy"); a dedupe marker after 14 days (chalicelib/conversations/inbound.py)
+    expires_at = NumberAttribute(null=True, default_for_new=lambda: message_expiry())
 
     by_mailbox = _ByMailbox()
     by_platform_ref = _ByPlatformRef()

@@ -165,9 +165,19 @@ def _signer(region: str, endpoint_url: str | None) -> Any:
     return session().client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
-def _presign(key: str) -> str:
+def _presign(key: str, seconds: int = LINK_SECONDS) -> str:
     s = settings()
     url: str = _signer(s.region, s.endpoint_url).generate_presigned_url(
-        "get_object", Params={"Bucket": _bucket(), "Key": key}, ExpiresIn=LINK_SECONDS
+        "get_object", Params={"Bucket": _bucket(), "Key": key}, ExpiresIn=seconds
     )
     return url
+
+
+def store_private(key: str, body: bytes, content_type: str) -> None:
+    """Put a private object in the media bucket (a customer's export: ``exports/<customer_id>/…``)."""
+    client("s3").put_object(Bucket=_bucket(), Key=key, Body=body, ContentType=content_type)
+
+
+def presign(key: str, seconds: int = LINK_SECONDS) -> str:
+    """A short-lived GET link to an object of the media bucket."""
+    return _presign(key, seconds)

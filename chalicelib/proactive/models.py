@@ -18,7 +18,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.db import Model, meta
 
@@ -30,6 +30,17 @@ class ByDue(GlobalSecondaryIndex["BusinessEvent"]):
 
     held_key = UnicodeAttribute(hash_key=True)
     due_at = UnicodeAttribute(range_key=True)
+
+
+class ByCustomer(GlobalSecondaryIndex["BusinessEvent"]):
+    """Sparse: events about a known customer (erasure finds them without a Scan)."""
+
+    class Meta:
+        index_name = "by_customer"
+        projection = KeysOnlyProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
 
 
 class BusinessEvent(Model):
@@ -55,6 +66,7 @@ class BusinessEvent(Model):
     created_by = UnicodeAttribute(null=True)
 
     by_due = ByDue()
+    by_customer = ByCustomer()
 
 
 class OptOut(Model):

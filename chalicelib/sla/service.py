@@ -7,6 +7,7 @@ second execution with the same name and input) and stopping needs no stored ARN.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib import events
@@ -94,15 +95,21 @@ def handle_event(event: dict[str, Any]) -> None:
     )
 
 
-def handle_batch(event: dict[str, Any]) -> dict[str, Any]:
-    """The events queue handler body (partial batch failures: one bad event never blocks others)."""
+def handle_batch(
+    event: dict[str, Any], also: Mapping[str, Callable[[dict[str, Any]], None]] | None = None
+) -> dict[str, Any]:
+    """The events queue handler body (partial batch failures: one bad event never blocks others).
+    ``also`` maps other event types on the same queue to their handlers (given by the app, so this
+    package names no capability above it), e.g. ``privacy.erase``."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     from chalicelib.db import identity_map
 
     @identity_map()  # one read per fact, per event
     def record_handler(record: Any) -> None:
-        handle_event(json.loads(record.body))
+        body = json.loads(record.body)
+        other = (also or {}).get(str(body.get("type")))
+        (other or handle_event)(body)
 
     return dict(
         process_partial_response(

@@ -180,6 +180,15 @@ def provision(
         roleArn="arn:aws:iam::123456789012:role/omniflow-local-ticket-sla",
     )
 
+    erasure_machine = c["stepfunctions"].create_state_machine(
+        name=f"omniflow-{stage}-erasure",
+        definition=render_asl(
+            {"StateTable": f"omniflow-{stage}-state", "EventsQueueUrl": outputs["EventsQueueUrl"]},
+            "erasure.asl.json",
+        ),
+        roleArn="arn:aws:iam::123456789012:role/omniflow-local-erasure",
+    )
+
     idp = c["cognito-idp"]
     pool = idp.create_user_pool(
         PoolName=f"omniflow-{stage}-agents",
@@ -223,6 +232,7 @@ def provision(
         "OMNIFLOW_MEDIA_BUCKET": outputs["MediaBucketName"],
         "OMNIFLOW_SLA_STATE_MACHINE_ARN": machine["stateMachineArn"],
         "OMNIFLOW_TICKET_SLA_STATE_MACHINE_ARN": ticket_machine["stateMachineArn"],
+        "OMNIFLOW_ERASURE_STATE_MACHINE_ARN": erasure_machine["stateMachineArn"],
         "OMNIFLOW_USER_POOL_ID": pool["Id"],
         "OMNIFLOW_USER_POOL_CLIENT_ID": app_client["ClientId"],
         **({"OMNIFLOW_AWS_ENDPOINT": endpoint_url} if endpoint_url else {}),

@@ -168,3 +168,8 @@ def test_answers_about_real_data_match_the_document(local_stack: LocalStack, tok
         call("GET", path)
     call("POST", "/conversations/{conversation_id}/close", path_parameters=cid)
     call("DELETE", "/canned-replies/{reply_id}", path_parameters=rid)
+    # privacy (issue 17): the export, the audit by agent, then erasure (last: it removes the customer)
+    call("GET", "/customers/{customer_id}/export", path_parameters=customer)
+    call("GET", "/audit", query={"agent_id": "admin"})
+    call("POST", "/customers/{customer_id}/erasure", path_parameters=customer)
+    call("GET", "/customers/{customer_id}/erasure", path_parameters=customer)

@@ -3,6 +3,7 @@
 FAKE_APP_OUTPUTS: dict[str, str] = {
     "SlaStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:omniflow-prod-sla",
     "TicketSlaStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:omniflow-prod-ticket-sla",
+    "ErasureStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:omniflow-prod-erasure",
     "IntentBackend": "builtin",
     "UserPoolId": "us-east-1_AbCdEf123",
     "UserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123",

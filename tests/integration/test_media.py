@@ -105,6 +105,12 @@ def test_an_agent_opens_a_whatsapp_image_copied_once_into_s3(agents, stored_imag
     assert link["content_type"] == "image/jpeg" and link["expires_in"] == 300
     assert urlsplit(link["url"]).path.endswith(f"/{key}")
     assert len(graph.calls) == 2
+    # each opening is in the customer's audit trail (who, which file), never the file itself
+    customer_id = conversations.get(conversation_id).customer_id
+    trail = json.loads(agents["supervisor"].get(f"/customers/{customer_id}/audit").body)["items"]
+    opened = [(r["actor"], r["details"]) for r in trail if r["action"] == "view"]
+    spec = {"what": "attachment", "conversation_id": conversation_id, "seq": str(seq), "index": "0"}
+    assert opened == [("supervisor", spec), (mine, spec)]
 
 
 def test_an_agent_of_another_group_gets_403_and_nothing_is_fetched(agents, stored_image, graph):
