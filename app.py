@@ -173,9 +173,9 @@ if TYPE_CHECKING:
     from chalicelib.orders import crm
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
-    from chalicelib.proactive import service as proactive
     from chalicelib.privacy import erasure
     from chalicelib.privacy import export as privacy_export
+    from chalicelib.proactive import service as proactive
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
