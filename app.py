@@ -15,6 +15,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import api, bootstrap
 from chalicelib import responses as R
+from chalicelib.analytics.outbox import batched as analytics_batched
 from chalicelib.api import route
 from chalicelib.auth import service as auth
 from chalicelib.config import settings
@@ -28,6 +29,7 @@ from chalicelib.paging import decode_cursor, encode_cursor
 # the router and the sender never pay for the models of routes they do not serve.
 if TYPE_CHECKING:
     from chalicelib import queries as Q
+    from chalicelib.alerts.bodies import AlertRuleBody
     from chalicelib.assist.bodies import SuggestionUsedBody
     from chalicelib.auth.bodies import ApiClientBody, TokenBody
     from chalicelib.bot.bodies import FlowSetUpdate
@@ -87,6 +89,7 @@ else:
         _payloads.TicketLinkBody,
         _payloads.TransferBody,
     )
+    AlertRuleBody = api.Models("chalicelib.alerts.bodies").AlertRuleBody
     SuggestionUsedBody = api.Models("chalicelib.assist.bodies").SuggestionUsedBody
     ApiClientBody, TokenBody = (
         api.Models("chalicelib.auth.bodies").ApiClientBody,
@@ -142,6 +145,10 @@ if TYPE_CHECKING:
     from chalicelib import kb, workspace
     from chalicelib import openapi as openapi_doc
     from chalicelib.agents import service as agents
+    from chalicelib.alerts import service as alerts
+    from chalicelib.analytics import aggregator as analytics_aggregator
+    from chalicelib.analytics import forecast as analytics_forecast
+    from chalicelib.analytics import reports as analytics
     from chalicelib.assignment import service as assignment
     from chalicelib.assist import suggestions
     from chalicelib.audit import service as audit
@@ -166,9 +173,9 @@ if TYPE_CHECKING:
     from chalicelib.orders import crm
     from chalicelib.orders import service as orders
     from chalicelib.outbound import service as outbound
-    from chalicelib.proactive import service as proactive
     from chalicelib.privacy import erasure
     from chalicelib.privacy import export as privacy_export
+    from chalicelib.proactive import service as proactive
     from chalicelib.quality import reviews as quality_reviews
     from chalicelib.quality import scorecards
     from chalicelib.quality import service as quality
@@ -219,6 +226,10 @@ else:
     routing_rules = lazy("chalicelib.routing.service")
     routing_surge = lazy("chalicelib.routing.surge")
     sla_reports = lazy("chalicelib.sla.reports")
+    analytics = lazy("chalicelib.analytics.reports")
+    analytics_forecast = lazy("chalicelib.analytics.forecast")
+    analytics_aggregator = lazy("chalicelib.analytics.aggregator")
+    alerts = lazy("chalicelib.alerts.service")
     sla_policies = lazy("chalicelib.sla.policies")
     sla = lazy("chalicelib.sla.service")
     tickets = lazy("chalicelib.tickets.service")
@@ -228,7 +239,9 @@ else:
 
 app = Chalice(app_name="omniflow")
 bootstrap.install()  # who reacts to which event: chalicelib/bootstrap.py
-app.api.binary_types = []  # every API body is JSON text
+# every API body is JSON text, but for the reports' Excel exports (API Gateway decodes those
+# base64 answers for a client that sends Accept: <that type>, docs/metrics.md)
+app.api.binary_types = ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
 S = settings()
 
 
@@ -236,9 +249,10 @@ S = settings()
 def observe(event: Any, get_response: Any) -> Any:
     """Every invocation, whatever its trigger, logs with its own Lambda context and none of the
     previous one's keys, and its own identity map (one read per fact, dropped at its end); EMF
-    metrics are flushed after it."""
+    metrics are flushed after it. The analytics facts it published leave together at its end (one
+    SQS message: counting runs off this path, chalicelib/analytics/outbox.py)."""
     try:
-        with identity_map():
+        with analytics_batched(), identity_map():
             return invocation(event, get_response)
     finally:
         metrics.flush_metrics()
@@ -1375,6 +1389,67 @@ def sla_report() -> dict[str, Any]:
     return sla_reports.attainment(q.by, q.from_ or today, q.to or today)
 
 
+@route(app, "/reports/overview", role="supervisor", query=Q.OverviewQuery)
+def reports_overview() -> Any:
+    """Volumes, response and resolution times, SLA over ?from=&to= (ISO 8601), optionally one
+    ?group= or ?agent= and one ?channel=; ?format=csv|xlsx for the same as CSV or Excel (docs/metrics.md)."""
+    q = api.query(app, Q.OverviewQuery)
+    report = analytics.overview(q.from_, q.to, group=q.group, channel=q.channel, agent=q.agent)
+    if q.format != "json":
+        body, content_type = analytics.export(report, q.format)
+        return Response(body=body, status_code=200, headers={"Content-Type": content_type})
+    return report
+
+
+@route(app, "/reports/timeseries", role="supervisor", query=Q.TimeseriesQuery)
+def reports_timeseries() -> dict[str, Any]:
+    """One ?metric= per ?interval=minute|hour|day bucket over ?from=&to=, optionally ?by=channel|priority."""
+    q = api.query(app, Q.TimeseriesQuery)
+    return analytics.timeseries(q.metric, q.interval, q.from_, q.to, by=q.by, group=q.group, agent=q.agent)
+
+
+@route(app, "/reports/forecast", role="supervisor")
+def reports_forecast() -> dict[str, Any]:
+    """Next week's volume per half hour for ?group= (or all), seasonal by weekday and hour over the
+    last ?weeks= (default 4) of hour buckets, and the agents Erlang C needs for 80 % in 20 s at the
+    handle time measured over the same weeks (chalicelib/analytics/forecast.py)."""
+    q: Mapping[str, str] = api.request(app).query_params or {}
+    return analytics_forecast.plan(q.get("group") or None, weeks=q.get("weeks", "4"))
+
+
+@route(app, "/admin/alerts", role="admin")
+def list_alert_rules() -> dict[str, Any]:
+    """The alert rules, each with its state (ok | firing) and last value."""
+    return alerts.listing()
+
+
+@route(app, "/admin/alerts", role="admin", methods=("POST",), body=AlertRuleBody, status=201)
+def create_alert_rule() -> Response:
+    """A threshold over a metric and window (docs/metrics.md), evaluated every minute."""
+    return Response(
+        body=alerts.create(api.body(app, AlertRuleBody), api.principal().agent_id), status_code=201
+    )
+
+
+@route(app, "/admin/alerts/{rule_id}", role="admin", methods=("DELETE",), status=204)
+def delete_alert_rule(rule_id: str) -> Response:
+    """Remove an alert rule (its history stays)."""
+    alerts.delete(rule_id)
+    return Response(body="", status_code=204)
+
+
+@route(app, "/reports/alerts", role="supervisor")
+def alert_history() -> dict[str, Any]:
+    """Alerts fired and resolved, newest first (the last 50)."""
+    return alerts.history()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def evaluate_alerts(event: CloudWatchEvent) -> dict[str, int]:
+    """Every alert rule against its window of the analytics buckets: fire once, resolve once."""
+    return alerts.evaluate()
+
+
 @route(app, "/tickets/at-risk", role="supervisor", query=Q.AtRiskQuery, response=R.AT_RISK)
 def tickets_at_risk() -> dict[str, Any]:
     """Open tickets whose next SLA deadline falls within ?within= minutes (default 60), soonest first."""
@@ -1549,6 +1624,12 @@ def handle_event(event: SQSEvent) -> dict[str, Any]:
         event.to_dict(),
         also={"privacy.erase": erasure.handle_event, "privacy.export": privacy_export.handle_event},
     )
+
+
+@app.on_sqs_message(queue=S.queue_name("analytics"), batch_size=10)
+def count_activity(event: SQSEvent) -> dict[str, Any]:
+    """Analytics queue → each fact counted once into its minute/hour/day buckets (docs/metrics.md)."""
+    return analytics_aggregator.handle_batch(event.to_dict())
 
 
 @app.on_sqs_message(queue=S.queue_name("webhooks"), batch_size=10)

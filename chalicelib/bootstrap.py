@@ -21,6 +21,12 @@ def _first_response_clock_stops(event: events.ConversationAnswered) -> None:
     sla.on_conversation_answered(event)
 
 
+def _counted(event: events.Activity) -> None:
+    from chalicelib.analytics import outbox
+
+    outbox.on_activity(event)
+
+
 def _auto_tags_learn_from_the_message(event: events.CustomerMessageStored) -> None:
     from chalicelib.insight import service as insight
 
@@ -51,6 +57,9 @@ SUBSCRIPTIONS: dict[type[events.Event], tuple[events.Handler, ...]] = {
     # a first reply, or a survey answer that closed the conversation (outbound, tickets ->
     # sla.service.on_conversation_answered)
     events.ConversationAnswered: (_first_response_clock_stops,),
+    # a countable fact (conversations: opened, message in/out, reply, closed -> analytics.outbox, which
+    # queues the invocation's facts together for analytics.aggregator, off the request path)
+    events.Activity: (_counted,),
     # a customer's message may earn an auto-tag (router -> insight.service.on_customer_message)
     # ... and STOP / 退订 / TD opts them out of notices on that channel (-> proactive.service)
     events.CustomerMessageStored: (_auto_tags_learn_from_the_message, _opt_out_keywords_are_heard),

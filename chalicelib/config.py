@@ -88,7 +88,7 @@ def settings() -> Settings:
     env = os.environ
     queue_urls = {
         name: env[f"OMNIFLOW_{name.upper().replace('-', '_')}_QUEUE_URL"]
-        for name in ("inbound", "outbound", "events", "webhooks", "webhooks-dlq")
+        for name in ("inbound", "outbound", "events", "webhooks", "webhooks-dlq", "analytics")
         if env.get(f"OMNIFLOW_{name.upper().replace('-', '_')}_QUEUE_URL")
     }
     return Settings(

@@ -15,7 +15,7 @@ queue message is retried).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chalicelib.observability import logger
@@ -43,6 +43,25 @@ class ConversationAnswered(Event):
 
     conversation_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Activity(Event):
+    """A countable fact for the analytics (``chalicelib.analytics``): ``event_id`` is stable for the
+    fact (a redelivery carries the same id, so it never counts twice), ``at`` its own UTC time (ISO
+    8601; out-of-order delivery lands in the right bucket), ``dims`` what it is counted by
+    (channel, group, agent, priority), ``seconds`` the durations it closes, e.g.
+    ``{"first_response": 42}``, and ``values`` the scores it carries (``{"csat": 4}``). The kinds
+    are listed in ``chalicelib.analytics.aggregator.COUNTERS``. No PII: no text, phone or e-mail
+    goes in here."""
+
+    event_id: str
+    kind: str  # conversation_opened | message_in | message_out | conversation_closed | ...
+    at: str
+    dims: Mapping[str, str]
+    seconds: Mapping[str, int] = field(default_factory=dict)
+    flags: Mapping[str, bool] = field(default_factory=dict)  # e.g. {"sla_met": True}
+    values: Mapping[str, int] = field(default_factory=dict)  # e.g. {"csat": 4}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ ranges and enums. Unknown parameters are ignored (caches and consoles add their 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,3 +116,69 @@ class AtRiskQuery(Query):
 
 class BreachedQuery(Query):
     limit: ReportLimit = 50
+
+
+ReportTime = Annotated[datetime, Field(description="ISO 8601 time (UTC unless it carries an offset)")]
+# = chalicelib/analytics/reports.METRICS (tests/unit/test_analytics_buckets.py keeps them equal)
+Metric = Literal[
+    "conversations",
+    "messages_in",
+    "messages_out",
+    "resolved",
+    "assigned",
+    "transfers",
+    "reopened",
+    "sla_breaches",
+    "bot_conversations",
+    "bot_resolved",
+    "bot_handed_off",
+    "bot_abandoned",
+    "bot_taken_over",
+    "sla_met",
+    "sla_breached",
+    "csat_n",
+    "sla_attainment",
+    "csat_avg",
+    "reopen_rate",
+    "transfer_rate",
+    "bot_resolution_rate",
+    "first_response_p50_s",
+    "first_response_p90_s",
+    "first_response_p95_s",
+    "first_response_avg_s",
+    "first_response_count",
+    "resolution_p50_s",
+    "resolution_p90_s",
+    "resolution_p95_s",
+    "resolution_avg_s",
+    "resolution_count",
+    "wait_p50_s",
+    "wait_p90_s",
+    "wait_p95_s",
+    "wait_avg_s",
+    "wait_count",
+    "handle_p50_s",
+    "handle_p90_s",
+    "handle_p95_s",
+    "handle_avg_s",
+    "handle_count",
+]
+
+
+class OverviewQuery(Query):
+    from_: ReportTime = Field(alias="from")
+    to: ReportTime
+    group: Id | None = Field(default=None, description="one skill group (not with agent)")
+    agent: Id | None = Field(default=None, description="one agent (not with group)")
+    channel: ChannelName | None = None
+    format: Literal["json", "csv", "xlsx"] = "json"
+
+
+class TimeseriesQuery(Query):
+    metric: Metric
+    interval: Literal["minute", "hour", "day"] = "hour"
+    from_: ReportTime = Field(alias="from")
+    to: ReportTime
+    by: Literal["channel", "priority"] | None = None
+    group: Id | None = Field(default=None, description="one skill group (not with agent)")
+    agent: Id | None = Field(default=None, description="one agent (not with group)")

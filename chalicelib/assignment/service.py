@@ -218,7 +218,7 @@ def assign(conversation: Conversation) -> str | None:
                 release(agent_id, kind, refill=True)  # someone else took the conversation
                 return None
             reseat(agent, [kind])
-            _assigned(given, agent_id, by=None)
+            _assigned(given, agent_id, by=None, waited_since=conversation.queued_at)
             return agent_id
     return None
 
@@ -263,7 +263,7 @@ def pull(agent_id: str) -> list[str]:
                 release(agent_id, kind, refill=False)
                 continue
             reseat(reserved, [kind])
-            _assigned(given, agent_id, by=None)
+            _assigned(given, agent_id, by=None, waited_since=head.queued_at)
             taken.append(given.conversation_id)
     return taken
 
@@ -282,13 +282,14 @@ def claim(conversation_id: str, agent_id: str) -> Conversation:
     current = _get(conversation_id)
     if current.assignee_id == agent_id and current.status == OPEN:
         return current
+    waited_since = current.queued_at
     given = _give(conversation_id, agent_id, expected_queue=None)
     if given is None:
         raise NotAllowed("conversation is closed or owned by another agent")
     agent = reserve(agent_id, given.channel_type or ranking.CHAT, enforce_capacity=False)
     if agent is not None:
         reseat(agent, [given.channel_type or ranking.CHAT])
-    _assigned(given, agent_id, by=agent_id)
+    _assigned(given, agent_id, by=agent_id, waited_since=waited_since)
     return given
 
 
@@ -347,6 +348,7 @@ def reopen(conversation_id: str, agent_id: str) -> Conversation:
     if agent is not None:
         reseat(agent, [kind])
     _assigned(conversation, agent_id, by=agent_id)
+    _counted(conversation, "conversation_reopened", agent_id)
     return conversation
 
 
@@ -492,6 +494,7 @@ def transfer(
         groups=[current.group_id, conversation.group_id],
         data={"by": by, "from_agent": previous or "", "to_agent": to_agent or "", "to_group": to_group or ""},
     )
+    _counted(conversation, "conversation_transferred", previous)
     if to_agent:
         _announce_assigned(current, to_agent, by)
     if to_group:
@@ -549,7 +552,26 @@ def set_priority(conversation_id: str, priority: str) -> Conversation:
 # ---- events for the console -------------------------------------------------------------------------
 
 
-def _assigned(conversation: Conversation, agent_id: str, *, by: str | None) -> None:
+def _counted(
+    conversation: Conversation,
+    kind: str,
+    agent_id: str | None,
+    seconds: dict[str, int] | None = None,
+) -> None:
+    """Tell the analytics (``events.Activity``; counted off this path, once per event id)."""
+    from chalicelib.conversations.inbound import activity_dims
+    from chalicelib.events import Activity, publish
+
+    at = conversation.assigned_at or now_iso()
+    dims = activity_dims(conversation, conversation.last_channel, agent_id)
+    publish(Activity(f"{kind}#{conversation.conversation_id}#{at}", kind, at, dims, seconds or {}))
+
+
+def _assigned(
+    conversation: Conversation, agent_id: str, *, by: str | None, waited_since: str | None = None
+) -> None:
+    seconds = {"wait": seconds_between(waited_since, conversation.assigned_at)} if waited_since else {}
+    _counted(conversation, "conversation_assigned", agent_id, seconds)
     _announce_assigned(conversation, agent_id, by or "routing")
     _publish(
         "conversation.assigned",

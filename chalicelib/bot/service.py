@@ -202,10 +202,17 @@ def count(key: str, **fields: int) -> None:
         logger.warning("bot counter failed", extra={"key": key, "error": type(exc).__name__})
 
 
-def _outcome(channel: str | None, **fields: int) -> None:
+def _outcome(channel: str | None, c: Conversation | None = None, **fields: int) -> None:
     count("outcomes", **fields)
     if channel:
         count(f"channel#{channel}", **fields)
+    if c is not None:  # the analytics count it too (events.Activity, once per conversation and outcome)
+        from chalicelib.conversations.inbound import activity_dims
+        from chalicelib.events import Activity, publish
+
+        for name in fields:
+            kind = "bot_started" if name == "conversations" else f"bot_{name}"
+            publish(Activity(f"{kind}#{c.conversation_id}", kind, iso(utcnow()), activity_dims(c, channel)))
 
 
 def report(day: str | None) -> dict[str, Any]:
@@ -365,7 +372,7 @@ def holds(c: Conversation) -> bool:
 
 def started(c: Conversation, channel: str) -> None:
     """A conversation opened with the bot in front (the router, once)."""
-    _outcome(channel, conversations=1)
+    _outcome(channel, c, conversations=1)
 
 
 def on_inbound(stored: conversations.Stored, msg: InboundMessage) -> bool:
@@ -396,7 +403,7 @@ def handle(c: Conversation, msg: InboundMessage, seq: int) -> bool:
         return True  # handled by an earlier delivery
     if c.assignee_id:  # an agent stepped in (a supervisor took it from the "all" view)
         if conversations.end_bot_hold(c.conversation_id, "taken_over"):
-            _outcome(msg.channel, taken_over=1)
+            _outcome(msg.channel, c, taken_over=1)
         return False
     now = utcnow()
     message = (msg.text or "").strip()
@@ -712,7 +719,7 @@ def hand_off(
             groups=[moved.group_id],
             data={"channel": channel, "reason": "bot_handoff"},
         )
-    _outcome(channel, handed_off=1)
+    _outcome(channel, moved, handed_off=1)
     for shown in memory.shown:
         count(f"article#{shown['article_id']}", handoffs_after=1)
     logger.info("bot handoff", extra={"conversation_id": c.conversation_id, "reason": reason})
@@ -736,7 +743,7 @@ def resolve(c: Conversation, memory: Memory, key: str, channel: str, now: dateti
     summary = memory.summary("resolved", "", now)
     if not conversations.end_bot_hold(c.conversation_id, "resolved", summary):
         return
-    _outcome(channel, resolved=1)
+    _outcome(channel, c, resolved=1)
     _close(c.conversation_id, "resolved by the bot")
 
 
@@ -765,7 +772,7 @@ def sweep_abandoned(now: datetime | None = None, limit: int = 100) -> int:
         if not conversations.end_bot_hold(conversation_id, "abandoned", summary):
             continue
         channel = c.last_channel
-        _outcome(channel, abandoned=1)
+        _outcome(channel, c, abandoned=1)
         ended += 1
         _close(conversation_id, "abandoned with the bot")
     return ended

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -26,6 +26,7 @@ from chalicelib.agents import ranking
 from chalicelib.config import settings
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import transact_write
+from chalicelib.events import Activity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import InboundMessage, iso, utcnow
 
@@ -171,9 +172,30 @@ def record_inbound(
     )
     companions = before_store(conversation, message, new) if before_store is not None else []
     stored = _store_once(message, msg.dedupe_key, companions, opened=conversation if new else None)
-    if stored is not None:
+    if stored is not None:  # a duplicate delivery was counted and announced the first time
         _announce(conversation, stored, new)
+        cid, dims = conversation.conversation_id, activity_dims(conversation, msg.channel)
+        if new:
+            events.publish(Activity(f"open#{cid}", "conversation_opened", conversation.created_at, dims))
+        kind = "message_out" if by_agent else "message_in"
+        events.publish(Activity(f"msg#{cid}#{int(stored.seq)}", kind, now, dims))
     return Stored(conversation, stored, new)
+
+
+def seconds_between(since: str, until: str) -> int:
+    return max(0, round((datetime.fromisoformat(until) - datetime.fromisoformat(since)).total_seconds()))
+
+
+def activity_dims(
+    conversation: Conversation, channel: str | None, agent_id: str | None = None
+) -> dict[str, str]:
+    """What analytics count a conversation's facts by (no PII)."""
+    dims = {"group": conversation.group_id, "priority": conversation.priority or "normal"}
+    if channel:
+        dims["channel"] = channel
+    if agent_id or conversation.assignee_id:
+        dims["agent"] = agent_id or conversation.assignee_id or ""
+    return dims
 
 
 def _announce(conversation: Conversation, message: Message, new: bool) -> None:
@@ -386,8 +408,11 @@ def _open(
     return new_id, conversation
 
 
-def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_key: str) -> Message | None:
-    """Add a system event (e.g. an SLA breach) to the conversation's timeline, once per dedupe key."""
+def append_system_event(
+    conversation_id: str, *, event: str, text: str, dedupe_key: str, count_as: str | None = None
+) -> Message | None:
+    """Add a system event (e.g. an SLA breach) to the conversation's timeline, once per dedupe key;
+    ``count_as``: the analytics count it too, as that ``Activity`` kind (once, with the event)."""
     now = iso(utcnow())
     conversation = Conversation(conversation_id)
     try:
@@ -410,4 +435,8 @@ def append_system_event(conversation_id: str, *, event: str, text: str, dedupe_k
         status="received",
         dedupe_key=dedupe_key,
     )
-    return _store_once(message, dedupe_key)
+    stored = _store_once(message, dedupe_key)
+    if stored is not None and count_as:
+        dims = activity_dims(conversation, conversation.last_channel)
+        events.publish(Activity(f"{count_as}#{conversation_id}#{dedupe_key}", count_as, now, dims))
+    return stored

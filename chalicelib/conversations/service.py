@@ -23,6 +23,7 @@ from chalicelib.conversations.inbound import (
     ConversationClosed,
     Placement,
     Stored,
+    activity_dims,
     already_stored,
     append_system_event,
     channel_key,
@@ -32,12 +33,14 @@ from chalicelib.conversations.inbound import (
     new_conversation_id,
     preview_of,
     record_inbound,
+    seconds_between,
     spoken_by_agent,
     stored_where,
 )
 from chalicelib.conversations.models import CLOSED, OPEN, Conversation, Message
 from chalicelib.db import as_dict
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.events import Activity
 from chalicelib.identity.models import Customer
 from chalicelib.messages import DeliveryStatus, iso, utcnow
 
@@ -170,7 +173,7 @@ def append_reply(
             known, actions, condition, target, text, agent_id, now, mailbox, counted, refused, quality
         )
         if done is not None:
-            return done
+            return _reply_counted(*done, agent_id, channel)
     try:
         conversation.update(actions=[*actions, Conversation.next_seq.add(1)], condition=condition)
     except UpdateError as exc:
@@ -179,6 +182,31 @@ def append_reply(
         raise
     message = save_outbound(conversation, target, text, agent_id, now, mailbox=mailbox, quality=quality)
     first = conversation.first_responded_at == now
+    return _reply_counted(conversation, message, first, agent_id, channel)
+
+
+def _reply_counted(
+    conversation: Conversation, message: Message, first: bool, agent_id: str, channel: str
+) -> tuple[Conversation, Message, bool]:
+    """Announce the stored reply to the analytics (a first one with its response time and whether
+    it met the first-response deadline)."""
+    seconds: dict[str, int] = {}
+    flags: dict[str, bool] = {}
+    answered = conversation.first_responded_at
+    if first and answered:
+        seconds["first_response"] = seconds_between(conversation.created_at, answered)
+        if conversation.first_response_due:
+            flags["sla_met"] = answered <= conversation.first_response_due
+    events.publish(
+        Activity(
+            f"msg#{conversation.conversation_id}#{int(message.seq)}",
+            "message_out",
+            message.created_at,
+            activity_dims(conversation, channel, agent_id),
+            seconds,
+            flags,
+        )
+    )
     return conversation, message, first
 
 
@@ -344,6 +372,18 @@ def close(conversation_id: str, agent_id: str) -> Conversation:
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
+    events.publish(
+        Activity(
+            f"close#{conversation_id}#{now}",
+            "conversation_closed",
+            now,
+            activity_dims(conversation, conversation.last_channel),
+            {"resolution": seconds_between(conversation.created_at, now)}
+            | (
+                {"handle": seconds_between(conversation.assigned_at, now)} if conversation.assigned_at else {}
+            ),
+        )
+    )
     events.publish(
         events.Announced(
             "conversation.closed",

@@ -248,6 +248,8 @@ TABLES: dict[str, Rule] = {
     "kb-articles": Rule(_NOTHING + "knowledge-base articles"),
     "kb-versions": Rule(_NOTHING + "knowledge-base article versions"),
     "assist": Rule(_NOTHING + "anonymous suggestion counters"),
+    "analytics": Rule(_NOTHING + "counters per channel, group and agent; event markers (ids), 14 days"),
+    "alerts": Rule(_NOTHING + "admins' alert rules and their history (metric values)"),
 }
 BUCKETS: dict[str, Rule] = {
     "media": Rule(

@@ -91,6 +91,7 @@ def handle_event(event: dict[str, Any]) -> None:
         event=f"sla.breached.{event.get('target', 'first_response')}",
         text=f"First-response SLA breached (deadline {event.get('deadline')}); escalation level {level}",
         dedupe_key=f"sla#{conversation_id}#{event.get('target')}#{level}",
+        count_as="sla_breached" if level == 1 else None,  # a conversation breaches once
     )
 
 

@@ -163,6 +163,17 @@ def _csat(c: Conversation, score: int, new_conversation: bool) -> bool:
     )
     linked = tuple(sorted(moved[1].conversation_ids or ()))
     events.publish(CsatAnswered(target.ticket_id, score, linked))
+    from chalicelib.conversations.inbound import activity_dims
+
+    events.publish(
+        events.Activity(
+            f"csat#{target.ticket_id}",
+            "csat_answered",
+            iso(utcnow()),
+            activity_dims(c, c.last_channel),
+            values={"csat": score},
+        )
+    )
     events.publish(
         events.Announced(
             "csat.received",

@@ -19,6 +19,8 @@ EventType = Literal[
     "sla.breached",
     "csat.received",
     "customer.merged",
+    "alert.fired",
+    "alert.resolved",
     "customer.erased",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(EventType.__args__)  # type: ignore[attr-defined]

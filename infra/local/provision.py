@@ -227,6 +227,7 @@ def provision(
         "OMNIFLOW_EVENTS_QUEUE_URL": outputs["EventsQueueUrl"],
         "OMNIFLOW_WEBHOOKS_QUEUE_URL": outputs["WebhooksQueueUrl"],
         "OMNIFLOW_WEBHOOKS_DLQ_QUEUE_URL": outputs["WebhooksDeadLetterQueueUrl"],
+        "OMNIFLOW_ANALYTICS_QUEUE_URL": outputs["AnalyticsQueueUrl"],
         "OMNIFLOW_ALERTS_TOPIC_ARN": outputs["AlertsTopicArn"],
         "OMNIFLOW_MEDIA_BUCKET": outputs["MediaBucketName"],
         "OMNIFLOW_SLA_STATE_MACHINE_ARN": machine["stateMachineArn"],

@@ -38,6 +38,9 @@ NAMES = (
     "kb.png",
     "widget.png",
     "inbox-zh-CN.png",
+    "reports.png",
+    "wallboard.png",
+    "reports-zh-CN.png",
 )
 VIEWPORT = {"width": 1366, "height": 820}
 CUSTOMERS = (
@@ -201,6 +204,17 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
             with contextlib.suppress(Exception):
                 _settle(page, testid)
             shot(page, name)
+        # the dashboards (30 days of the demo's history) and the wallboard (its own full window)
+        for route, testid, name in (
+            ("/reports", "chart-first-response", "reports.png"),
+            ("/wallboard", "wb-queues", "wallboard.png"),
+        ):
+            page.goto(f"{url}/api/console#{route}")
+            with contextlib.suppress(Exception):
+                page.get_by_test_id(testid).first.wait_for(timeout=60_000)  # 30 days: a busy stack is slow
+                _settle(page, testid)
+            shot(page, name)
+        page.goto(f"{url}/api/console#/inbox")
         page.get_by_test_id("logout").click()
         page.get_by_test_id("login-username").fill("admin")
         page.get_by_test_id("login-password").fill(demo_password())
@@ -234,6 +248,11 @@ def capture(browser: Any, url: str, out: Path) -> list[Path]:
         )
         _settle(page, "inbox-item")
         shot(page, "inbox-zh-CN.png")
+        page.goto(f"{url}/api/console#/reports?tab=channels")
+        with contextlib.suppress(Exception):
+            page.get_by_test_id("chart-channels").wait_for(timeout=60_000)
+            _settle(page, "chart-channels")
+        shot(page, "reports-zh-CN.png")
     finally:
         ctx.close()
 

@@ -125,3 +125,28 @@ def test_demo_agents_are_online_and_the_shops_desk_is_open(demo_stack: LocalStac
 
 def test_the_demo_people_are_about_forty() -> None:
     assert 35 <= len(PEOPLE) <= 45
+
+
+def test_the_dashboards_hold_30_days_of_history_per_day_channel_group_and_agent(boss: Api) -> None:
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    from infra.local.demo import history
+
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    span = {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+    facts = list(history.facts(now))
+    expected = Counter(f.at[:10] for f in facts if f.kind == "conversation_opened")
+    resp = boss.get("/reports/timeseries", params={"metric": "conversations", "interval": "day", **span})
+    assert resp.status_code == 200, resp.text
+    got = {p["t"][:10]: p["value"] for p in resp.json()["points"]}
+    assert len(got) == 30 and all(got[day] >= n > 0 for day, n in expected.items())
+    # the stories' own past conversations come on top (counted from the analytics queue)
+    assert sum(got.values()) - sum(expected.values()) <= len(STORIES)
+    overview = boss.get("/reports/overview", params=span).json()
+    assert len(overview["conversations"]["by_channel"]) >= 10
+    assert overview["first_response"]["p50_s"] and overview["sla"]["attainment"] > 0.8
+    for who in ({"group": "logistics"}, {"agent": "agent2"}):
+        one = boss.get("/reports/overview", params={**span, **who}).json()
+        assert one["messages_out"]["total"] > 0 and one["resolved"]["total"] > 0, who

@@ -15,6 +15,7 @@ FAKE_DATA_OUTPUTS: dict[str, str] = {
     "InboundQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-inbound.fifo",
     "OutboundQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-outbound.fifo",
     "EventsQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-events",
+    "AnalyticsQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/omniflow-prod-analytics",
     "AlertsTopicArn": "arn:aws:sns:us-east-1:123456789012:omniflow-prod-alerts",
     "MediaBucketName": "omniflow-prod-media-123456789012-us-east-1",
     "ApiTokenSigningKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-api-token",

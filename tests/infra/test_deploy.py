@@ -20,7 +20,14 @@ from infra import deploy
 from infra.build import REPO
 from tests.infra.fakes import FAKE_APP_OUTPUTS
 
-CORE_FUNCTIONS = ("api_handler", "route_inbound", "send_outbound", "handle_event", "deliver_webhooks")
+CORE_FUNCTIONS = (
+    "api_handler",
+    "route_inbound",
+    "send_outbound",
+    "handle_event",
+    "deliver_webhooks",
+    "count_activity",
+)
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def test_chalice_package_with_the_merge_template_sets_partial_batch_failures_on_
         "SendOutbound.SendOutboundSqsEventSource",
         "HandleEvent.HandleEventSqsEventSource",
         "DeliverWebhooks.DeliverWebhooksSqsEventSource",
+        "CountActivity.CountActivitySqsEventSource",
     }
     for name, props in sources.items():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name

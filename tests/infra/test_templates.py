@@ -234,9 +234,9 @@ def test_every_dead_letter_queue_and_webhook_function_has_an_alarm_on_the_alerts
         assert _import_names(alarm["AlarmActions"]) == {"omniflow-${Stage}-AlertsTopicArn"}
     dlq_alarms = " ".join(json.dumps(a["AlarmName"]) for a in alarms if a["Namespace"] == "AWS/SQS")
     dlqs = [k for k, r in data_template["Resources"].items() if k.endswith("DeadLetterQueue")]
-    assert len(dlqs) == 4
+    assert len(dlqs) == 5
     # every data-stack DLQ (plus any function's own)
-    for dlq in ("Inbound", "Outbound", "Events", "Webhooks"):
+    for dlq in ("Inbound", "Outbound", "Events", "Webhooks", "Analytics"):
         assert f"omniflow-${{Stage}}-{dlq}-dlq-not-empty" in dlq_alarms
     function_alarms = [json.dumps(a["Dimensions"]) for a in alarms if a.get("MetricName") == "Errors"]
     from chalicelib.channels import webhook_channels

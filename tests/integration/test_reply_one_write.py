@@ -45,7 +45,10 @@ def test_a_reply_to_a_conversation_read_in_the_request_is_one_request(aws):
             after, _message, first = _reply(known)
     finally:
         counter.uninstall()
+    # The reply is one transaction (the conversation and the message); the analytics count leaves
+    # through the analytics queue (chalicelib/analytics/outbox.py), no DynamoDB request here.
     assert tally.requests == {"TransactWriteItems": 1}
+    assert len(tally.items) == 2
     stored = conversations.get(known.conversation_id, consistent=True)
     assert (stored.next_seq, stored.assignee_id, stored.queue_key, stored.preview) == (
         2,

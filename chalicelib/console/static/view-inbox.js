@@ -82,6 +82,10 @@ export default function Inbox({ me, route, navigate }) {
   const [st, setSt] = useState(() => {
     const s = loadState(me);
     if (route.query && allowed.includes(route.query.view)) s.view = route.query.view;
+    // a dashboard's drill-down (view-reports.js) names the filters too
+    if (route.query && route.query.view) {
+      Object.assign(s, { channel: route.query.channel || "", priority: route.query.priority || "", status: route.query.status === "closed" ? "closed" : "open" });
+    }
     return s;
   });
   const [selected, setSelected] = useState(0);

@@ -13,6 +13,8 @@ stories       full    ~40 named customers on 13 channels in Chinese and English:
                       status, sub-tickets, CSAT answers, one SLA about to breach; Chen Jing on three
                       channels with a parcel in transit (``people.py``, ``stories.py``, ``world.py``)
 presence      full    the demo agents online (unless ``online=False``: ``make dev DEMO_ONLINE=0``)
+history       full    30 days of analytics facts before today, for the dashboards (``history.py``:
+                      published like production's, counted by the analytics queue's consumer)
 ============  ======  ============================================================================
 
 ``level="team"`` (``make dev DEMO=team``, and the e2e tests' shared stack) seeds only the team;
@@ -71,7 +73,7 @@ class Part:
 
 PARTS: list[Part] = []
 #: modules whose import registers more parts (a capability's demo data lives next to the demo's)
-PART_MODULES: tuple[str, ...] = ()
+PART_MODULES: tuple[str, ...] = ("infra.local.demo.history",)
 
 
 def part(name: str, *, level: Level = "full") -> Callable[[Callable[[Demo], None]], Callable[[Demo], None]]:
