@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 
 from infra.local import simulate
-from tests.e2e.conftest import LocalStack, login
+from tests.e2e.conftest import LocalStack, login, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +45,14 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack of its own: the generated admin requests replace routing rules, SLA policies,
+    calendars and groups, which must not leak into the stories sharing the session's stack."""
+    with running_stack(tmp_path_factory.mktemp("omniflow-contract"), OMNIFLOW_DEMO="team") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
